@@ -1,0 +1,118 @@
+//! Writers: every output format is one [`Encoder`] that is fed events and
+//! their decoded payloads and never sees the input layout.
+
+mod hex;
+mod jsonl;
+mod pretty;
+
+use std::io::{self, Write};
+
+use crate::event::Event;
+
+pub use hex::{HexDumpEncoder, HexLineEncoder};
+pub use jsonl::JsonlEncoder;
+pub use pretty::PrettyEncoder;
+
+/// Why an event could not be written.
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// The sink failed.
+    #[error(transparent)]
+    Io(#[from] io::Error),
+    /// The event cannot be expressed in the output format (for example a
+    /// type name with a space in the hex layouts).
+    #[error("{0}")]
+    Unrepresentable(String),
+}
+
+/// One output format.
+///
+/// ```
+/// use sshtrail::encode::{Encoder, HexLineEncoder};
+/// use sshtrail::SliceReader;
+///
+/// let ev = SliceReader::new(br#"{"type":"stdin","ts":"2023-06-07T17:32:29Z","data":"bA=="}"#).next().unwrap().unwrap();
+/// let mut out = Vec::new();
+/// HexLineEncoder::default().event(&mut out, &ev, b"l").unwrap();
+/// assert_eq!(out, b"2023-06-07T17:32:29Z stdin 6c\n");
+/// ```
+pub trait Encoder {
+    /// Writes one event whose decoded payload is `payload`.
+    fn event(
+        &mut self,
+        out: &mut dyn Write,
+        event: &Event<'_>,
+        payload: &[u8],
+    ) -> Result<(), EncodeError>;
+
+    /// Writes whatever closes the output. Called once, after the last event.
+    fn finish(&mut self, _out: &mut dyn Write) -> Result<(), EncodeError> {
+        Ok(())
+    }
+
+    /// Whether the format keeps extra jsonl keys. Front ends warn when an
+    /// event's extras are dropped.
+    fn keeps_extras(&self) -> bool {
+        false
+    }
+}
+
+/// Writes the decoded payloads back to back: how a user pulls a stream out.
+#[derive(Debug, Default, Clone)]
+pub struct RawEncoder;
+
+impl Encoder for RawEncoder {
+    fn event(
+        &mut self,
+        out: &mut dyn Write,
+        _event: &Event<'_>,
+        payload: &[u8],
+    ) -> Result<(), EncodeError> {
+        out.write_all(payload)?;
+        Ok(())
+    }
+}
+
+/// Appends `s` as a JSON string with quotes, escaping only what JSON requires.
+pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut last = 0;
+    for (i, &c) in bytes.iter().enumerate() {
+        let esc: &[u8] = match c {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0..=0x1f => b"",
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[last..i]);
+        if esc.is_empty() {
+            out.extend_from_slice(format!("\\u{c:04x}").as_bytes());
+        } else {
+            out.extend_from_slice(esc);
+        }
+        last = i + 1;
+    }
+    out.extend_from_slice(&bytes[last..]);
+    out.push(b'"');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_strings_escape_what_json_requires() {
+        let mut out = Vec::new();
+        push_json_str(&mut out, "a\"b\\c\nd\u{1}é/");
+        assert_eq!(
+            String::from_utf8(out.clone()).unwrap(),
+            r#""a\"b\\c\nd\u0001é/""#
+        );
+        let back: String = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back, "a\"b\\c\nd\u{1}é/");
+    }
+}

@@ -1,0 +1,428 @@
+//! Readers for the trail log layouts, over a byte slice or an `io::Read`.
+//!
+//! Both readers share one parser that works on a window of bytes and says
+//! when a record continues past the window; [`SliceReader`] gives it a whole
+//! (memory-mapped) file, [`StreamReader`] a bounded buffer that it refills.
+
+pub(crate) mod hex;
+pub(crate) mod jsonl;
+
+use std::io;
+
+use crate::error::{ParseError, Severity};
+use crate::event::Event;
+
+/// An event or a located problem, as the readers yield them.
+pub type Record<'a> = Result<Event<'a>, ParseError>;
+
+/// The layout of a trail log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// One JSON object a line (FORMAT.md section 2).
+    Jsonl,
+    /// The hex line or dump layout, detected per event (section 3).
+    Hex,
+}
+
+impl Format {
+    /// Detects the layout from the start of a log: the first line that is
+    /// neither blank nor a `#` comment starts with `{` in jsonl. `None` when
+    /// there is no such line.
+    ///
+    /// ```
+    /// use sshtrail::Format;
+    /// assert_eq!(Format::detect(b"\n{\"type\":\"stdin\"}"), Some(Format::Jsonl));
+    /// assert_eq!(Format::detect(b"# hex\n2023-06-07T17:32:29Z stdin 6c"), Some(Format::Hex));
+    /// assert_eq!(Format::detect(b"  \n"), None);
+    /// ```
+    pub fn detect(start: &[u8]) -> Option<Format> {
+        for line in start.split(|&c| c == b'\n') {
+            let t = trim_start(line);
+            match t.first() {
+                None | Some(b'\r') | Some(b'#') => continue,
+                Some(b'{') => return Some(Format::Jsonl),
+                Some(_) => return Some(Format::Hex),
+            }
+        }
+        None
+    }
+}
+
+fn trim_start(line: &[u8]) -> &[u8] {
+    let n = line
+        .iter()
+        .take_while(|c| matches!(c, b' ' | b'\t'))
+        .count();
+    &line[n..]
+}
+
+fn is_blank(line: &[u8]) -> bool {
+    line.iter().all(|c| matches!(c, b' ' | b'\t' | b'\r'))
+}
+
+/// What the parser found at the current position.
+pub(crate) enum Next<'a> {
+    Record(Record<'a>),
+    NeedMore,
+    End,
+}
+
+/// The state shared by both readers: the layout and the line number.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Parser {
+    format: Option<Format>,
+    line: u64,
+}
+
+impl Parser {
+    pub(crate) fn new(format: Option<Format>) -> Self {
+        Parser { format, line: 1 }
+    }
+
+    /// Parses the next record of `buf` at `*pos`. `eof` says `buf` ends where
+    /// the input ends. On `NeedMore`, `*pos` is the start of the unfinished
+    /// record and nothing else changed.
+    pub(crate) fn next<'a>(&mut self, buf: &'a [u8], pos: &mut usize, eof: bool) -> Next<'a> {
+        loop {
+            let Some((line, next, has_eol)) = hex::line_at(buf, *pos, eof) else {
+                return if eof { Next::End } else { Next::NeedMore };
+            };
+            let lineno = self.line;
+            let format = match self.format {
+                Some(f) => f,
+                None if is_blank(line) || trim_start(line).first() == Some(&b'#') => {
+                    *pos = next;
+                    self.line += 1;
+                    continue;
+                }
+                None => {
+                    let f = Format::detect(line).unwrap_or(Format::Hex);
+                    self.format = Some(f);
+                    f
+                }
+            };
+            if is_blank(line) || (format == Format::Hex && line.first() == Some(&b'#')) {
+                *pos = next;
+                self.line += 1;
+                continue;
+            }
+            let (record, next, lines) = match format {
+                Format::Jsonl => (jsonl::parse_line(line, lineno), next, 1),
+                Format::Hex => match hex::parse_record(buf, line, next, eof, lineno) {
+                    hex::HexStep::NeedMore => return Next::NeedMore,
+                    hex::HexStep::Done(r, next, lines) => (r, next, lines),
+                },
+            };
+            *pos = next;
+            self.line += lines;
+            let record = record.map_err(|mut e| {
+                // A last line without a line end that does not parse was cut
+                // off while the log was written: a warning (FORMAT.md 5).
+                let last_line = lineno + lines - 1;
+                if eof
+                    && next == buf.len()
+                    && !buf.ends_with(b"\n")
+                    && e.line == last_line
+                    && (has_eol || lines == 1)
+                {
+                    e.severity = Severity::Warning;
+                }
+                e
+            });
+            return Next::Record(record);
+        }
+    }
+
+    /// The number of the line the parser is at.
+    pub(crate) fn line(&self) -> u64 {
+        self.line
+    }
+}
+
+/// Reads events from a byte slice, such as a memory-mapped file. Events
+/// borrow from the slice.
+///
+/// ```
+/// use sshtrail::{SliceReader, EventType};
+/// let log = b"2023-06-07T17:32:29Z stdin 6c\n2023-06-07T17:32:30Z stdout 6c\n";
+/// let kinds: Vec<_> = SliceReader::new(log).map(|r| r.unwrap().kind).collect();
+/// assert_eq!(kinds, [EventType::Stdin, EventType::Stdout]);
+/// ```
+#[derive(Debug, Clone)]
+pub struct SliceReader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+    parser: Parser,
+}
+
+impl<'a> SliceReader<'a> {
+    /// A reader that detects the layout from the first line.
+    pub fn new(buf: &'a [u8]) -> Self {
+        Self::with_format(buf, None)
+    }
+
+    /// A reader for a known layout, or `None` to detect it.
+    pub fn with_format(buf: &'a [u8], format: Option<Format>) -> Self {
+        SliceReader {
+            buf,
+            pos: 0,
+            parser: Parser::new(format),
+        }
+    }
+
+    /// The layout, once the first event line has been seen.
+    pub fn format(&self) -> Option<Format> {
+        self.parser.format
+    }
+}
+
+impl<'a> Iterator for SliceReader<'a> {
+    type Item = Record<'a>;
+
+    fn next(&mut self) -> Option<Record<'a>> {
+        match self.parser.next(self.buf, &mut self.pos, true) {
+            Next::Record(r) => Some(r),
+            Next::NeedMore | Next::End => None,
+        }
+    }
+}
+
+/// The largest record a [`StreamReader`] buffers by default: 16 MiB.
+pub const DEFAULT_MAX_RECORD: usize = 16 << 20;
+
+const READ_CHUNK: usize = 256 << 10;
+
+/// Reads events from an `io::Read` (stdin, a pipe) with bounded memory: the
+/// buffer holds at most one record plus one read chunk.
+///
+/// Events borrow from the reader's buffer, so they are handed to a closure.
+///
+/// ```
+/// use sshtrail::StreamReader;
+/// let input: &[u8] = b"{\"type\":\"stdin\",\"ts\":\"2023-06-07T17:32:29Z\",\"data\":\"bA==\"}\n";
+/// let mut count = 0;
+/// StreamReader::new(input).for_each(|r| -> std::io::Result<()> { r.unwrap(); count += 1; Ok(()) }).unwrap();
+/// assert_eq!(count, 1);
+/// ```
+#[derive(Debug)]
+pub struct StreamReader<R> {
+    inner: R,
+    buf: Vec<u8>,
+    start: usize,
+    end: usize,
+    eof: bool,
+    parser: Parser,
+    max_record: usize,
+}
+
+impl<R: io::Read> StreamReader<R> {
+    /// A reader that detects the layout from the first line.
+    pub fn new(inner: R) -> Self {
+        Self::with_format(inner, None)
+    }
+
+    /// A reader for a known layout, or `None` to detect it.
+    pub fn with_format(inner: R, format: Option<Format>) -> Self {
+        StreamReader {
+            inner,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            eof: false,
+            parser: Parser::new(format),
+            max_record: DEFAULT_MAX_RECORD,
+        }
+    }
+
+    /// Sets the largest record (one event's lines) kept in memory; a longer
+    /// one is reported as an error and skipped.
+    pub fn max_record(mut self, bytes: usize) -> Self {
+        self.max_record = bytes.max(1);
+        self
+    }
+
+    /// The layout, once the first event line has been seen.
+    pub fn format(&self) -> Option<Format> {
+        self.parser.format
+    }
+
+    /// Hands every record to `f`, in order, until the input ends or `f`
+    /// returns an error. Read errors are returned as `E`.
+    pub fn for_each<E: From<io::Error>>(
+        &mut self,
+        mut f: impl FnMut(Record<'_>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        loop {
+            let mut pos = 0;
+            loop {
+                let window = &self.buf[self.start..self.end];
+                match self.parser.next(window, &mut pos, self.eof) {
+                    Next::Record(r) => f(r)?,
+                    Next::End => return Ok(()),
+                    Next::NeedMore => break,
+                }
+            }
+            self.start += pos;
+            if self.end - self.start > self.max_record {
+                let line = self.parser.line();
+                self.skip_line()?;
+                self.parser.line += 1;
+                f(Err(ParseError::new(line, 1, format!("expected an event of at most {} bytes, found a longer one (streamed input keeps one event in memory)", self.max_record))))?;
+                continue;
+            }
+            self.fill()?;
+        }
+    }
+
+    /// Reads more input after compacting the buffer, growing it only when one
+    /// record does not fit.
+    fn fill(&mut self) -> io::Result<()> {
+        if self.start > 0 {
+            self.buf.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.buf.len() < self.end + READ_CHUNK {
+            self.buf.resize(self.end + READ_CHUNK, 0);
+        }
+        loop {
+            match self.inner.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Drops input up to and including the next line end.
+    fn skip_line(&mut self) -> io::Result<()> {
+        loop {
+            if let Some(n) = memchr::memchr(b'\n', &self.buf[self.start..self.end]) {
+                self.start += n + 1;
+                return Ok(());
+            }
+            self.start = self.end;
+            if self.eof {
+                return Ok(());
+            }
+            self.fill()?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventType;
+
+    const JSONL: &str = "{\"type\":\"stdin\",\"ts\":\"2023-06-07T17:32:29Z\",\"data\":\"bA==\"}\r\n\n  \t\n{\"type\":\"x-note\",\"ts\":\"2023-06-07T17:32:30Z\"}\n";
+
+    fn collect_stream(input: &[u8], chunk: usize) -> Vec<String> {
+        struct Dribble<'a>(&'a [u8], usize);
+        impl io::Read for Dribble<'_> {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                let n = self.1.min(buf.len()).min(self.0.len());
+                buf[..n].copy_from_slice(&self.0[..n]);
+                self.0 = &self.0[n..];
+                Ok(n)
+            }
+        }
+        let mut out = Vec::new();
+        let mut payload = Vec::new();
+        StreamReader::new(Dribble(input, chunk))
+            .for_each(|r| -> io::Result<()> {
+                out.push(match r {
+                    Ok(e) => {
+                        e.decode_payload(&mut payload).unwrap();
+                        format!("{}:{}:{:?}", e.line, e.kind, payload)
+                    }
+                    Err(e) => e.to_string(),
+                });
+                Ok(())
+            })
+            .unwrap();
+        out
+    }
+
+    fn collect_slice(input: &[u8]) -> Vec<String> {
+        let mut payload = Vec::new();
+        SliceReader::new(input)
+            .map(|r| match r {
+                Ok(e) => {
+                    e.decode_payload(&mut payload).unwrap();
+                    format!("{}:{}:{:?}", e.line, e.kind, payload)
+                }
+                Err(e) => e.to_string(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn blank_lines_and_crlf_are_skipped_with_line_numbers_kept() {
+        let got = collect_slice(JSONL.as_bytes());
+        assert_eq!(got, ["1:stdin:[108]", "4:x-note:[]"]);
+    }
+
+    #[test]
+    fn stream_and_slice_agree_whatever_the_chunk_size() {
+        let hex = "# c\n2023-06-07T17:32:29Z stdout 3\n00000000  61 62 63  |abc|\n2023-06-07T17:32:29Z stdin 28\n2023-06-07T17:32:29Z stdin 6c\n";
+        for input in [JSONL, hex] {
+            let want = collect_slice(input.as_bytes());
+            assert!(!want.is_empty());
+            for chunk in [1, 2, 3, 7, 64, 4096] {
+                assert_eq!(
+                    collect_stream(input.as_bytes(), chunk),
+                    want,
+                    "chunk {chunk}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn truncated_last_line_is_a_warning() {
+        let input = "{\"type\":\"stdin\",\"ts\":\"2023-06-07T17:32:29Z\"}\n{\"type\":\"std";
+        let got = collect_slice(input.as_bytes());
+        assert_eq!(got.len(), 2);
+        assert!(got[1].starts_with("2:13: warning:"), "{}", got[1]);
+        // The same line with a line end is an error.
+        let got = collect_slice(format!("{input}\n").as_bytes());
+        assert!(got[1].starts_with("2:13: error:"), "{}", got[1]);
+    }
+
+    #[test]
+    fn a_record_over_the_limit_is_an_error_and_skipped() {
+        let long = format!("{{\"type\":\"stdout\",\"ts\":\"2023-06-07T17:32:29Z\",\"data\":\"{}\"}}\n{{\"type\":\"stdin\",\"ts\":\"2023-06-07T17:32:29Z\"}}\n", "QUFB".repeat(100_000));
+        let mut got = Vec::new();
+        StreamReader::new(long.as_bytes())
+            .max_record(1000)
+            .for_each(|r| -> io::Result<()> {
+                got.push(
+                    r.map(|e| (e.line, e.kind.into_owned()))
+                        .map_err(|e| (e.line, e.column)),
+                );
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(got, vec![Err((1, 1)), Ok((2, EventType::Stdin))]);
+    }
+
+    #[test]
+    fn forced_format_reports_lines_of_the_other_layout() {
+        let got: Vec<_> =
+            SliceReader::with_format(b"2023-06-07T17:32:29Z stdin 6c\n", Some(Format::Jsonl))
+                .collect();
+        assert!(got[0]
+            .as_ref()
+            .unwrap_err()
+            .message
+            .contains("expected '{'"));
+    }
+}

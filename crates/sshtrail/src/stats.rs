@@ -1,0 +1,170 @@
+//! Counts per event type, time span and clock steps of one or more logs.
+
+use std::collections::BTreeMap;
+
+use crate::event::{Event, EventType};
+use crate::time::{Nanos, NANOS_PER_SEC};
+
+/// Events and decoded payload bytes of one type.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TypeCount {
+    /// Number of events.
+    pub events: u64,
+    /// Decoded payload bytes.
+    pub bytes: u64,
+}
+
+/// Running statistics; feed events with [`Stats::add`].
+///
+/// ```
+/// use sshtrail::{stats::Stats, SliceReader};
+/// let mut stats = Stats::default();
+/// for ev in SliceReader::new(b"2023-06-07T17:32:30Z stdin 6c\n2023-06-07T17:32:29Z stdout 6c6c\n") {
+///     let ev = ev.unwrap();
+///     let len = ev.payload_len_hint() as u64;
+///     stats.add(&ev, len);
+/// }
+/// assert_eq!(stats.events, 2);
+/// assert_eq!(stats.backwards_steps, 1);
+/// assert_eq!(stats.by_type()["stdout"].bytes, 2);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct Stats {
+    /// Events counted.
+    pub events: u64,
+    known: [TypeCount; 15],
+    unknown: BTreeMap<String, TypeCount>,
+    first: Option<(Nanos, String)>,
+    last: Option<Nanos>,
+    last_text: String,
+    prev: Option<Nanos>,
+    /// Events whose time is before the previous event's time in the same log.
+    pub backwards_steps: u64,
+    /// Warnings seen (truncated last lines).
+    pub warnings: u64,
+    /// Errors seen (malformed lines).
+    pub errors: u64,
+}
+
+impl Stats {
+    /// Marks the start of another log: time steps are not compared across logs.
+    pub fn start_log(&mut self) {
+        self.prev = None;
+    }
+
+    /// Counts one event with `bytes` decoded payload bytes.
+    pub fn add(&mut self, event: &Event<'_>, bytes: u64) {
+        self.events += 1;
+        let slot = match event.kind.known_index() {
+            Some(i) => &mut self.known[i],
+            None => match self.unknown.get_mut(event.kind.name()) {
+                Some(c) => c,
+                None => self
+                    .unknown
+                    .entry(event.kind.name().to_string())
+                    .or_default(),
+            },
+        };
+        slot.events += 1;
+        slot.bytes += bytes;
+        if self.first.is_none() {
+            self.first = Some((event.ts, event.ts_text.to_string()));
+        }
+        if self.prev.is_some_and(|p| event.ts < p) {
+            self.backwards_steps += 1;
+        }
+        self.prev = Some(event.ts);
+        self.last = Some(event.ts);
+        self.last_text.clear();
+        self.last_text.push_str(&event.ts_text);
+    }
+
+    /// Counts per type name, for the types that occurred.
+    pub fn by_type(&self) -> BTreeMap<String, TypeCount> {
+        let mut out = self.unknown.clone();
+        for (i, c) in self.known.iter().enumerate() {
+            if c.events > 0 {
+                out.insert(EventType::NAMES[i].to_string(), *c);
+            }
+        }
+        out
+    }
+
+    /// The time text of the first event.
+    pub fn first_ts(&self) -> Option<&str> {
+        self.first.as_ref().map(|(_, t)| t.as_str())
+    }
+
+    /// The time text of the last event.
+    pub fn last_ts(&self) -> Option<&str> {
+        self.last.map(|_| self.last_text.as_str())
+    }
+
+    /// Seconds from the first event to the last (negative if the clock
+    /// stepped back past the start).
+    pub fn duration_s(&self) -> f64 {
+        match (&self.first, self.last) {
+            (Some((f, _)), Some(l)) => (l - f) as f64 / NANOS_PER_SEC as f64,
+            _ => 0.0,
+        }
+    }
+
+    /// The statistics as the JSON object `sshtrail stats --json` prints.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "events": self.events,
+            "by_type": self.by_type(),
+            "first_ts": self.first_ts(),
+            "last_ts": self.last_ts(),
+            "duration_s": self.duration_s(),
+            "backwards_steps": self.backwards_steps,
+            "warnings": self.warnings,
+            "errors": self.errors,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::SliceReader;
+
+    #[test]
+    fn counts_types_bytes_and_steps() {
+        let log = b"2023-06-07T17:32:30Z stdin 6c\n2023-06-07T17:32:29.5Z stdout 6c6c\n2023-06-07T17:32:31Z session-note\n2023-06-07T17:32:32Z session-note 00\n";
+        let mut s = Stats::default();
+        let mut buf = Vec::new();
+        for ev in SliceReader::new(log) {
+            let ev = ev.unwrap();
+            ev.decode_payload(&mut buf).unwrap();
+            s.add(&ev, buf.len() as u64);
+        }
+        let j = s.to_json();
+        assert_eq!(j["events"], 4);
+        assert_eq!(j["by_type"]["stdin"]["bytes"], 1);
+        assert_eq!(j["by_type"]["stdout"]["bytes"], 2);
+        assert_eq!(j["by_type"]["session-note"]["events"], 2);
+        assert_eq!(j["by_type"]["session-note"]["bytes"], 1);
+        assert_eq!(j["first_ts"], "2023-06-07T17:32:30Z");
+        assert_eq!(j["last_ts"], "2023-06-07T17:32:32Z");
+        assert_eq!(j["duration_s"], 2.0);
+        assert_eq!(j["backwards_steps"], 1);
+        assert!(j["by_type"].get("stderr").is_none());
+    }
+
+    #[test]
+    fn steps_are_not_compared_across_logs() {
+        let mut s = Stats::default();
+        for log in [
+            &b"2023-06-07T17:32:30Z stdin\n"[..],
+            b"2023-06-07T17:32:29Z stdin\n",
+        ] {
+            s.start_log();
+            for ev in SliceReader::new(log) {
+                s.add(&ev.unwrap(), 0);
+            }
+        }
+        assert_eq!(s.backwards_steps, 0);
+        assert_eq!(s.to_json()["duration_s"], -1.0);
+    }
+}

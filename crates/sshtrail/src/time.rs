@@ -1,0 +1,288 @@
+//! RFC 3339 timestamps as UTC nanoseconds (FORMAT.md section 4).
+//!
+//! Time is an integer inside and text only at the edges: readers keep the
+//! original text for writers that copy the log, and the parsed value for
+//! everything that computes with time.
+
+/// Nanoseconds since 1970-01-01T00:00:00Z. `i128` because years 0000-9999
+/// do not fit in an `i64` of nanoseconds.
+pub type Nanos = i128;
+
+/// Nanoseconds in one second.
+pub const NANOS_PER_SEC: Nanos = 1_000_000_000;
+
+/// A timestamp that does not parse: the byte offset of the problem inside the
+/// timestamp text, and what was wrong there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimeError {
+    /// 0-based offset into the timestamp text.
+    pub offset: usize,
+    /// What was expected and what was found.
+    pub message: String,
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.F]Z` or with a `±HH:MM` offset into UTC
+/// nanoseconds. `T`/`t` and `Z`/`z` are accepted; `allow_space` also accepts
+/// a space for `T` (jsonl only: in the hex layouts a space separates fields).
+/// Seconds may be 60 (a leap second counts as the first second of the next
+/// minute). 1 to 9 fraction digits.
+///
+/// ```
+/// use sshtrail::time::parse_rfc3339;
+/// assert_eq!(parse_rfc3339(b"1970-01-01T00:00:01.5Z", false).unwrap(), 1_500_000_000);
+/// assert_eq!(parse_rfc3339(b"1970-01-01T01:00:00+01:00", false).unwrap(), 0);
+/// assert!(parse_rfc3339(b"2023-13-01T00:00:00Z", false).is_err());
+/// ```
+pub fn parse_rfc3339(s: &[u8], allow_space: bool) -> Result<Nanos, TimeError> {
+    let mut p = TimeCursor { s, i: 0 };
+    let year = p.digits(4, "a 4-digit year")?;
+    p.expect(b'-')?;
+    let month = p.ranged(2, 1, 12, "month")?;
+    p.expect(b'-')?;
+    let day_at = p.i;
+    let day = p.digits(2, "a 2-digit day")?;
+    if day < 1 || day > days_in_month(year, month) {
+        return Err(TimeError {
+            offset: day_at,
+            message: format!("day {day:02} does not exist in {year:04}-{month:02}"),
+        });
+    }
+    match p.peek() {
+        Some(b'T' | b't') => p.i += 1,
+        Some(b' ') if allow_space => p.i += 1,
+        other => return Err(p.unexpected("'T' between date and time", other)),
+    }
+    let hour = p.ranged(2, 0, 23, "hour")?;
+    p.expect(b':')?;
+    let minute = p.ranged(2, 0, 59, "minute")?;
+    p.expect(b':')?;
+    let second = p.ranged(2, 0, 60, "second")?;
+    let mut frac: i128 = 0;
+    if p.peek() == Some(b'.') {
+        p.i += 1;
+        let start = p.i;
+        while let Some(c @ b'0'..=b'9') = p.peek() {
+            if p.i - start == 9 {
+                return Err(p.unexpected("at most 9 fraction digits", Some(c)));
+            }
+            frac = frac * 10 + i128::from(c - b'0');
+            p.i += 1;
+        }
+        let n = p.i - start;
+        if n == 0 {
+            return Err(p.unexpected("a fraction digit after '.'", p.peek()));
+        }
+        frac *= 10i128.pow(9 - n as u32);
+    }
+    let offset_secs: i64 = match p.peek() {
+        Some(b'Z' | b'z') => {
+            p.i += 1;
+            0
+        }
+        Some(sign @ (b'+' | b'-')) => {
+            p.i += 1;
+            let h = p.ranged(2, 0, 23, "offset hour")?;
+            p.expect(b':')?;
+            let m = p.ranged(2, 0, 59, "offset minute")?;
+            let secs = i64::from(h * 3600 + m * 60);
+            if sign == b'-' {
+                -secs
+            } else {
+                secs
+            }
+        }
+        other => return Err(p.unexpected("'Z' or a '+HH:MM' offset", other)),
+    };
+    if p.i != s.len() {
+        return Err(p.unexpected("the end of the timestamp", p.peek()));
+    }
+    let days = days_from_civil(i64::from(year), month, day);
+    let secs = days * 86_400 + i64::from(hour * 3600 + minute * 60 + second) - offset_secs;
+    Ok(i128::from(secs) * NANOS_PER_SEC + frac)
+}
+
+/// Formats UTC nanoseconds as RFC 3339 with 9 fraction digits, e.g.
+/// `2023-06-07T17:32:29.512344000Z`.
+pub fn format_rfc3339(nanos: Nanos) -> String {
+    let secs = nanos.div_euclid(NANOS_PER_SEC);
+    let frac = nanos.rem_euclid(NANOS_PER_SEC);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days as i64);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60
+    )
+}
+
+struct TimeCursor<'s> {
+    s: &'s [u8],
+    i: usize,
+}
+
+impl TimeCursor<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn unexpected(&self, expected: &str, found: Option<u8>) -> TimeError {
+        let found = match found {
+            None => "the end of the timestamp".to_string(),
+            Some(c) => crate::error::describe(Some(c)),
+        };
+        TimeError {
+            offset: self.i,
+            message: format!("bad timestamp: expected {expected}, found {found}"),
+        }
+    }
+
+    fn expect(&mut self, c: u8) -> Result<(), TimeError> {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            Ok(())
+        } else {
+            Err(self.unexpected(&format!("'{}'", c as char), self.peek()))
+        }
+    }
+
+    fn digits(&mut self, n: usize, what: &str) -> Result<u32, TimeError> {
+        let mut v = 0u32;
+        for _ in 0..n {
+            match self.peek() {
+                Some(c @ b'0'..=b'9') => {
+                    v = v * 10 + u32::from(c - b'0');
+                    self.i += 1;
+                }
+                other => return Err(self.unexpected(what, other)),
+            }
+        }
+        Ok(v)
+    }
+
+    fn ranged(&mut self, n: usize, lo: u32, hi: u32, what: &str) -> Result<u32, TimeError> {
+        let at = self.i;
+        let v = self.digits(n, &format!("a {n}-digit {what}"))?;
+        if v < lo || v > hi {
+            return Err(TimeError {
+                offset: at,
+                message: format!("bad timestamp: {what} {v:02} is out of range {lo:02}-{hi:02}"),
+            });
+        }
+        Ok(v)
+    }
+}
+
+fn is_leap(y: u32) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+fn days_in_month(y: u32, m: u32) -> u32 {
+    match m {
+        2 if is_leap(y) => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ok(s: &str) -> Nanos {
+        parse_rfc3339(s.as_bytes(), true).unwrap()
+    }
+
+    fn err(s: &str) -> TimeError {
+        parse_rfc3339(s.as_bytes(), false).unwrap_err()
+    }
+
+    #[test]
+    fn epoch_and_known_instants() {
+        assert_eq!(ok("1970-01-01T00:00:00Z"), 0);
+        assert_eq!(ok("2023-06-07T17:32:29.512344Z"), 1_686_159_149_512_344_000);
+        assert_eq!(ok("2023-06-07t17:32:29.512344z"), 1_686_159_149_512_344_000);
+        assert_eq!(ok("2023-06-07 17:32:29.512344Z"), 1_686_159_149_512_344_000);
+        assert_eq!(
+            ok("2023-06-07T19:32:29.512344+02:00"),
+            1_686_159_149_512_344_000
+        );
+        assert_eq!(
+            ok("2023-06-07T15:02:29.512344-02:30"),
+            1_686_159_149_512_344_000
+        );
+    }
+
+    #[test]
+    fn fractions_of_any_length() {
+        assert_eq!(ok("1970-01-01T00:00:00.1Z"), 100_000_000);
+        assert_eq!(ok("1970-01-01T00:00:00.123456789Z"), 123_456_789);
+        assert_eq!(err("1970-01-01T00:00:00.1234567891Z").offset, 29);
+        assert_eq!(err("1970-01-01T00:00:00.Z").offset, 20);
+    }
+
+    #[test]
+    fn extremes_and_leap_seconds() {
+        assert_eq!(ok("0000-01-01T00:00:00Z"), -62_167_219_200 * NANOS_PER_SEC);
+        assert_eq!(
+            ok("9999-12-31T23:59:59.999999999Z"),
+            253_402_300_799_999_999_999
+        );
+        assert_eq!(ok("2016-12-31T23:59:60Z"), ok("2017-01-01T00:00:00Z"));
+        assert_eq!(
+            ok("2024-02-29T00:00:00Z") + 86_400 * NANOS_PER_SEC,
+            ok("2024-03-01T00:00:00Z")
+        );
+    }
+
+    #[test]
+    fn errors_point_at_the_bad_part() {
+        assert_eq!(err("2023-13-07T15:12:30Z").offset, 5);
+        assert_eq!(err("2023-02-29T15:12:30Z").offset, 8);
+        assert_eq!(err("2023-06-07 15:12:30Z").offset, 10);
+        assert_eq!(err("2023-06-07T24:00:00Z").offset, 11);
+        assert_eq!(err("2023-06-07T15:12:30").offset, 19);
+        assert_eq!(err("2023-06-07T15:12:30Zx").offset, 20);
+        assert_eq!(err("2023-06-07T15:12:30+2:00").offset, 21);
+        assert_eq!(err("").offset, 0);
+        assert!(err("2023-13-07T15:12:30Z").message.contains("month 13"));
+    }
+
+    #[test]
+    fn format_round_trips() {
+        for s in [
+            "1970-01-01T00:00:00.000000000Z",
+            "0000-01-01T00:00:00.000000001Z",
+            "9999-12-31T23:59:59.999999999Z",
+            "1969-12-31T23:59:59.500000000Z",
+        ] {
+            assert_eq!(format_rfc3339(ok(s)), s);
+        }
+    }
+}
