@@ -30,7 +30,8 @@ pub struct ParseError {
 }
 
 impl ParseError {
-    pub(crate) fn new(line: u64, column: u64, message: impl Into<String>) -> Self {
+    /// An error (not a warning) at `line` and `column`.
+    pub fn new(line: u64, column: u64, message: impl Into<String>) -> Self {
         ParseError {
             line,
             column,

@@ -1,0 +1,173 @@
+//! `sshtrail cat`: print events, filtered, in any layout.
+
+use std::io::{self, BufWriter, Write};
+
+use clap::{Args, ValueEnum};
+use sshtrail::encode::{EncodeError, Encoder, HexDumpEncoder, HexLineEncoder, JsonlEncoder, PrettyEncoder, RawEncoder};
+use sshtrail::{Filter, ParseError};
+
+use crate::input::{display_name, for_each_record, open};
+use crate::report::{self, Reporter};
+use crate::{FormatArg, OnError};
+
+/// Arguments of `sshtrail cat`.
+#[derive(Args, Debug)]
+pub struct CatArgs {
+    /// Keep only these event types, comma separated (the server's syntax),
+    /// e.g. `stdin,stdout,reverse-request`.
+    #[arg(long, value_name = "LIST")]
+    filter: Option<String>,
+    /// Output: a readable listing, a layout, or the payload bytes back to back.
+    #[arg(long, value_enum, default_value_t = To::Pretty)]
+    to: To,
+    /// Input layout.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    format: FormatArg,
+    /// What to do at a malformed line.
+    #[arg(long, value_enum, default_value_t = OnError::Stop)]
+    on_error: OnError,
+    /// Trail logs to read; `-` is standard input.
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<String>,
+}
+
+/// Output of `sshtrail cat`.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum To {
+    /// Time, type, payload length and the payload as escaped text.
+    Pretty,
+    /// Canonical jsonl.
+    Jsonl,
+    /// The hex line layout.
+    Hex,
+    /// The hex dump layout.
+    Hexdump,
+    /// The decoded payloads back to back.
+    Raw,
+}
+
+/// Why the record loop stopped early.
+pub enum Flow {
+    /// An input error under `--on-error stop`.
+    Halt,
+    /// Reading the input failed.
+    Read(io::Error),
+    /// Writing the output failed.
+    Output(io::Error),
+}
+
+impl From<io::Error> for Flow {
+    fn from(e: io::Error) -> Self {
+        Flow::Read(e)
+    }
+}
+
+/// Parses `--filter`, warning about names that are not SSH event types.
+pub fn parse_filter(list: Option<&str>) -> Result<Filter, String> {
+    let Some(list) = list else {
+        return Ok(Filter::all());
+    };
+    let filter: Filter = list.parse().map_err(|e| format!("--filter: {e}"))?;
+    for name in filter.unknown_names() {
+        let hint = sshtrail::filter::closest_known(name).map(|k| format!(" (did you mean \"{k}\"?)")).unwrap_or_default();
+        report::warn(&format!("--filter: \"{name}\" is not one of the 15 SSH event types{hint}; it only matches events of that exact type"));
+    }
+    Ok(filter)
+}
+
+/// Ends the run after an output error: a closed pipe (`| head`) is normal.
+pub fn output_failed(e: &io::Error, rep: &Reporter) -> u8 {
+    if e.kind() == io::ErrorKind::BrokenPipe {
+        return rep.status();
+    }
+    report::usage(&format!("writing the output failed: {e}"));
+    crate::EXIT_INPUT
+}
+
+/// Runs `sshtrail cat`.
+pub fn run(args: CatArgs) -> u8 {
+    let filter = match parse_filter(args.filter.as_deref()) {
+        Ok(f) => f,
+        Err(m) => return report::usage(&m),
+    };
+    let mut encoder: Box<dyn Encoder> = match args.to {
+        To::Pretty => Box::new(PrettyEncoder::default()),
+        To::Jsonl => Box::new(JsonlEncoder::default()),
+        To::Hex => Box::new(HexLineEncoder::default()),
+        To::Hexdump => Box::new(HexDumpEncoder::default()),
+        To::Raw => Box::new(RawEncoder),
+    };
+    let warn_extras = matches!(args.to, To::Hex | To::Hexdump);
+    let stop = args.on_error == OnError::Stop;
+    let format = args.format.to_format();
+    let mut rep = Reporter::default();
+    let mut out = BufWriter::with_capacity(256 << 10, io::stdout().lock());
+    let mut payload = Vec::new();
+    for path in &args.files {
+        let name = display_name(path);
+        let input = match open(path) {
+            Ok(i) => i,
+            Err(e) => {
+                rep.input_error(name, &e.to_string());
+                if stop {
+                    break;
+                }
+                continue;
+            }
+        };
+        let mut extras_warned = false;
+        let result = for_each_record(input, format, |record| {
+            let event = match record {
+                Ok(ev) => ev,
+                Err(e) => {
+                    rep.parse_error(name, &e);
+                    return if stop && !e.is_warning() { Err(Flow::Halt) } else { Ok(()) };
+                }
+            };
+            if let Err(e) = event.decode_payload(&mut payload) {
+                rep.parse_error(name, &e);
+                return if stop { Err(Flow::Halt) } else { Ok(()) };
+            }
+            if !filter.matches(&event.kind) {
+                return Ok(());
+            }
+            if warn_extras && !extras_warned && !event.extras.is_empty() {
+                extras_warned = true;
+                let keys: Vec<&str> = event.extras.iter().map(|(k, _)| k).collect();
+                report::warn(&format!("{name}:{}: extra keys ({}) cannot be written in the hex layouts and are dropped from this file's output", event.line, keys.join(", ")));
+            }
+            match encoder.event(&mut out, &event, &payload) {
+                Ok(()) => Ok(()),
+                Err(EncodeError::Io(e)) => Err(Flow::Output(e)),
+                Err(EncodeError::Unrepresentable(m)) => {
+                    rep.parse_error(name, &ParseError::new(event.line, 1, m));
+                    if stop {
+                        Err(Flow::Halt)
+                    } else {
+                        Ok(())
+                    }
+                }
+            }
+        });
+        match result {
+            Ok(()) => {}
+            Err(Flow::Halt) => break,
+            Err(Flow::Read(e)) => {
+                rep.input_error(name, &format!("reading failed: {e}"));
+                if stop {
+                    break;
+                }
+            }
+            Err(Flow::Output(e)) => return output_failed(&e, &rep),
+        }
+    }
+    let finished = match encoder.finish(&mut out) {
+        Ok(()) => out.flush(),
+        Err(EncodeError::Io(e)) => Err(e),
+        Err(EncodeError::Unrepresentable(m)) => Err(io::Error::other(m)),
+    };
+    if let Err(e) = finished {
+        return output_failed(&e, &rep);
+    }
+    rep.status()
+}
