@@ -3,7 +3,9 @@
 use std::io::{self, BufWriter, Write};
 
 use clap::{Args, ValueEnum};
-use sshtrail::encode::{EncodeError, Encoder, HexDumpEncoder, HexLineEncoder, JsonlEncoder, PrettyEncoder, RawEncoder};
+use sshtrail::encode::{
+    EncodeError, Encoder, HexDumpEncoder, HexLineEncoder, JsonlEncoder, PrettyEncoder, RawEncoder,
+};
 use sshtrail::{Filter, ParseError};
 
 use crate::input::{display_name, for_each_record, open};
@@ -69,7 +71,9 @@ pub fn parse_filter(list: Option<&str>) -> Result<Filter, String> {
     };
     let filter: Filter = list.parse().map_err(|e| format!("--filter: {e}"))?;
     for name in filter.unknown_names() {
-        let hint = sshtrail::filter::closest_known(name).map(|k| format!(" (did you mean \"{k}\"?)")).unwrap_or_default();
+        let hint = sshtrail::filter::closest_known(name)
+            .map(|k| format!(" (did you mean \"{k}\"?)"))
+            .unwrap_or_default();
         report::warn(&format!("--filter: \"{name}\" is not one of the 15 SSH event types{hint}; it only matches events of that exact type"));
     }
     Ok(filter)
@@ -121,7 +125,11 @@ pub fn run(args: CatArgs) -> u8 {
                 Ok(ev) => ev,
                 Err(e) => {
                     rep.parse_error(name, &e);
-                    return if stop && !e.is_warning() { Err(Flow::Halt) } else { Ok(()) };
+                    return if stop && !e.is_warning() {
+                        Err(Flow::Halt)
+                    } else {
+                        Ok(())
+                    };
                 }
             };
             if let Err(e) = event.decode_payload(&mut payload) {

@@ -72,7 +72,11 @@ pub fn open(path: &str) -> io::Result<Input> {
 
 /// Runs `f` over every record of `input`, in order; stops at the first error
 /// `f` returns. Read errors come back as `E`.
-pub fn for_each_record<E: From<io::Error>>(input: Input, format: Option<Format>, mut f: impl FnMut(Record<'_>) -> Result<(), E>) -> Result<(), E> {
+pub fn for_each_record<E: From<io::Error>>(
+    input: Input,
+    format: Option<Format>,
+    mut f: impl FnMut(Record<'_>) -> Result<(), E>,
+) -> Result<(), E> {
     match input {
         Input::Bytes(bytes) => {
             for record in SliceReader::with_format(&bytes, format) {

@@ -21,7 +21,9 @@ pub const EXIT_USAGE: u8 = 2;
 
 #[derive(Parser, Debug)]
 #[command(name = "sshtrail", version, about = "Decode, inspect and convert SSH trail logs (jsonl or hex)", long_about = None)]
-#[command(after_help = "Exit status: 0 all went well, 1 an input had errors, 2 usage error.\n\nExamples:\n  sshtrail cat session.jsonl\n  sshtrail cat --filter stdout --to raw session.jsonl > stdout.bin\n  sshtrail stats --json session.hex")]
+#[command(
+    after_help = "Exit status: 0 all went well, 1 an input had errors, 2 usage error.\n\nExamples:\n  sshtrail cat session.jsonl\n  sshtrail cat --filter stdout --to raw session.jsonl > stdout.bin\n  sshtrail stats --json session.hex"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -30,10 +32,14 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Print the events of trail logs, filtered and in any layout.
-    #[command(after_help = "Examples:\n  sshtrail cat session.jsonl                          readable listing\n  sshtrail cat --filter stdout --to raw s.jsonl > out  pull the output stream out\n  sshtrail cat --to hex session.jsonl > session.hex   convert jsonl to hex\n  curl ... | sshtrail cat --to jsonl -                 read standard input\n  sshtrail cat --on-error skip broken.jsonl            report every bad line, keep going")]
+    #[command(
+        after_help = "Examples:\n  sshtrail cat session.jsonl                          readable listing\n  sshtrail cat --filter stdout --to raw s.jsonl > out  pull the output stream out\n  sshtrail cat --to hex session.jsonl > session.hex   convert jsonl to hex\n  curl ... | sshtrail cat --to jsonl -                 read standard input\n  sshtrail cat --on-error skip broken.jsonl            report every bad line, keep going"
+    )]
     Cat(cat::CatArgs),
     /// Count events and payload bytes per type, time span and clock steps.
-    #[command(after_help = "Examples:\n  sshtrail stats session.jsonl\n  sshtrail stats --json logs/*.jsonl | jq .by_type")]
+    #[command(
+        after_help = "Examples:\n  sshtrail stats session.jsonl\n  sshtrail stats --json logs/*.jsonl | jq .by_type"
+    )]
     Stats(stats::StatsArgs),
 }
 

@@ -88,7 +88,11 @@ pub fn run(args: StatsArgs) -> u8 {
     }
     stats.warnings = rep.warnings;
     stats.errors = rep.errors;
-    let text = if args.json { format!("{}\n", stats.to_json()) } else { table(&stats) };
+    let text = if args.json {
+        format!("{}\n", stats.to_json())
+    } else {
+        table(&stats)
+    };
     let mut out = io::stdout().lock();
     if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         return output_failed(&e, &rep);
@@ -99,15 +103,27 @@ pub fn run(args: StatsArgs) -> u8 {
 /// The statistics as a table for people.
 fn table(stats: &Stats) -> String {
     let mut t = String::new();
-    t.push_str(&format!("{:<28} {:>12} {:>16}\n", "TYPE", "EVENTS", "BYTES"));
+    t.push_str(&format!(
+        "{:<28} {:>12} {:>16}\n",
+        "TYPE", "EVENTS", "BYTES"
+    ));
     let by_type = stats.by_type();
     for (name, c) in &by_type {
         t.push_str(&format!("{:<28} {:>12} {:>16}\n", name, c.events, c.bytes));
     }
     let bytes: u64 = by_type.values().map(|c| c.bytes).sum();
-    t.push_str(&format!("{:<28} {:>12} {:>16}\n\n", "total", stats.events, bytes));
-    t.push_str(&format!("first event      {}\n", stats.first_ts().unwrap_or("-")));
-    t.push_str(&format!("last event       {}\n", stats.last_ts().unwrap_or("-")));
+    t.push_str(&format!(
+        "{:<28} {:>12} {:>16}\n\n",
+        "total", stats.events, bytes
+    ));
+    t.push_str(&format!(
+        "first event      {}\n",
+        stats.first_ts().unwrap_or("-")
+    ));
+    t.push_str(&format!(
+        "last event       {}\n",
+        stats.last_ts().unwrap_or("-")
+    ));
     t.push_str(&format!("duration         {:.3} s\n", stats.duration_s()));
     t.push_str(&format!("backwards steps  {}\n", stats.backwards_steps));
     t.push_str(&format!("warnings         {}\n", stats.warnings));
