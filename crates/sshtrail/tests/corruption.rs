@@ -57,15 +57,6 @@ fn mutate(rng: &mut Rng, input: &[u8]) -> Vec<u8> {
     v
 }
 
-/// Everything a reader says about an input, as comparable values.
-fn outcome(
-    records: &mut dyn FnMut(&mut dyn FnMut(Result<String, ParseError>)),
-) -> Vec<Result<String, ParseError>> {
-    let mut out = Vec::new();
-    records(&mut |r| out.push(r));
-    out
-}
-
 fn describe(r: sshtrail::Record<'_>, payload: &mut Vec<u8>) -> Result<String, ParseError> {
     let ev = r?;
     ev.decode_payload(payload)?;
@@ -82,19 +73,16 @@ fn describe(r: sshtrail::Record<'_>, payload: &mut Vec<u8>) -> Result<String, Pa
 fn check(input: &[u8], format: Option<Format>, chunk: usize) {
     let lines = input.split(|&c| c == b'\n').count() as u64;
     let mut payload = Vec::new();
-    let slice = outcome(&mut |f| {
-        for r in SliceReader::with_format(input, format) {
-            f(describe(r, &mut payload));
-        }
-    });
-    let stream = outcome(&mut |f| {
-        StreamReader::with_format(Chunks(input, chunk), format)
-            .for_each(|r| -> std::io::Result<()> {
-                f(describe(r, &mut payload));
-                Ok(())
-            })
-            .unwrap();
-    });
+    let slice: Vec<_> = SliceReader::with_format(input, format)
+        .map(|r| describe(r, &mut payload))
+        .collect();
+    let mut stream = Vec::new();
+    StreamReader::with_format(Chunks(input, chunk), format)
+        .for_each(|r| -> std::io::Result<()> {
+            stream.push(describe(r, &mut payload));
+            Ok(())
+        })
+        .unwrap();
     assert_eq!(
         slice,
         stream,
