@@ -73,16 +73,6 @@ impl<'a> Scanner<'a> {
                     "expected '\"' to close the string, found end of line".into(),
                 ));
             };
-            if let Some(c) = rest[..n].iter().position(|&c| c < 0x20) {
-                self.i += c;
-                return Err((
-                    self.i,
-                    format!(
-                        "expected a character, found control {} inside a string",
-                        describe(self.peek())
-                    ),
-                ));
-            }
             self.i += n;
             if self.b[self.i] == b'"' {
                 let end = self.i;
@@ -278,8 +268,13 @@ pub(crate) fn parse_line(line: &[u8], lineno: u64) -> Result<Event<'_>, ParseErr
                     } else {
                         Cow::Borrowed(&line[ks..ke])
                     };
-                    if std::str::from_utf8(&line[ks..ke]).is_err() {
-                        return Err(at((ks, "expected UTF-8 text in the key".into())));
+                    if std::str::from_utf8(&line[ks..ke]).is_err()
+                        || line[ks..ke].iter().any(|&c| c < 0x20)
+                    {
+                        return Err(at((
+                            ks,
+                            "expected UTF-8 text without control characters in the key".into(),
+                        )));
                     }
                     if extra_keys.contains(&key) {
                         return Err(at((
@@ -373,6 +368,12 @@ pub(crate) fn parse_line(line: &[u8], lineno: u64) -> Result<Event<'_>, ParseErr
 /// The text of a string value: borrowed when it has no escapes.
 fn text(line: &[u8], s: Str) -> Result<Cow<'_, str>, String> {
     let raw = &line[s.start..s.end];
+    if let Some(i) = raw.iter().position(|&c| c < 0x20) {
+        return Err(format!(
+            "expected a character, found control {} inside a string",
+            describe(Some(raw[i]))
+        ));
+    }
     if !s.escaped {
         return std::str::from_utf8(raw)
             .map(Cow::Borrowed)
