@@ -27,6 +27,7 @@ pub mod error;
 pub mod event;
 pub mod filter;
 pub mod format;
+pub mod ssh;
 pub mod stats;
 pub mod time;
 

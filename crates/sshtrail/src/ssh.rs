@@ -1,0 +1,1 @@
+//! SSH message decoding (in progress).
