@@ -22,6 +22,7 @@
 //! }
 //! ```
 
+pub mod connection;
 pub mod encode;
 pub mod error;
 pub mod event;

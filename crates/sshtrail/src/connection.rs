@@ -1,0 +1,271 @@
+//! Connection metadata (the gateway's connection object, FORMAT.md section 5)
+//! and the channel context of a log: which connection and channel it is.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// The connection object of `GET .../connections/{connection_id}`, saved
+/// beside the logs. Unknown fields are ignored, missing ones are `None`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Connection {
+    /// Connection id (a UUID).
+    pub id: Option<String>,
+    /// Protocol, e.g. `SSH`.
+    #[serde(rename = "type")]
+    pub protocol: Option<String>,
+    /// How the user authenticated, e.g. `["CERT"]`.
+    pub authentication_method: Vec<String>,
+    /// Who connected.
+    pub user_data: Option<UserData>,
+    /// Where to.
+    pub target_host_data: Option<HostData>,
+    /// The target's address.
+    pub target_host_address: Option<String>,
+    /// The account used on the target.
+    pub target_host_account: Option<String>,
+    /// Where the user connected from.
+    pub remote_address: Option<String>,
+    /// Connection start (RFC 3339).
+    pub connected: Option<String>,
+    /// Connection end (RFC 3339).
+    pub disconnected: Option<String>,
+    /// `CONNECTED`, `DISCONNECTED`, ...
+    pub status: Option<String>,
+    /// Free tags.
+    pub tags: Vec<String>,
+    /// The recorded channels.
+    pub trail: Option<Trail>,
+}
+
+/// `user_data` of a connection.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct UserData {
+    /// User id.
+    pub id: Option<String>,
+    /// The user's name as people know it.
+    pub display_name: Option<String>,
+}
+
+/// `target_host_data` of a connection.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct HostData {
+    /// Host id.
+    pub id: Option<String>,
+    /// Host name.
+    pub common_name: Option<String>,
+}
+
+/// `trail` of a connection.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Trail {
+    /// Connection id again.
+    pub connection_id: Option<String>,
+    /// The channels recorded.
+    pub channels: Vec<TrailChannel>,
+}
+
+/// One channel of `trail.channels[]`.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct TrailChannel {
+    /// Channel id; a string in the API, accepted as a number too.
+    #[serde(deserialize_with = "string_or_number")]
+    pub id: Option<String>,
+    /// Channel type (verified value: `shell`).
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Bytes the client sent on the channel.
+    pub bytes_client_to_server: Option<u64>,
+    /// Bytes the server sent on the channel.
+    pub bytes_server_to_client: Option<u64>,
+    /// The trail file.
+    pub protocol_file: Option<ProtocolFile>,
+}
+
+/// `protocol_file` of a trail channel.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct ProtocolFile {
+    /// `OK`, `UNCLEAN_CLOSE`, `ONGOING`, `LENGTH_MISMATCH`, ...
+    pub status: Option<String>,
+    /// When the trail file was opened.
+    pub open_time: Option<String>,
+    /// When it was closed.
+    pub close_time: Option<String>,
+    /// Whether it was closed.
+    pub closed: Option<bool>,
+}
+
+fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::String(s)) => Some(s),
+        Some(serde_json::Value::Number(n)) => Some(n.to_string()),
+        _ => None,
+    })
+}
+
+/// A connection JSON that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("{line}:{column}: error: bad connection JSON: {message}")]
+pub struct ConnectionError {
+    /// 1-based line.
+    pub line: u64,
+    /// 1-based column.
+    pub column: u64,
+    /// What serde_json said.
+    pub message: String,
+}
+
+impl Connection {
+    /// Parses a connection object.
+    ///
+    /// ```
+    /// let c = sshtrail::connection::Connection::from_json(br#"{"id":"c1","user_data":{"display_name":"alice"},"x":1}"#).unwrap();
+    /// assert_eq!(c.user(), Some("alice"));
+    /// ```
+    pub fn from_json(bytes: &[u8]) -> Result<Connection, ConnectionError> {
+        serde_json::from_slice(bytes).map_err(|e| ConnectionError {
+            line: e.line() as u64,
+            column: e.column().max(1) as u64,
+            message: e.to_string(),
+        })
+    }
+
+    /// `user_data.display_name`.
+    pub fn user(&self) -> Option<&str> {
+        self.user_data.as_ref()?.display_name.as_deref()
+    }
+
+    /// `target_host_data.common_name`.
+    pub fn host(&self) -> Option<&str> {
+        self.target_host_data.as_ref()?.common_name.as_deref()
+    }
+
+    /// The metadata of channel `id`.
+    pub fn channel(&self, id: &str) -> Option<&TrailChannel> {
+        self.trail
+            .as_ref()?
+            .channels
+            .iter()
+            .find(|c| c.id.as_deref() == Some(id))
+    }
+}
+
+/// Which connection and channel a log belongs to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Context {
+    /// The connection id, when known.
+    pub connection_id: Option<String>,
+    /// The channel id.
+    pub channel_id: String,
+}
+
+/// True for the 8-4-4-4-12 hex form of a UUID.
+pub fn is_uuid(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() == 36
+        && b.iter().enumerate().all(|(i, &c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == b'-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
+/// The context a path gives (FORMAT.md section 5): `<connection_id>/<channel_id>.<ext>`
+/// when the folder is named by a UUID (or `connection_is_dir` says the
+/// folder holds the connection), `<connection_id>_<channel_id>.<ext>` when
+/// the prefix is a UUID, otherwise the file stem is the channel id.
+///
+/// ```
+/// use sshtrail::connection::context_from_path;
+/// let c = context_from_path("a/30187a8e-7d54-538d-8116-f03995b6228b/0.jsonl".as_ref(), false);
+/// assert_eq!(c.connection_id.as_deref(), Some("30187a8e-7d54-538d-8116-f03995b6228b"));
+/// assert_eq!(c.channel_id, "0");
+/// assert_eq!(context_from_path("logs/session.hex".as_ref(), false).connection_id, None);
+/// ```
+pub fn context_from_path(path: &Path, connection_is_dir: bool) -> Context {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Some((conn, chan)) = stem.split_once('_') {
+        if is_uuid(conn) && !chan.is_empty() {
+            return Context {
+                connection_id: Some(conn.to_string()),
+                channel_id: chan.to_string(),
+            };
+        }
+    }
+    let dir = path
+        .parent()
+        .and_then(Path::file_name)
+        .map(|d| d.to_string_lossy().into_owned());
+    match dir {
+        Some(d) if connection_is_dir || is_uuid(&d) => Context {
+            connection_id: Some(d),
+            channel_id: stem,
+        },
+        _ => Context {
+            connection_id: None,
+            channel_id: stem,
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_api_example_and_tolerates_gaps() {
+        let full = br#"{"id":"c","type":"SSH","authentication_method":["CERT"],"user_data":{"display_name":"u@d"},"target_host_data":{"common_name":"h"},
+            "target_host_address":"10.0.0.1","target_host_account":"root","remote_address":"1.2.3.4","tags":["prod"],"unknown":{"deep":[1]},
+            "trail":{"channels":[{"id":"0","type":"shell","bytes_client_to_server":5,"bytes_server_to_client":7,"protocol_file":{"status":"OK"}},{"id":1}]}}"#;
+        let c = Connection::from_json(full).unwrap();
+        assert_eq!((c.user(), c.host()), (Some("u@d"), Some("h")));
+        let ch = c.channel("0").unwrap();
+        assert_eq!(
+            (ch.bytes_client_to_server, ch.bytes_server_to_client),
+            (Some(5), Some(7))
+        );
+        assert_eq!(
+            ch.protocol_file.as_ref().unwrap().status.as_deref(),
+            Some("OK")
+        );
+        assert!(c.channel("1").is_some());
+        assert_eq!(Connection::from_json(b"{}").unwrap(), Connection::default());
+    }
+
+    #[test]
+    fn bad_json_is_located() {
+        let e = Connection::from_json(b"{\n  \"id\":\n  [1,\n  x]}").unwrap_err();
+        assert_eq!((e.line, e.column), (3, 2), "{e}");
+        let e = Connection::from_json(br#"{"tags": 5}"#).unwrap_err();
+        assert!(e.to_string().contains("bad connection JSON"), "{e}");
+    }
+
+    #[test]
+    fn contexts_from_paths() {
+        let u = "30187a8e-7d54-538d-8116-f03995b6228b";
+        let c = context_from_path(format!("x/{u}_2.hex").as_ref(), false);
+        assert_eq!(
+            (c.connection_id.as_deref(), c.channel_id.as_str()),
+            (Some(u), "2")
+        );
+        let c = context_from_path("x/my_log.hex".as_ref(), false);
+        assert_eq!((c.connection_id, c.channel_id.as_str()), (None, "my_log"));
+        let c = context_from_path("conn-a/3.jsonl".as_ref(), true);
+        assert_eq!(
+            (c.connection_id.as_deref(), c.channel_id.as_str()),
+            (Some("conn-a"), "3")
+        );
+        assert!(!is_uuid("30187a8e-7d54-538d-8116-f03995b6228"));
+    }
+}
