@@ -135,6 +135,28 @@ pub enum Payload<'a> {
     },
 }
 
+impl Payload<'_> {
+    /// Decodes into `out`, which is cleared first; see [`Event::decode_payload`].
+    pub fn decode(&self, out: &mut Vec<u8>) -> Result<(), ParseError> {
+        out.clear();
+        match self {
+            Payload::Empty => Ok(()),
+            Payload::Base64 {
+                text,
+                escaped,
+                line,
+                column,
+            } => jsonl::decode_base64(text, *escaped, *line, *column, out),
+            Payload::Hex { text, line, column } => hex::decode_hex(text, *line, *column, out),
+            Payload::HexDump { text, len } => {
+                out.reserve(*len);
+                hex::decode_dump(text, out);
+                Ok(())
+            }
+        }
+    }
+}
+
 /// One event of a trail log. Everything borrows from the input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Event<'a> {
@@ -158,26 +180,11 @@ impl Event<'_> {
     ///
     /// The error names the line and column of the first bad character.
     pub fn decode_payload(&self, out: &mut Vec<u8>) -> Result<(), ParseError> {
-        out.clear();
-        match &self.payload {
-            Payload::Empty => Ok(()),
-            Payload::Base64 {
-                text,
-                escaped,
-                line,
-                column,
-            } => jsonl::decode_base64(text, *escaped, *line, *column, out),
-            Payload::Hex { text, line, column } => hex::decode_hex(text, *line, *column, out),
-            Payload::HexDump { text, len } => {
-                out.reserve(*len);
-                hex::decode_dump(text, out);
-                Ok(())
-            }
-        }
+        self.payload.decode(out)
     }
 
-    /// The length of the decoded payload, computed without decoding. For
-    /// base64 with JSON escapes this is an upper bound.
+    /// An upper bound of the decoded payload length, computed without
+    /// decoding (exact for the hex layouts).
     pub fn payload_len_hint(&self) -> usize {
         match &self.payload {
             Payload::Empty => 0,

@@ -35,12 +35,12 @@ pub struct TimeError {
 /// ```
 pub fn parse_rfc3339(s: &[u8], allow_space: bool) -> Result<Nanos, TimeError> {
     let mut p = TimeCursor { s, i: 0 };
-    let year = p.digits(4, "a 4-digit year")?;
+    let year = p.digits(4, "year")?;
     p.expect(b'-')?;
-    let month = p.ranged(2, 1, 12, "month")?;
+    let month = p.ranged(1, 12, "month")?;
     p.expect(b'-')?;
     let day_at = p.i;
-    let day = p.digits(2, "a 2-digit day")?;
+    let day = p.digits(2, "day")?;
     if day < 1 || day > days_in_month(year, month) {
         return Err(TimeError {
             offset: day_at,
@@ -52,11 +52,11 @@ pub fn parse_rfc3339(s: &[u8], allow_space: bool) -> Result<Nanos, TimeError> {
         Some(b' ') if allow_space => p.i += 1,
         other => return Err(p.unexpected("'T' between date and time", other)),
     }
-    let hour = p.ranged(2, 0, 23, "hour")?;
+    let hour = p.ranged(0, 23, "hour")?;
     p.expect(b':')?;
-    let minute = p.ranged(2, 0, 59, "minute")?;
+    let minute = p.ranged(0, 59, "minute")?;
     p.expect(b':')?;
-    let second = p.ranged(2, 0, 60, "second")?;
+    let second = p.ranged(0, 60, "second")?;
     let mut frac: i128 = 0;
     if p.peek() == Some(b'.') {
         p.i += 1;
@@ -81,9 +81,9 @@ pub fn parse_rfc3339(s: &[u8], allow_space: bool) -> Result<Nanos, TimeError> {
         }
         Some(sign @ (b'+' | b'-')) => {
             p.i += 1;
-            let h = p.ranged(2, 0, 23, "offset hour")?;
+            let h = p.ranged(0, 23, "offset hour")?;
             p.expect(b':')?;
-            let m = p.ranged(2, 0, 59, "offset minute")?;
+            let m = p.ranged(0, 59, "offset minute")?;
             let secs = i64::from(h * 3600 + m * 60);
             if sign == b'-' {
                 -secs
@@ -147,6 +147,8 @@ impl TimeCursor<'_> {
         }
     }
 
+    /// Reads `n` digits; `what` names them in the error message, which is
+    /// only built when there is an error.
     fn digits(&mut self, n: usize, what: &str) -> Result<u32, TimeError> {
         let mut v = 0u32;
         for _ in 0..n {
@@ -155,15 +157,16 @@ impl TimeCursor<'_> {
                     v = v * 10 + u32::from(c - b'0');
                     self.i += 1;
                 }
-                other => return Err(self.unexpected(what, other)),
+                other => return Err(self.unexpected(&format!("a {n}-digit {what}"), other)),
             }
         }
         Ok(v)
     }
 
-    fn ranged(&mut self, n: usize, lo: u32, hi: u32, what: &str) -> Result<u32, TimeError> {
+    /// Two digits in `lo..=hi`; `what` names the field in errors.
+    fn ranged(&mut self, lo: u32, hi: u32, what: &'static str) -> Result<u32, TimeError> {
         let at = self.i;
-        let v = self.digits(n, &format!("a {n}-digit {what}"))?;
+        let v = self.digits(2, what)?;
         if v < lo || v > hi {
             return Err(TimeError {
                 offset: at,

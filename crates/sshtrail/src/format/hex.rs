@@ -19,11 +19,30 @@ fn fields(line: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
             return None;
         }
         let start = i;
-        while i < line.len() && !matches!(line[i], b' ' | b'\t') {
-            i += 1;
-        }
+        // The payload field can be long: find its end with memchr.
+        i = memchr::memchr2(b' ', b'\t', &line[i..]).map_or(line.len(), |n| i + n);
         Some((start, &line[start..i]))
     })
+}
+
+/// Decodes a full `hexdump -C` line (16 bytes in the canonical columns)
+/// without a general scan; `None` for any other shape.
+fn dump_line16(line: &[u8]) -> Option<[u8; 16]> {
+    // 16 pairs end at column 58, each followed by a space (the last one
+    // before the gutter); shorter lines take the general path.
+    if line.len() < 59 {
+        return None;
+    }
+    let mut out = [0u8; 16];
+    for (k, byte) in out.iter_mut().enumerate() {
+        let at = 10 + 3 * k + usize::from(k >= 8);
+        let sep = line[at + 2];
+        if sep != b' ' {
+            return None;
+        }
+        *byte = hex_val(line[at])? << 4 | hex_val(line[at + 1])?;
+    }
+    (line[33] == b' ').then_some(out)
 }
 
 /// True for a dump line: 8 hex digits of offset and two spaces.
@@ -383,6 +402,24 @@ mod tests {
         assert_eq!(e.payload_len_hint(), 18);
         let zero = one("2023-06-07T17:32:29.513101Z reverse-reply 0\n").unwrap();
         assert_eq!(zero.payload, Payload::Empty);
+    }
+
+    #[test]
+    fn the_16_byte_fast_path_agrees_with_the_general_one() {
+        let full =
+            b"00000010  01 20 00 00 00 00 80 00  61 62 63 64 65 66 67 68  |. ......abcdefgh|";
+        let mut fast = Vec::new();
+        assert_eq!(dump_line(full, Some(&mut fast)).unwrap(), (16, 16));
+        assert_eq!(dump_line16(full).unwrap().to_vec(), fast);
+        assert_eq!(fast[..3], [1, 0x20, 0]);
+        for odd in [
+            &b"00000010  01 20 00 00 00 00 80 00 61 62 63 64 65 66 67 68 |x|"[..],
+            b"00000010  01 20 00 00 00 00 80 00  61 62 63 64 65 66 67 6x  |x|",
+            b"00000010  01 20 00 00 00 00 80 00  61 62 63 64 65 66 67",
+            b"00000010  01 20 00 00 00 00 80 00  61 62 63 64 65 66 67 68",
+        ] {
+            assert!(dump_line16(odd).is_none());
+        }
     }
 
     #[test]

@@ -282,8 +282,11 @@ impl<R: io::Read> StreamReader<R> {
             self.end -= self.start;
             self.start = 0;
         }
-        if self.buf.len() < self.end + READ_CHUNK {
-            self.buf.resize(self.end + READ_CHUNK, 0);
+        // Ask for at least as much as is already buffered: a long record is
+        // then rescanned a logarithmic number of times, not once per chunk.
+        let want = READ_CHUNK.max(self.end);
+        if self.buf.len() < self.end + want {
+            self.buf.resize(self.end + want, 0);
         }
         loop {
             match self.inner.read(&mut self.buf[self.end..]) {
