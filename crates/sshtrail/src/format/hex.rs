@@ -5,7 +5,7 @@ use std::borrow::Cow;
 
 use crate::error::{describe, ParseError};
 use crate::event::{Event, EventType, Extras, Payload};
-use crate::time::parse_rfc3339;
+use crate::time::TimeCache;
 
 /// Splits a header line into its fields at runs of spaces and tabs, giving
 /// each field's start offset.
@@ -27,22 +27,25 @@ fn fields(line: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
 
 /// Decodes a full `hexdump -C` line (16 bytes in the canonical columns)
 /// without a general scan; `None` for any other shape.
+#[inline]
 fn dump_line16(line: &[u8]) -> Option<[u8; 16]> {
     // 16 pairs end at column 58, each followed by a space (the last one
     // before the gutter); shorter lines take the general path.
-    if line.len() < 59 {
+    let cells = line.get(..59)?;
+    let mut digits = [0u8; 32];
+    let mut spaces = true;
+    for k in 0..16 {
+        let at = 10 + 3 * k + usize::from(k >= 8);
+        digits[2 * k] = cells[at];
+        digits[2 * k + 1] = cells[at + 1];
+        spaces &= cells[at + 2] == b' ';
+    }
+    if !spaces || cells[33] != b' ' || cells[34] != b' ' {
         return None;
     }
     let mut out = [0u8; 16];
-    for (k, byte) in out.iter_mut().enumerate() {
-        let at = 10 + 3 * k + usize::from(k >= 8);
-        let sep = line[at + 2];
-        if sep != b' ' {
-            return None;
-        }
-        *byte = hex_val(line[at])? << 4 | hex_val(line[at + 1])?;
-    }
-    (line[33] == b' ').then_some(out)
+    faster_hex::hex_decode(&digits, &mut out).ok()?;
+    Some(out)
 }
 
 /// True for a dump line: 8 hex digits of offset and two spaces.
@@ -74,6 +77,12 @@ pub(crate) fn dump_line(
     let offset = line[..8].iter().fold(0u64, |acc, &c| {
         acc * 16 + u64::from(hex_val(c).unwrap_or(0))
     });
+    if let Some(bytes) = dump_line16(line) {
+        if let Some(out) = out {
+            out.extend_from_slice(&bytes);
+        }
+        return Ok((offset, 16));
+    }
     let mut i = 10;
     let mut count = 0usize;
     loop {
@@ -135,13 +144,14 @@ pub(crate) fn dump_line(
 
 /// Appends the bytes of dump lines the reader has already checked.
 pub(crate) fn decode_dump(text: &[u8], out: &mut Vec<u8>) {
-    for line in text.split(|&c| c == b'\n') {
-        let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut pos = 0;
+    while let Some((line, next, _)) = line_at(text, pos, true) {
         if !line.is_empty() {
             // Checked by the reader; a failure here cannot happen, and would
             // only shorten the payload.
             let _ = dump_line(line, Some(out));
         }
+        pos = next;
     }
 }
 
@@ -220,6 +230,7 @@ pub(crate) fn parse_record<'a>(
     next: usize,
     eof: bool,
     lineno: u64,
+    times: &mut TimeCache,
 ) -> HexStep<'a> {
     let at = |col: usize, msg: String| ParseError::new(lineno, col as u64 + 1, msg);
     let done = |r| HexStep::Done(r, next, 1);
@@ -230,7 +241,7 @@ pub(crate) fn parse_record<'a>(
             "expected a timestamp, found an empty line".into(),
         )));
     };
-    let nanos = match parse_rfc3339(ts, false) {
+    let nanos = match times.parse(ts, false) {
         Ok(n) => n,
         Err(e) => return done(Err(at(ts_at + e.offset, e.message))),
     };
@@ -365,7 +376,14 @@ mod tests {
 
     fn one(buf: &str) -> Result<Event<'_>, ParseError> {
         let (line, next, _) = line_at(buf.as_bytes(), 0, true).unwrap();
-        match parse_record(buf.as_bytes(), line, next, true, 1) {
+        match parse_record(
+            buf.as_bytes(),
+            line,
+            next,
+            true,
+            1,
+            &mut TimeCache::default(),
+        ) {
             HexStep::Done(r, _, _) => r,
             HexStep::NeedMore => panic!("need more at eof"),
         }
@@ -455,7 +473,7 @@ mod tests {
         let buf = b"2023-06-07T17:32:29Z stdout 4\n0000";
         let (line, next, _) = line_at(buf, 0, false).unwrap();
         assert!(matches!(
-            parse_record(buf, line, next, false, 1),
+            parse_record(buf, line, next, false, 1, &mut TimeCache::default()),
             HexStep::NeedMore
         ));
     }

@@ -9,7 +9,7 @@ use std::borrow::Cow;
 
 use crate::error::{describe, ParseError};
 use crate::event::{Event, EventType, Extras, Payload};
-use crate::time::parse_rfc3339;
+use crate::time::TimeCache;
 
 /// Deepest nesting accepted in an extra value; serde_json's own limit is 128.
 const MAX_DEPTH: usize = 128;
@@ -177,18 +177,24 @@ struct Str {
 }
 
 /// Parses one line (without its line end) into an event.
-pub(crate) fn parse_line(line: &[u8], lineno: u64) -> Result<Event<'_>, ParseError> {
-    if let Some(event) = parse_canonical(line, lineno) {
+#[inline]
+pub(crate) fn parse_line<'a>(
+    line: &'a [u8],
+    lineno: u64,
+    times: &mut TimeCache,
+) -> Result<Event<'a>, ParseError> {
+    if let Some(event) = parse_canonical(line, lineno, times) {
         return Ok(event);
     }
-    parse_general(line, lineno)
+    parse_general(line, lineno, times)
 }
 
 /// The fast path: a line exactly in the canonical shape
 /// `{"type":"T","ts":"TS","data":"B64"}` with no escapes, which is what the
 /// gateway writes. Anything else (or anything wrong) returns `None` and
 /// goes through the general parser, which also finds the errors.
-fn parse_canonical(line: &[u8], lineno: u64) -> Option<Event<'_>> {
+#[inline]
+fn parse_canonical<'a>(line: &'a [u8], lineno: u64, times: &mut TimeCache) -> Option<Event<'a>> {
     let rest = line.strip_prefix(b"{\"type\":\"")?;
     let ty_len = memchr::memchr(b'"', rest)?;
     let (ty, rest) = rest.split_at(ty_len);
@@ -196,14 +202,14 @@ fn parse_canonical(line: &[u8], lineno: u64) -> Option<Event<'_>> {
     let ts_len = memchr::memchr(b'"', rest)?;
     let (ts, rest) = rest.split_at(ts_len);
     let data = rest.strip_prefix(b"\",\"data\":\"")?.strip_suffix(b"\"}")?;
-    if ty.iter().chain(ts).any(|&c| c == b'\\' || c < 0x20)
-        || memchr::memchr2(b'"', b'\\', data).is_some()
-    {
+    // A timestamp with an escape or a control character fails to parse, so
+    // only the type needs the check.
+    if ty.iter().any(|&c| c == b'\\' || c < 0x20) || memchr::memchr2(b'"', b'\\', data).is_some() {
         return None;
     }
+    let nanos = times.parse(ts, true).ok()?;
     let ty = std::str::from_utf8(ty).ok()?;
     let ts_text = std::str::from_utf8(ts).ok()?;
-    let nanos = parse_rfc3339(ts, true).ok()?;
     let payload = if data.is_empty() {
         Payload::Empty
     } else {
@@ -225,7 +231,11 @@ fn parse_canonical(line: &[u8], lineno: u64) -> Option<Event<'_>> {
 }
 
 /// Any JSON object on one line, keys in any order, with escapes and extras.
-fn parse_general(line: &[u8], lineno: u64) -> Result<Event<'_>, ParseError> {
+fn parse_general<'a>(
+    line: &'a [u8],
+    lineno: u64,
+    times: &mut TimeCache,
+) -> Result<Event<'a>, ParseError> {
     let at = |(i, msg): ScanError| ParseError::new(lineno, i as u64 + 1, msg);
     let mut s = Scanner { b: line, i: 0 };
     s.skip_ws();
@@ -376,7 +386,7 @@ fn parse_general(line: &[u8], lineno: u64) -> Result<Event<'_>, ParseError> {
 
     let ty_text = text(line, ty).map_err(|m| at((ty.start, m)))?;
     let ts_text = text(line, ts).map_err(|m| at((ts.start, m)))?;
-    let nanos = parse_rfc3339(ts_text.as_bytes(), true).map_err(|e| {
+    let nanos = times.parse(ts_text.as_bytes(), true).map_err(|e| {
         // Map the offset back into the line; exact unless the text had escapes.
         let col = if ts.escaped {
             ts.start
@@ -601,11 +611,11 @@ mod tests {
     use super::*;
 
     fn ev(line: &str) -> Event<'_> {
-        parse_line(line.as_bytes(), 1).unwrap()
+        parse_line(line.as_bytes(), 1, &mut TimeCache::default()).unwrap()
     }
 
     fn err(line: &str) -> ParseError {
-        parse_line(line.as_bytes(), 3).unwrap_err()
+        parse_line(line.as_bytes(), 3, &mut TimeCache::default()).unwrap_err()
     }
 
     fn payload(e: &Event<'_>) -> Vec<u8> {
@@ -621,8 +631,12 @@ mod tests {
             r#"{"type":"x-y","ts":"2023-06-07 17:32:29Z","data":""}"#,
             r#"{"type":"stdout","ts":"2023-06-07T17:32:29Z","data":"aGVsb*8="}"#,
         ] {
-            let fast = parse_canonical(line.as_bytes(), 9).unwrap();
-            assert_eq!(fast, parse_general(line.as_bytes(), 9).unwrap(), "{line}");
+            let fast = parse_canonical(line.as_bytes(), 9, &mut TimeCache::default()).unwrap();
+            assert_eq!(
+                fast,
+                parse_general(line.as_bytes(), 9, &mut TimeCache::default()).unwrap(),
+                "{line}"
+            );
         }
         for line in [
             r#"{"type":"stdin","ts":"2023-06-07T17:32:29Z","data":"b\/A="}"#,
@@ -632,7 +646,10 @@ mod tests {
             r#"{"type":"stdin","ts":"2023-06-07T17:32:29Z","data":"bA"}  "#,
             "{\"type\":\"st\tdin\",\"ts\":\"2023-06-07T17:32:29Z\",\"data\":\"bA==\"}",
         ] {
-            assert!(parse_canonical(line.as_bytes(), 1).is_none(), "{line}");
+            assert!(
+                parse_canonical(line.as_bytes(), 1, &mut TimeCache::default()).is_none(),
+                "{line}"
+            );
         }
     }
 

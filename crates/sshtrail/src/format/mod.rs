@@ -72,16 +72,22 @@ pub(crate) enum Next<'a> {
 pub(crate) struct Parser {
     format: Option<Format>,
     line: u64,
+    times: crate::time::TimeCache,
 }
 
 impl Parser {
     pub(crate) fn new(format: Option<Format>) -> Self {
-        Parser { format, line: 1 }
+        Parser {
+            format,
+            line: 1,
+            times: crate::time::TimeCache::default(),
+        }
     }
 
     /// Parses the next record of `buf` at `*pos`. `eof` says `buf` ends where
     /// the input ends. On `NeedMore`, `*pos` is the start of the unfinished
     /// record and nothing else changed.
+    #[inline]
     pub(crate) fn next<'a>(&mut self, buf: &'a [u8], pos: &mut usize, eof: bool) -> Next<'a> {
         loop {
             let Some((line, next, has_eol)) = hex::line_at(buf, *pos, eof) else {
@@ -107,11 +113,13 @@ impl Parser {
                 continue;
             }
             let (record, next, lines) = match format {
-                Format::Jsonl => (jsonl::parse_line(line, lineno), next, 1),
-                Format::Hex => match hex::parse_record(buf, line, next, eof, lineno) {
-                    hex::HexStep::NeedMore => return Next::NeedMore,
-                    hex::HexStep::Done(r, next, lines) => (r, next, lines),
-                },
+                Format::Jsonl => (jsonl::parse_line(line, lineno, &mut self.times), next, 1),
+                Format::Hex => {
+                    match hex::parse_record(buf, line, next, eof, lineno, &mut self.times) {
+                        hex::HexStep::NeedMore => return Next::NeedMore,
+                        hex::HexStep::Done(r, next, lines) => (r, next, lines),
+                    }
+                }
             };
             *pos = next;
             self.line += lines;
@@ -179,6 +187,7 @@ impl<'a> SliceReader<'a> {
 impl<'a> Iterator for SliceReader<'a> {
     type Item = Record<'a>;
 
+    #[inline]
     fn next(&mut self) -> Option<Record<'a>> {
         match self.parser.next(self.buf, &mut self.pos, true) {
             Next::Record(r) => Some(r),
