@@ -150,5 +150,67 @@ def main():
     write(os.path.join('bad', 'EXPECT.tsv'), ''.join(expect))
 
 
+def connection_fixture():
+    """A connection directory: a shell, an exec and a direct-tcpip channel,
+    with its connection JSON; and a copy whose JSON disagrees with the logs."""
+    import json
+    conn_id = '6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f'
+    shell = events()
+    t0 = '2023-06-07T17:40:'
+    def ts(i):
+        return '%s%02d.%06dZ' % (t0, i // 1000, (i % 1000) * 1000)
+    exec_ev = [
+        ('forward-new-channel-request', ts(0), bytes([90]) + s(b'session') + u32(1) + u32(2097152) + u32(32768)),
+        ('reverse-new-channel-reply', ts(1), bytes([91]) + u32(1) + u32(1) + u32(2097152) + u32(32768)),
+        ('forward-request', ts(2), bytes([98]) + u32(1) + s(b'env') + b'\x00' + s(b'LC_ALL') + s(b'C')),
+        ('forward-request', ts(3), bytes([98]) + u32(1) + s(b'exec') + b'\x01' + s(b'sudo systemctl restart postgresql')),
+        ('reverse-reply', ts(4), bytes([99]) + u32(1)),
+        ('stderr', ts(150), b'[sudo] password for alice: '),
+        ('stdin', ts(2100), b'hunter2\n'),
+        ('stdout', ts(3900), b'Restarted postgresql.service\n'),
+        ('reverse-request', ts(3901), bytes([98]) + u32(1) + s(b'exit-status') + b'\x00' + u32(0)),
+        ('reverse-request', ts(3902), bytes([98]) + u32(1) + s(b'eow@openssh.com') + b'\x00'),
+    ]
+    tcp_ev = [
+        ('forward-new-channel-request', ts(5000), bytes([90]) + s(b'direct-tcpip') + u32(2) + u32(2097152) + u32(32768) + s(b'db.internal') + u32(5432) + s(b'127.0.0.1') + u32(50000)),
+        ('reverse-new-channel-reply', ts(5001), bytes([91]) + u32(2) + u32(2) + u32(2097152) + u32(32768)),
+        ('stdin', ts(5002), b'\x00\x00\x00\x08\x04\xd2\x16/'),
+        ('stdout', ts(5003), b'N'),
+        ('forward-global-request', ts(5004), bytes([80]) + s(b'tcpip-forward') + b'\x01' + s(b'0.0.0.0') + u32(0)),
+        ('reverse-global-reply', ts(5005), bytes([81]) + u32(40123)),
+    ]
+    streams = lambda ev: {k: sum(len(p) for kind, _, p in ev if kind == k) for k in ('stdin', 'stdout', 'stderr')}
+    def meta(tampered):
+        chans = []
+        for cid, kind, ev in (('0', 'shell', shell), ('1', 'exec', exec_ev), ('2', 'direct-tcpip', tcp_ev)):
+            b = streams(ev)
+            c2s, s2c = b['stdin'], b['stdout'] + b['stderr']
+            status = 'OK'
+            if tampered and cid == '0':
+                c2s += 7
+                s2c -= 1
+                status = 'UNCLEAN_CLOSE'
+            chans.append({'id': cid, 'type': kind, 'bytes_client_to_server': c2s, 'bytes_server_to_client': s2c,
+                          'protocol_file': {'id': '7c9e6679-7425-40de-944b-e07fc1f90ae%s' % cid, 'name': 'trail', 'offset': 0, 'direction': 1,
+                                            'open_time': '2023-06-07T17:32:00Z', 'close_time': '2023-06-07T17:40:06Z', 'payload_size': 0, 'closed': True, 'status': status}})
+        return {
+            'id': conn_id, 'proxy_id': 'eef4aefc-d64e-4c2c-aba4-4914c86ce059', 'type': 'SSH', 'authentication_method': ['PASSWORD', 'MFA'],
+            'user_data': {'id': '5bf77342-221c-11ee-be56-0242ac120002', 'display_name': 'alice@example.com'},
+            'target_host_data': {'id': '6a1e0b0c-0f2e-4d7e-9a51-0c1d2e3f4a5b', 'common_name': 'db-prod-01'},
+            'target_host_address': '10.20.30.40', 'target_host_account': 'alice', 'remote_address': '203.0.113.9',
+            'connected': '2023-06-07T17:32:00Z', 'disconnected': '2023-06-07T17:40:06Z', 'status': 'DISCONNECTED',
+            'audit_enabled': True, 'trail': {'connection_id': conn_id, 'protocol': 'SSH', 'channels': chans},
+            'tags': ['prod', 'db'], 'a_field_from_a_newer_api': {'ignored': [1, 2]},
+        }
+    for folder, tampered in (('conn', False), ('conn-tampered', True)):
+        d = os.path.join(folder, conn_id)
+        os.makedirs(os.path.join(HERE, d), exist_ok=True)
+        write(os.path.join(d, 'connection.json'), json.dumps(meta(tampered), indent=2) + '\n')
+        write(os.path.join(d, '0.jsonl'), ''.join(jsonl_line(*e) for e in shell))
+        write(os.path.join(d, '1.jsonl'), ''.join(jsonl_line(*e) for e in exec_ev))
+        write(os.path.join(d, '2.hex'), ''.join(hex_line(*e) for e in tcp_ev))
+
+
 if __name__ == '__main__':
     main()
+    connection_fixture()

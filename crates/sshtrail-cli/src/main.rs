@@ -4,9 +4,13 @@
 //! inputs, reporting problems and exit codes. Formats live in the library.
 
 mod cat;
+mod gather;
 mod input;
+mod inspect;
+mod load;
 mod report;
 mod stats;
+mod streams;
 
 use std::process::ExitCode;
 
@@ -41,6 +45,16 @@ enum Command {
         after_help = "Examples:\n  sshtrail stats session.jsonl\n  sshtrail stats --json logs/*.jsonl | jq .by_type"
     )]
     Stats(stats::StatsArgs),
+    /// Who did what, where, and how it ended: connections and their channels.
+    #[command(
+        after_help = "Examples:\n  sshtrail inspect logs/30187a8e-7d54-538d-8116-f03995b6228b   a connection directory\n  sshtrail inspect --json 0.jsonl | jq '.connections[].channels[].exit_status'"
+    )]
+    Inspect(inspect::InspectArgs),
+    /// Write each channel's stdin, stdout and stderr as raw files with a chunk index.
+    #[command(
+        after_help = "Examples:\n  sshtrail streams -o out/ logs/30187a8e-7d54-538d-8116-f03995b6228b\n  # then: less -R out/<connection>/<channel>/stdout"
+    )]
+    Streams(streams::StreamsArgs),
 }
 
 /// Input layout choice on the command line.
@@ -84,6 +98,8 @@ fn main() -> ExitCode {
     let status = match cli.command {
         Command::Cat(args) => cat::run(args),
         Command::Stats(args) => stats::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Streams(args) => streams::run(args),
     };
     ExitCode::from(status)
 }

@@ -28,6 +28,12 @@ impl Reporter {
         let _ = writeln!(std::io::stderr().lock(), "{path}: error: {message}");
     }
 
+    /// Reports a problem whose message already starts with `LINE:COLUMN:`.
+    pub fn input_error_located(&mut self, path: &str, located: &str) {
+        self.errors += 1;
+        let _ = writeln!(std::io::stderr().lock(), "{path}:{located}");
+    }
+
     /// The exit status for what was reported.
     pub fn status(&self) -> u8 {
         if self.errors > 0 {
@@ -47,4 +53,9 @@ pub fn warn(message: &str) {
 pub fn usage(message: &str) -> u8 {
     let _ = writeln!(std::io::stderr().lock(), "sshtrail: error: {message}");
     crate::EXIT_USAGE
+}
+
+/// Progress for people, on stderr.
+pub fn note(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "sshtrail: {message}");
 }

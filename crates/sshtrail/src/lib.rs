@@ -22,6 +22,7 @@
 //! }
 //! ```
 
+pub mod channel;
 pub mod connection;
 pub mod encode;
 pub mod error;

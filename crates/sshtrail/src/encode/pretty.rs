@@ -4,7 +4,8 @@
 use std::io::Write;
 
 use super::{EncodeError, Encoder};
-use crate::event::Event;
+use crate::event::{Event, EventType};
+use crate::ssh::{self, Decoded};
 
 /// Writes one readable line per event.
 #[derive(Debug, Clone)]
@@ -67,6 +68,22 @@ impl Encoder for PrettyEncoder {
             )
             .as_bytes(),
         );
+        let is_data = matches!(
+            event.kind,
+            EventType::Stdin | EventType::Stdout | EventType::Stderr
+        );
+        if !is_data && event.kind.direction().is_some() {
+            // Requests and replies: the decoded SSH message, not its bytes.
+            let hint = ssh::request_hint(event);
+            if let Decoded::Message { message, .. } =
+                ssh::decode(&event.kind, payload, hint.as_deref())
+            {
+                line.extend_from_slice(format!("  {message}\n").as_bytes());
+                out.write_all(line)?;
+                return Ok(());
+            }
+            line.extend_from_slice(b"  (undecoded)");
+        }
         if !payload.is_empty() {
             line.extend_from_slice(b"  ");
             let shown = &payload[..payload.len().min(self.max_payload)];
@@ -86,6 +103,31 @@ impl Encoder for PrettyEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_show_their_decoded_message() {
+        let log = b"2023-06-07T17:32:29Z forward-request 62000000000000000d77696e646f772d6368616e676500000000640000001e0000000000000000\n2023-06-07T17:32:30Z reverse-reply\n";
+        let mut out = Vec::new();
+        let mut enc = PrettyEncoder::default();
+        let mut buf = Vec::new();
+        for ev in crate::SliceReader::new(log) {
+            let ev = ev.unwrap();
+            ev.decode_payload(&mut buf).unwrap();
+            enc.event(&mut out, &ev, &buf).unwrap();
+        }
+        let text = String::from_utf8(out).unwrap();
+        assert!(
+            text.lines()
+                .next()
+                .unwrap()
+                .ends_with("  window-change 100x30"),
+            "{text}"
+        );
+        assert!(
+            text.lines().nth(1).unwrap().ends_with("0  (undecoded)"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn escapes_controls_and_bad_utf8() {

@@ -1,0 +1,215 @@
+//! `sshtrail inspect` and `sshtrail streams` on connection directories.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+const CONN: &str = "6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f";
+
+fn testdata(name: &str) -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(name)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn sshtrail(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sshtrail"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&o.stdout)))
+}
+
+#[test]
+fn inspect_json_tells_who_where_and_how_it_ended() {
+    let o = sshtrail(&["inspect", "--json", &testdata(&format!("conn/{CONN}"))]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v = json(&o);
+    let c = &v["connections"][0];
+    assert_eq!(c["id"], CONN);
+    assert_eq!(c["user"], "alice@example.com");
+    assert_eq!(c["host"], "db-prod-01");
+    assert_eq!(c["address"], "10.20.30.40");
+    assert_eq!(c["account"], "alice");
+    assert_eq!(c["remote_address"], "203.0.113.9");
+    assert_eq!(c["started"], "2023-06-07T17:32:00Z");
+    let chans = c["channels"].as_array().unwrap();
+    assert_eq!(
+        chans
+            .iter()
+            .map(|c| c["type"].as_str().unwrap())
+            .collect::<Vec<_>>(),
+        ["shell", "exec", "direct-tcpip"]
+    );
+    assert_eq!(chans[0]["exit_status"], 127);
+    assert_eq!(chans[1]["exec"], "sudo systemctl restart postgresql");
+    assert_eq!(chans[2]["forwards"][0]["address"], "db.internal");
+    assert!(chans.iter().all(|c| c["integrity"]["ok"] == true));
+}
+
+#[test]
+fn inspect_names_every_disagreement_with_the_metadata() {
+    let o = sshtrail(&[
+        "inspect",
+        "--json",
+        &testdata(&format!("conn-tampered/{CONN}")),
+    ]);
+    let v = json(&o);
+    let ch = &v["connections"][0]["channels"][0];
+    assert_eq!(ch["integrity"]["ok"], false);
+    let problems: Vec<&str> = ch["integrity"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("bytes_client_to_server")),
+        "{problems:?}"
+    );
+    assert!(
+        problems
+            .iter()
+            .any(|p| p.contains("bytes_server_to_client")),
+        "{problems:?}"
+    );
+    assert!(
+        problems.iter().any(|p| p.contains("UNCLEAN_CLOSE")),
+        "{problems:?}"
+    );
+    let text = String::from_utf8(
+        sshtrail(&["inspect", &testdata(&format!("conn-tampered/{CONN}"))]).stdout,
+    )
+    .unwrap();
+    assert!(
+        text.contains("integrity NOT OK") && text.contains("who      alice@example.com"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_log_file_finds_its_connection_json() {
+    let o = sshtrail(&[
+        "inspect",
+        "--json",
+        &testdata(&format!("conn/{CONN}/1.jsonl")),
+    ]);
+    let c = &json(&o)["connections"][0];
+    assert_eq!(c["id"], CONN);
+    assert_eq!(c["user"], "alice@example.com");
+    assert_eq!(c["channels"][0]["id"], "1");
+    assert_eq!(c["channels"][0]["integrity"]["ok"], true);
+}
+
+#[test]
+fn bad_connection_json_is_located_and_the_logs_still_read() {
+    let dir = std::env::temp_dir().join(format!("sshtrail-inspect-{}", std::process::id()));
+    let conn = dir.join(CONN);
+    std::fs::create_dir_all(&conn).unwrap();
+    std::fs::write(
+        conn.join("connection.json"),
+        "{\n  \"id\": \"x\",\n  \"tags\": nope\n}",
+    )
+    .unwrap();
+    std::fs::copy(testdata("session.jsonl"), conn.join("0.jsonl")).unwrap();
+    let o = sshtrail(&["inspect", "--json", conn.to_str().unwrap()]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        err.contains("connection.json:3:") && err.contains("bad connection JSON"),
+        "{err}"
+    );
+    assert_eq!(
+        json(&o)["connections"][0]["channels"][0]["bytes"]["stdout"],
+        406
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn streams_writes_raw_files_and_an_index() {
+    let out = std::env::temp_dir().join(format!("sshtrail-streams-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let o = sshtrail(&[
+        "streams",
+        "-o",
+        out.to_str().unwrap(),
+        &testdata(&format!("conn/{CONN}")),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let ch0 = out.join(CONN).join("0");
+    for s in ["stdin", "stdout", "stderr"] {
+        assert_eq!(
+            std::fs::read(ch0.join(s)).unwrap(),
+            std::fs::read(testdata(&format!("session.{s}.bin"))).unwrap(),
+            "{s}"
+        );
+    }
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ch0.join("index.json")).unwrap()).unwrap();
+    let chunks = index["streams"]["stdout"]["chunks"].as_array().unwrap();
+    assert_eq!(index["streams"]["stdout"]["bytes"], 406);
+    assert_eq!(chunks[0]["offset"], 0);
+    assert_eq!(chunks[1]["offset"], chunks[0]["len"]);
+    assert_eq!(chunks[0]["ts"], "2023-06-07T17:32:00.010000000Z");
+    assert!(out.join(CONN).join("2").join("stdout").exists());
+    // Existing outputs are kept unless --force.
+    let again = sshtrail(&[
+        "streams",
+        "-o",
+        out.to_str().unwrap(),
+        &testdata(&format!("conn/{CONN}")),
+    ]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&again.stderr).contains("--force"));
+    let forced = sshtrail(&[
+        "streams",
+        "--force",
+        "-o",
+        out.to_str().unwrap(),
+        &testdata(&format!("conn/{CONN}")),
+    ]);
+    assert_eq!(forced.status.code(), Some(0));
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// The acceptance fixture in ../shared, when present (CI makes sure).
+#[test]
+fn shared_connection_fixture_matches_its_truth() {
+    let conn = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/checkdata/conn");
+    let Ok(truth) = std::fs::read(conn.join("TRUTH.json")) else {
+        eprintln!("skipped: {} is absent", conn.display());
+        return;
+    };
+    let truth: serde_json::Value = serde_json::from_slice(&truth).unwrap();
+    let id = truth["connection_id"].as_str().unwrap();
+    let o = sshtrail(&["inspect", "--json", conn.join(id).to_str().unwrap()]);
+    let c = &json(&o)["connections"][0];
+    for k in ["user", "host", "account", "remote_address"] {
+        assert_eq!(c[k], truth[k], "{k}");
+    }
+    let (ch, tc) = (&c["channels"][0], &truth["channels"][0]);
+    for k in ["id", "type", "env", "exit_status", "bytes"] {
+        assert_eq!(ch[k], tc[k], "{k}");
+    }
+    assert_eq!(ch["pty"]["cols"], tc["pty"]["cols"]);
+    assert_eq!(ch["resizes"], tc["resizes"]);
+    assert_eq!(ch["integrity"]["ok"], true);
+}
