@@ -98,6 +98,8 @@ pub struct Resize {
     pub cols: u32,
     /// New rows.
     pub rows: u32,
+    /// Line of the request in its log.
+    pub line: u64,
 }
 
 /// How a request ended.
@@ -233,6 +235,8 @@ pub struct Channel<'a> {
     pub exit_status: Option<u32>,
     /// Exit signal name (without `SIG`), whether core was dumped, and the message.
     pub exit_signal: Option<(String, bool, String)>,
+    /// Time and log line of the exit-status or exit-signal request.
+    pub exit_at: Option<(Nanos, u64)>,
     /// Signals sent to the remote process.
     pub signals: Vec<String>,
     /// First event time.
@@ -599,6 +603,7 @@ impl<'a> ChannelBuilder<'a> {
                         ts_text: event.ts_text.to_string(),
                         cols: *cols,
                         rows: *rows,
+                        line: event.line,
                     }),
                     ChannelRequest::Env { name, value } => {
                         let (k, v) = (
@@ -620,13 +625,17 @@ impl<'a> ChannelBuilder<'a> {
                         ch.subsystem = Some(name.to_str_lossy().into_owned());
                         self.inferred_kind.get_or_insert_with(|| "subsystem".into());
                     }
-                    ChannelRequest::ExitStatus { status } => ch.exit_status = Some(*status),
+                    ChannelRequest::ExitStatus { status } => {
+                        ch.exit_status = Some(*status);
+                        ch.exit_at = Some((event.ts, event.line));
+                    }
                     ChannelRequest::ExitSignal {
                         signal,
                         core_dumped,
                         message,
                         ..
                     } => {
+                        ch.exit_at = Some((event.ts, event.line));
                         ch.exit_signal = Some((
                             signal.to_str_lossy().into_owned(),
                             *core_dumped,
@@ -739,6 +748,49 @@ impl<'a> ChannelBuilder<'a> {
         } else {
             self.ch.log_errors += 1;
         }
+    }
+}
+
+/// One step of a channel's life, for the encoders that replay it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step<'c, 'a> {
+    /// Data on a stream.
+    Data(Stream, &'c Chunk<'a>),
+    /// A window change.
+    Resize(&'c Resize),
+    /// The exit status or signal arrived.
+    Exit(Nanos),
+}
+
+impl Step<'_, '_> {
+    /// When it happened.
+    pub fn ts(&self) -> Nanos {
+        match self {
+            Step::Data(_, c) => c.ts,
+            Step::Resize(r) => r.ts,
+            Step::Exit(ts) => *ts,
+        }
+    }
+}
+
+impl<'a> Channel<'a> {
+    /// Data, resizes and the exit in log order (the order the gateway saw
+    /// them; times may step backwards, and players treat that as no gap).
+    pub fn timeline(&self) -> Vec<Step<'_, 'a>> {
+        let mut steps: Vec<(u64, Step<'_, 'a>)> = Vec::new();
+        for s in Stream::ALL {
+            steps.extend(
+                self.streams[s as usize]
+                    .iter()
+                    .map(|c| (c.line, Step::Data(s, c))),
+            );
+        }
+        steps.extend(self.resizes.iter().map(|r| (r.line, Step::Resize(r))));
+        if let Some((ts, line)) = self.exit_at {
+            steps.push((line, Step::Exit(ts)));
+        }
+        steps.sort_by_key(|(line, _)| *line);
+        steps.into_iter().map(|(_, s)| s).collect()
     }
 }
 

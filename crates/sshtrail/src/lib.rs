@@ -23,15 +23,18 @@
 //! ```
 
 pub mod channel;
+pub mod commands;
 pub mod connection;
 pub mod encode;
 pub mod error;
 pub mod event;
 pub mod filter;
 pub mod format;
+pub mod screen;
 pub mod ssh;
 pub mod stats;
 pub mod time;
+pub mod utf8;
 
 pub use error::{ParseError, Severity};
 pub use event::{Direction, Event, EventType, Payload};

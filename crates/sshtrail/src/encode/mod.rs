@@ -1,9 +1,11 @@
 //! Writers: every output format is one [`Encoder`] that is fed events and
 //! their decoded payloads and never sees the input layout.
 
+pub mod asciicast;
 mod hex;
 mod jsonl;
 mod pretty;
+pub mod script;
 
 use std::io::{self, Write};
 

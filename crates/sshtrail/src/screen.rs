@@ -1,0 +1,223 @@
+//! What the user saw: channel output rendered through a terminal emulator
+//! (avt, the one asciinema uses), as a transcript that keeps what scrolled
+//! away or was cleared, or as the screen at one moment.
+
+use crate::channel::{Channel, Step, Stream};
+use crate::time::Nanos;
+use crate::utf8::Utf8Joiner;
+
+/// Sequences after which the screen's content is gone: clear screen, clear
+/// scrollback, reset, and switching to or from the alternate screen.
+const CLEARS: [&str; 9] = [
+    "\x1b[2J",
+    "\x1b[3J",
+    "\x1bc",
+    "\x1b[?1049h",
+    "\x1b[?1049l",
+    "\x1b[?47h",
+    "\x1b[?47l",
+    "\x1b[?1047h",
+    "\x1b[?1047l",
+];
+const ALT_ON: [&str; 3] = ["\x1b[?1049h", "\x1b[?47h", "\x1b[?1047h"];
+const ALT_OFF: [&str; 3] = ["\x1b[?1049l", "\x1b[?47l", "\x1b[?1047l"];
+
+/// A terminal fed with a channel's output.
+///
+/// ```
+/// use sshtrail::screen::Screen;
+/// let mut s = Screen::new(20, 2);
+/// s.feed(b"one\r\ntwo\r\nthree");
+/// assert_eq!(s.view(), ["two", "three"]);
+/// assert_eq!(s.into_transcript(), ["one", "two", "three"]);
+/// ```
+pub struct Screen {
+    vt: avt::Vt,
+    transcript: Vec<String>,
+    joiner: Utf8Joiner,
+    alt: bool,
+    text: String,
+}
+
+impl std::fmt::Debug for Screen {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Screen")
+            .field("size", &self.vt.size())
+            .field("alt", &self.alt)
+            .finish()
+    }
+}
+
+fn line_text(line: &avt::Line) -> String {
+    line.text().trim_end().to_string()
+}
+
+impl Screen {
+    /// A blank screen of `cols` x `rows` (at least 1 x 1).
+    pub fn new(cols: u32, rows: u32) -> Self {
+        let vt = avt::Vt::builder()
+            .size(
+                (cols as usize).clamp(1, 4096),
+                (rows as usize).clamp(1, 4096),
+            )
+            .scrollback_limit(0)
+            .build();
+        Screen {
+            vt,
+            transcript: Vec::new(),
+            joiner: Utf8Joiner::default(),
+            alt: false,
+            text: String::new(),
+        }
+    }
+
+    /// Feeds output bytes (UTF-8 split across calls is joined).
+    pub fn feed(&mut self, bytes: &[u8]) {
+        let mut text = std::mem::take(&mut self.text);
+        text.clear();
+        self.joiner.push(bytes, &mut text);
+        let mut rest = text.as_str();
+        // Feed up to each clearing sequence, keeping the screen it wipes.
+        while let Some((at, seq)) = CLEARS
+            .iter()
+            .filter_map(|c| rest.find(c).map(|i| (i, *c)))
+            .min()
+        {
+            self.feed_str(&rest[..at]);
+            self.snapshot();
+            self.feed_str(seq);
+            if ALT_ON.contains(&seq) {
+                self.alt = true;
+            } else if ALT_OFF.contains(&seq) {
+                self.alt = false;
+            }
+            rest = &rest[at + seq.len()..];
+        }
+        self.feed_str(rest);
+        self.text = text;
+    }
+
+    fn feed_str(&mut self, s: &str) {
+        if s.is_empty() {
+            return;
+        }
+        let changes = self.vt.feed_str(s);
+        self.transcript
+            .extend(changes.scrollback.map(|l| line_text(&l)));
+    }
+
+    /// Appends the visible screen to the transcript (what a clear would lose).
+    fn snapshot(&mut self) {
+        let mut view = self.view();
+        while view.last().is_some_and(String::is_empty) {
+            view.pop();
+        }
+        self.transcript.extend(view);
+    }
+
+    /// Resizes the terminal.
+    pub fn resize(&mut self, cols: u32, rows: u32) {
+        let changes = self.vt.resize(
+            (cols as usize).clamp(1, 4096),
+            (rows as usize).clamp(1, 4096),
+        );
+        self.transcript
+            .extend(changes.scrollback.map(|l| line_text(&l)));
+    }
+
+    /// The visible lines, right-trimmed.
+    pub fn view(&self) -> Vec<String> {
+        self.vt.view().map(line_text).collect()
+    }
+
+    /// The text of the line the cursor is on.
+    pub fn cursor_line(&self) -> String {
+        let row = self.vt.cursor().row;
+        self.vt.view().nth(row).map(line_text).unwrap_or_default()
+    }
+
+    /// Whether a full-screen program switched to the alternate screen.
+    pub fn in_alternate_screen(&self) -> bool {
+        self.alt
+    }
+
+    /// Bytes that were not UTF-8 and became U+FFFD.
+    pub fn replaced_bytes(&self) -> u64 {
+        self.joiner.replaced()
+    }
+
+    /// Everything shown: lines that scrolled away, screens that were cleared,
+    /// and the final screen, without trailing blank lines.
+    pub fn into_transcript(mut self) -> Vec<String> {
+        let mut tail = String::new();
+        self.joiner.finish(&mut tail);
+        if !tail.is_empty() {
+            self.vt.feed_str(&tail);
+        }
+        self.snapshot();
+        let mut t = self.transcript;
+        while t.last().is_some_and(String::is_empty) {
+            t.pop();
+        }
+        t
+    }
+}
+
+/// Replays a channel's output (stdout and stderr, resizes included) into a
+/// [`Screen`], stopping before the first event after `until` when given.
+pub fn replay(ch: &Channel<'_>, until: Option<Nanos>) -> Result<Screen, crate::ParseError> {
+    let (cols, rows) = ch.pty.as_ref().map_or((80, 24), |p| (p.cols, p.rows));
+    let mut screen = Screen::new(cols, rows);
+    let mut buf = Vec::new();
+    for step in ch.timeline() {
+        if until.is_some_and(|u| step.ts() > u) {
+            break;
+        }
+        match step {
+            Step::Data(Stream::Stdin, _) | Step::Exit(_) => {}
+            Step::Data(_, chunk) => {
+                chunk.decode(&mut buf)?;
+                screen.feed(&buf);
+            }
+            Step::Resize(r) => screen.resize(r.cols, r.rows),
+        }
+    }
+    Ok(screen)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cleared_screens_stay_in_the_transcript() {
+        let mut s = Screen::new(20, 3);
+        s.feed(b"ls\r\na b c\r\n$ clear\r\n\x1b[H\x1b[2J\x1b[3J$ vim\r\n");
+        s.feed(b"\x1b[?1049h\x1b[Hfile contents\x1b[?1049l");
+        s.feed(b"$ exit");
+        let t = s.into_transcript();
+        assert_eq!(
+            t,
+            [
+                "ls",
+                "a b c",
+                "$ clear",
+                "$ vim",
+                "file contents",
+                "$ vim",
+                "$ exit"
+            ]
+        );
+    }
+
+    #[test]
+    fn alternate_screen_is_tracked_and_utf8_joined() {
+        let mut s = Screen::new(10, 2);
+        s.feed(b"\x1b[?1049h");
+        assert!(s.in_alternate_screen());
+        s.feed(b"\x1b[?1049l\xc3");
+        assert!(!s.in_alternate_screen());
+        s.feed(b"\xa9");
+        assert_eq!(s.cursor_line(), "\u{e9}");
+    }
+}
