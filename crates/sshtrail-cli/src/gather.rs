@@ -187,14 +187,3 @@ pub fn gather(paths: &[String], rep: &mut Reporter) -> Vec<ConnectionInput> {
     out.extend(loose);
     out
 }
-
-/// True when `id` can name a file or folder: no separators, no `..`, no NUL,
-/// not empty, not hidden.
-pub fn safe_component(id: &str) -> bool {
-    !id.is_empty()
-        && id != "."
-        && id != ".."
-        && !id.starts_with('.')
-        && !id.contains(['/', '\\', '\0'])
-        && id.len() <= 255
-}

@@ -4,10 +4,12 @@
 //! inputs, reporting problems and exit codes. Formats live in the library.
 
 mod cat;
+mod convert;
 mod gather;
 mod input;
 mod inspect;
 mod load;
+mod output;
 mod report;
 mod stats;
 mod streams;
@@ -45,6 +47,11 @@ enum Command {
         after_help = "Examples:\n  sshtrail stats session.jsonl\n  sshtrail stats --json logs/*.jsonl | jq .by_type"
     )]
     Stats(stats::StatsArgs),
+    /// Convert channels to asciicast, script, text, jsonl, hex or raw.
+    #[command(
+        after_help = "Examples:\n  sshtrail convert --to asciicast session.jsonl -o session.cast\n  sshtrail convert --to asciicast-v3 --input --idle-limit 2 0.jsonl -o 0.cast\n  sshtrail convert --to script 0.jsonl -o 0.typescript     # then: scriptreplay -t 0.typescript.timing 0.typescript\n  sshtrail convert --to text,asciicast logs/<connection-id>/ -o out/\n\n-o names the output file when there is one channel and one format, else a directory\nthat receives <connection_id>/<channel_id>.<ext>; without -o a single output goes to stdout."
+    )]
+    Convert(convert::ConvertArgs),
     /// Who did what, where, and how it ended: connections and their channels.
     #[command(
         after_help = "Examples:\n  sshtrail inspect logs/30187a8e-7d54-538d-8116-f03995b6228b   a connection directory\n  sshtrail inspect --json 0.jsonl | jq '.connections[].channels[].exit_status'"
@@ -99,6 +106,7 @@ fn main() -> ExitCode {
         Command::Cat(args) => cat::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Convert(args) => convert::run(args),
         Command::Streams(args) => streams::run(args),
     };
     ExitCode::from(status)

@@ -1,16 +1,16 @@
 //! `sshtrail streams`: each channel's stdin, stdout and stderr as raw files,
 //! with an index of every chunk's time and offset.
 
-use std::fs;
-use std::io::{self, BufWriter, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use clap::Args;
 use serde_json::json;
 use sshtrail::channel::{Channel, Stream};
 
-use crate::gather::{gather, safe_component};
+use crate::gather::gather;
 use crate::load::{channels, load_logs};
+use crate::output::{safe_component, write_atomically};
 use crate::report::{self, Reporter};
 use crate::FormatArg;
 
@@ -62,39 +62,13 @@ pub fn run(args: StreamsArgs) -> u8 {
     rep.status()
 }
 
-/// Writes a file through a temporary name in the same directory, so that a
-/// crash never leaves a half-written file under the real name.
-fn write_atomically(
-    path: &Path,
-    force: bool,
-    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<()> {
-    if !force && path.exists() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!("{} exists (use --force to replace it)", path.display()),
-        ));
-    }
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut w = BufWriter::new(fs::File::create(&tmp)?);
-        fill(&mut w)?;
-        w.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
 fn write_channel(dir: &Path, ch: &Channel<'_>, force: bool) -> io::Result<()> {
-    fs::create_dir_all(dir)?;
+    std::fs::create_dir_all(dir)?;
     let mut index = serde_json::Map::new();
     let mut buf = Vec::new();
     for stream in Stream::ALL {
         let chunks = &ch.streams[stream as usize];
-        write_atomically(&dir.join(stream.name()), force, |w| {
+        write_atomically(&dir.join(stream.name()), force, false, |w| {
             for c in chunks {
                 c.decode(&mut buf)
                     .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
@@ -115,7 +89,7 @@ fn write_channel(dir: &Path, ch: &Channel<'_>, force: bool) -> io::Result<()> {
         "channel_id": ch.context.channel_id,
         "streams": index,
     });
-    write_atomically(&dir.join("index.json"), force, |w| {
+    write_atomically(&dir.join("index.json"), force, false, |w| {
         serde_json::to_writer_pretty(&mut *w, &doc)?;
         w.write_all(b"\n")
     })?;
