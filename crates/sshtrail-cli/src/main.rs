@@ -10,6 +10,7 @@ mod input;
 mod inspect;
 mod load;
 mod output;
+mod replay;
 mod report;
 mod stats;
 mod streams;
@@ -52,6 +53,26 @@ enum Command {
         after_help = "Examples:\n  sshtrail convert --to asciicast session.jsonl -o session.cast\n  sshtrail convert --to asciicast-v3 --input --idle-limit 2 0.jsonl -o 0.cast\n  sshtrail convert --to script 0.jsonl -o 0.typescript     # then: scriptreplay -t 0.typescript.timing 0.typescript\n  sshtrail convert --to text,asciicast logs/<connection-id>/ -o out/\n\n-o names the output file when there is one channel and one format, else a directory\nthat receives <connection_id>/<channel_id>.<ext>; without -o a single output goes to stdout."
     )]
     Convert(convert::ConvertArgs),
+    /// The command lines typed, with their times and how sure each is.
+    #[command(
+        after_help = "Examples:\n  sshtrail commands logs/<connection-id>/\n  sshtrail commands --json 0.jsonl | jq -r 'select(.command | test(\"sudo\")) | .ts'\n\nconfidence: exact (every key understood, echo agrees), echo (read off the screen after\ncompletion or history recall), uncertain (best guess). Lines typed without echo\n(passwords) and keys typed in full-screen programs are not commands."
+    )]
+    Commands(replay::CommandsArgs),
+    /// Print the screen as it looked at a moment.
+    #[command(
+        after_help = "Examples:\n  sshtrail screen --at 1m30s 0.jsonl\n  sshtrail screen --at 2023-06-07T17:33:00Z logs/<connection-id>/"
+    )]
+    Screen(replay::ScreenArgs),
+    /// Replay a session in the terminal, in real time.
+    #[command(
+        after_help = "Examples:\n  sshtrail play 0.jsonl\n  sshtrail play --speed 4 --idle-limit 1 --from 1m30s 0.jsonl"
+    )]
+    Play(replay::PlayArgs),
+    /// Search what sessions showed and the commands typed.
+    #[command(
+        after_help = "Examples:\n  sshtrail grep -i 'permission denied' logs/\n  sshtrail grep --only commands '^sudo ' logs/*/\n\nEach hit gives the channel, the offset into the session (usable with play --from) and\nthe time. Exit status: 0 hits, 1 no hit or an input error, 2 usage error."
+    )]
+    Grep(replay::GrepArgs),
     /// Who did what, where, and how it ended: connections and their channels.
     #[command(
         after_help = "Examples:\n  sshtrail inspect logs/30187a8e-7d54-538d-8116-f03995b6228b   a connection directory\n  sshtrail inspect --json 0.jsonl | jq '.connections[].channels[].exit_status'"
@@ -107,6 +128,10 @@ fn main() -> ExitCode {
         Command::Stats(args) => stats::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Convert(args) => convert::run(args),
+        Command::Commands(args) => replay::run_commands(args),
+        Command::Screen(args) => replay::run_screen(args),
+        Command::Play(args) => replay::run_play(args),
+        Command::Grep(args) => replay::run_grep(args),
         Command::Streams(args) => streams::run(args),
     };
     ExitCode::from(status)

@@ -14,7 +14,7 @@
 //! are left out; keys typed on the alternate screen (vim, less, top) too.
 
 use crate::channel::{Channel, Step, Stream};
-use crate::screen::Screen;
+use crate::screen::{strip_ansi, Screen};
 use crate::time::Nanos;
 use crate::utf8::Utf8Joiner;
 
@@ -233,11 +233,17 @@ pub fn commands(ch: &Channel<'_>) -> Result<Vec<Command>, crate::ParseError> {
     let mut screen = Screen::new(cols, rows);
     let mut editor = Editor::default();
     let mut keys = Utf8Joiner::default();
+    let mut shown = Utf8Joiner::default();
     let mut buf = Vec::new();
     let mut text = String::new();
+    // A line entered before its echo arrived: decided by the output that follows.
+    let mut pending: Option<Pending> = None;
     for step in ch.timeline() {
         match step {
             Step::Data(Stream::Stdin, chunk) => {
+                if let Some(p) = pending.take() {
+                    out.extend(p.resolve());
+                }
                 chunk.decode(&mut buf)?;
                 text.clear();
                 keys.push(&buf, &mut text);
@@ -247,10 +253,13 @@ pub fn commands(ch: &Channel<'_>) -> Result<Vec<Command>, crate::ParseError> {
                         Key::Cancel => editor.reset(),
                         Key::Enter => {
                             if !screen.in_alternate_screen() {
-                                if let Some(cmd) =
-                                    finish_line(&editor, &screen.cursor_line(), chunk.ts)
-                                {
-                                    out.push(cmd);
+                                if let Some(p) = pending.take() {
+                                    out.extend(p.resolve());
+                                }
+                                match finish_line(&editor, &screen.cursor_line(), chunk.ts) {
+                                    Line::Done(cmd) => out.push(cmd),
+                                    Line::AwaitEcho(p) => pending = Some(p),
+                                    Line::Nothing => {}
                                 }
                             }
                             editor.reset();
@@ -261,55 +270,91 @@ pub fn commands(ch: &Channel<'_>) -> Result<Vec<Command>, crate::ParseError> {
             Step::Data(_, chunk) => {
                 chunk.decode(&mut buf)?;
                 screen.feed(&buf);
+                if let Some(p) = &mut pending {
+                    text.clear();
+                    shown.push(&buf, &mut text);
+                    if p.following.len() < 4096 {
+                        strip_ansi(&text, &mut p.following);
+                    }
+                }
             }
             Step::Resize(r) => screen.resize(r.cols, r.rows),
             Step::Exit(_) => {}
         }
     }
+    if let Some(p) = pending.take() {
+        out.extend(p.resolve());
+    }
     Ok(out)
 }
 
-fn finish_line(editor: &Editor, screen_line: &str, ts: Nanos) -> Option<Command> {
+/// What Enter produced.
+enum Line {
+    Done(Command),
+    AwaitEcho(Pending),
+    Nothing,
+}
+
+/// A line whose echo had not arrived when Enter was pressed.
+struct Pending {
+    command: Command,
+    line_at_enter: String,
+    following: String,
+}
+
+impl Pending {
+    /// Echoed (the prompt line plus the first line of output ends with the
+    /// command): a command. Never echoed: input to a program, such as a
+    /// password, and not a command.
+    fn resolve(self) -> Option<Command> {
+        let first = self
+            .following
+            .split('\n')
+            .next()
+            .unwrap_or_default()
+            .trim_end_matches('\r');
+        let line = format!("{}{first}", self.line_at_enter);
+        let cmd = self.command.command.lines().last().unwrap_or_default();
+        line.trim_end().ends_with(cmd).then_some(self.command)
+    }
+}
+
+fn finish_line(editor: &Editor, screen_line: &str, ts: Nanos) -> Line {
     let typed: String = editor.line.iter().collect();
     match &editor.known_prefix {
         None => {
             let cmd = typed.trim();
             if cmd.is_empty() {
-                return None;
+                return Line::Nothing;
             }
-            let first_line = cmd.lines().next().unwrap_or(cmd);
-            if screen_line.trim_end().ends_with(cmd) {
-                Some(Command {
-                    ts,
-                    command: cmd.to_string(),
-                    confidence: Confidence::Exact,
-                })
-            } else if screen_line.contains(first_line)
-                || screen_line.contains(cmd.lines().last().unwrap_or(cmd))
-            {
-                // Multi-line paste or a line the screen wrapped: keys are right.
-                Some(Command {
-                    ts,
-                    command: cmd.to_string(),
-                    confidence: Confidence::Exact,
-                })
+            let command = Command {
+                ts,
+                command: cmd.to_string(),
+                confidence: Confidence::Exact,
+            };
+            let last_line = cmd.lines().last().unwrap_or(cmd);
+            if screen_line.trim_end().ends_with(last_line) {
+                Line::Done(command)
             } else {
-                // Typed but never echoed: a password or input to a program.
-                None
+                Line::AwaitEcho(Pending {
+                    command,
+                    line_at_enter: screen_line.to_string(),
+                    following: String::new(),
+                })
             }
         }
         Some(prefix) => match from_screen(screen_line, prefix) {
-            Some(cmd) if !cmd.trim().is_empty() => Some(Command {
+            Some(cmd) if !cmd.trim().is_empty() => Line::Done(Command {
                 ts,
                 command: cmd.trim().to_string(),
                 confidence: Confidence::Echo,
             }),
-            _ if !typed.trim().is_empty() => Some(Command {
+            _ if !typed.trim().is_empty() => Line::Done(Command {
                 ts,
                 command: typed.trim().to_string(),
                 confidence: Confidence::Uncertain,
             }),
-            _ => None,
+            _ => Line::Nothing,
         },
     }
 }

@@ -163,6 +163,44 @@ impl Screen {
     }
 }
 
+/// Removes terminal escape sequences and control characters from output text.
+pub fn strip_ansi(text: &str, out: &mut String) {
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\x1b' => match chars.next() {
+                Some('[') => {
+                    for d in chars.by_ref() {
+                        if ('\x40'..='\x7e').contains(&d) {
+                            break;
+                        }
+                    }
+                }
+                Some(']') | Some('P') | Some('_') => {
+                    while let Some(d) = chars.next() {
+                        if d == '\x07' || (d == '\x1b' && chars.peek() == Some(&'\\')) {
+                            if d == '\x1b' {
+                                chars.next();
+                            }
+                            break;
+                        }
+                    }
+                }
+                _ => {}
+            },
+            '\n' | '\t' => out.push(c),
+            // Backspace moves back over what the next character replaces.
+            '\x08' => {
+                if !out.ends_with('\n') {
+                    out.pop();
+                }
+            }
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+}
+
 /// Replays a channel's output (stdout and stderr, resizes included) into a
 /// [`Screen`], stopping before the first event after `until` when given.
 pub fn replay(ch: &Channel<'_>, until: Option<Nanos>) -> Result<Screen, crate::ParseError> {
@@ -188,6 +226,16 @@ pub fn replay(ch: &Channel<'_>, until: Option<Nanos>) -> Result<Screen, crate::P
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ansi_is_stripped() {
+        let mut out = String::new();
+        strip_ansi(
+            "\x1b[01;34mbin\x1b[0m\r\n\x1b]0;title\x07$ lss\x08\x1b[K",
+            &mut out,
+        );
+        assert_eq!(out, "bin\n$ ls");
+    }
 
     #[test]
     fn cleared_screens_stay_in_the_transcript() {

@@ -87,47 +87,27 @@ pub fn write_cast(
         env.insert("SHELL".into(), json!(shell));
     }
     let timestamp = start.div_euclid(NANOS_PER_SEC);
-    let mut header = Map::new();
-    header.insert(
-        "version".into(),
-        json!(if opts.version == CastVersion::V2 {
-            2
-        } else {
-            3
-        }),
-    );
-    match opts.version {
-        CastVersion::V2 => {
-            header.insert("width".into(), json!(cols));
-            header.insert("height".into(), json!(rows));
-        }
-        CastVersion::V3 => {
-            let mut t = Map::new();
-            t.insert("cols".into(), json!(cols));
-            t.insert("rows".into(), json!(rows));
-            if let Some(ty) = &term {
-                t.insert("type".into(), json!(ty));
-            }
-            header.insert("term".into(), Value::Object(t));
-        }
-    }
-    header.insert("timestamp".into(), json!(timestamp));
-    if let Some(limit) = opts.idle_time_limit {
-        header.insert("idle_time_limit".into(), json!(limit));
-    }
-    if let Some(cmd) = &ch.exec {
-        header.insert("command".into(), json!(cmd));
-    }
-    if let Some(title) = &opts.title {
-        header.insert("title".into(), json!(title));
-    }
     if opts.version == CastVersion::V3 {
         env.remove("TERM");
     }
-    if !env.is_empty() {
-        header.insert("env".into(), Value::Object(env));
-    }
-    writeln!(out, "{}", Value::Object(header))?;
+    let v3 = opts.version == CastVersion::V3;
+    let header = CastHeader {
+        version: if v3 { 3 } else { 2 },
+        width: (!v3).then_some(cols),
+        height: (!v3).then_some(rows),
+        term: v3.then(|| TermInfo {
+            cols,
+            rows,
+            kind: term.clone(),
+        }),
+        timestamp,
+        idle_time_limit: opts.idle_time_limit,
+        command: ch.exec.clone(),
+        title: opts.title.clone(),
+        env: (!env.is_empty()).then_some(Value::Object(env)),
+    };
+    let header = serde_json::to_string(&header).map_err(io::Error::other)?;
+    writeln!(out, "{header}")?;
 
     let mut w = EventWriter {
         out,
@@ -159,24 +139,24 @@ pub fn write_cast(
                 let mut text = String::new();
                 joiners[stream as usize].push(&buf, &mut text);
                 match &mut pending {
-                    Some((t, c, s)) if *t == us as Nanos && *c == code => s.push_str(&text),
+                    Some((t, c, s)) if *t == us && *c == code => s.push_str(&text),
                     _ => {
                         if let Some((t, c, s)) = pending.take() {
-                            w.event(t as i128, c, &s)?;
+                            w.event(t, c, &s)?;
                         }
-                        pending = Some((us as Nanos, code, text));
+                        pending = Some((us, code, text));
                     }
                 }
             }
             Step::Resize(r) => {
                 if let Some((t, c, s)) = pending.take() {
-                    w.event(t as i128, c, &s)?;
+                    w.event(t, c, &s)?;
                 }
                 w.event(us, 'r', &format!("{}x{}", r.cols, r.rows))?;
             }
             Step::Exit(_) => {
                 if let Some((t, c, s)) = pending.take() {
-                    w.event(t as i128, c, &s)?;
+                    w.event(t, c, &s)?;
                 }
                 if opts.version == CastVersion::V3 {
                     if let Some(status) = ch.exit_status {
@@ -191,7 +171,7 @@ pub fn write_cast(
         j.finish(&mut tail);
         w.report.replaced_bytes += j.replaced();
         if !tail.is_empty() && (i != Stream::Stdin as usize || opts.input) {
-            let t = pending.as_ref().map_or(w.last_us, |p| p.0 as i128);
+            let t = pending.as_ref().map_or(w.last_us, |p| p.0);
             let code = if i == Stream::Stdin as usize {
                 'i'
             } else {
@@ -201,18 +181,47 @@ pub fn write_cast(
                 Some((_, c, s)) if *c == code => s.push_str(&tail),
                 _ => {
                     if let Some((pt, c, s)) = pending.take() {
-                        w.event(pt as i128, c, &s)?;
+                        w.event(pt, c, &s)?;
                     }
-                    pending = Some((t as Nanos, code, std::mem::take(&mut tail)));
+                    pending = Some((t, code, std::mem::take(&mut tail)));
                 }
             }
         }
         tail.clear();
     }
     if let Some((t, c, s)) = pending.take() {
-        w.event(t as i128, c, &s)?;
+        w.event(t, c, &s)?;
     }
     Ok(report)
+}
+
+/// The header, in the field order asciinema writes.
+#[derive(serde::Serialize)]
+struct CastHeader {
+    version: u8,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    width: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    height: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    term: Option<TermInfo>,
+    timestamp: i128,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idle_time_limit: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    command: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    env: Option<Value>,
+}
+
+#[derive(serde::Serialize)]
+struct TermInfo {
+    cols: u32,
+    rows: u32,
+    #[serde(rename = "type", skip_serializing_if = "Option::is_none")]
+    kind: Option<String>,
 }
 
 struct EventWriter<'o, 'r> {
