@@ -70,7 +70,7 @@ impl ConvertFormat {
 }
 
 /// Arguments of `sshtrail convert`.
-#[derive(Args, Debug)]
+#[derive(Args, Debug, Clone)]
 pub struct ConvertArgs {
     /// Output format(s), comma separated.
     #[arg(
@@ -102,13 +102,33 @@ pub struct ConvertArgs {
     /// Input layout.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     pub format: FormatArg,
-    /// Trail logs, connection directories.
+    /// Batch: worker threads (default: one per core).
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Batch: no progress bar.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Batch: skip inputs whose size and SHA-256 match OUTDIR/manifest.jsonl
+    /// and whose outputs are intact; redo the rest.
+    #[arg(long)]
+    pub resume: bool,
+    /// Batch: convert only connections whose FIELD matches GLOB (user, host,
+    /// address, account, tag, status); repeatable, all must match.
+    #[arg(long = "where", value_name = "FIELD=GLOB")]
+    pub where_: Vec<String>,
+    /// Batch: only connections that started at or after this RFC 3339 time.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Batch: only connections that started at or before this RFC 3339 time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Trail logs, connection directories or whole archive trees.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<String>,
 }
 
 /// Where one output goes.
-enum Dest {
+pub enum Dest {
     Stdout,
     /// A file the user named with `-o`: replaced, as a shell redirection would.
     Named(PathBuf),
@@ -129,6 +149,11 @@ pub fn run(args: ConvertArgs) -> u8 {
     };
     let mut formats = args.to.clone();
     formats.dedup();
+    if let Some(outdir) = &args.output {
+        if !(single_log(&args.paths) && formats.len() == 1 && !outdir.is_dir()) {
+            return crate::batch::run(&args, &formats, outdir, &filter);
+        }
+    }
     let mut rep = Reporter::default();
     let conns = gather(&args.paths, &mut rep);
     let logs: Vec<Vec<LoadedLog>> = conns.iter().map(|c| load_logs(c, &mut rep)).collect();
@@ -188,6 +213,29 @@ pub fn run(args: ConvertArgs) -> u8 {
     rep.status()
 }
 
+/// True when the PATHs name one log: a file, or a connection directory
+/// holding a single log.
+fn single_log(paths: &[String]) -> bool {
+    let [path] = paths else {
+        return false;
+    };
+    let p = std::path::Path::new(path);
+    if !p.is_dir() {
+        return true;
+    }
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return false;
+    };
+    let entries: Vec<_> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+    p.join("connection.json").is_file()
+        && entries.iter().all(|e| e.is_file())
+        && entries
+            .iter()
+            .filter(|e| e.extension().is_some_and(|x| x != "json"))
+            .count()
+            == 1
+}
+
 fn dest_name(dest: &Dest) -> String {
     match dest {
         Dest::Stdout => "<stdout>".into(),
@@ -218,7 +266,7 @@ fn channel_label(ch: &Channel<'_>) -> String {
     }
 }
 
-fn convert_one(
+pub fn convert_one(
     args: &ConvertArgs,
     fmt: ConvertFormat,
     conn: &ConnectionInput,

@@ -3,6 +3,7 @@
 //! A thin shell over the `sshtrail` library: argument parsing, opening
 //! inputs, reporting problems and exit codes. Formats live in the library.
 
+mod batch;
 mod cat;
 mod convert;
 mod gather;
