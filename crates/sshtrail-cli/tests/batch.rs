@@ -1,0 +1,379 @@
+//! `sshtrail convert -o OUTDIR` over trees: parallel, atomic, resumable,
+//! with a manifest, and never writing outside OUTDIR.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const CONN: &str = "6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f";
+
+fn testdata(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(name)
+}
+
+fn sshtrail(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sshtrail"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("sshtrail-batch-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// a/<connection>/ (three channels), b/one.hex, b/broken.jsonl.
+fn tree(root: &Path) -> PathBuf {
+    let t = root.join("tree");
+    copy_dir(&testdata(&format!("conn/{CONN}")), &t.join("a").join(CONN));
+    std::fs::create_dir_all(t.join("b")).unwrap();
+    std::fs::copy(testdata("session.hex"), t.join("b/one.hex")).unwrap();
+    std::fs::copy(testdata("bad/bad-base64.jsonl"), t.join("b/broken.jsonl")).unwrap();
+    t
+}
+
+fn manifest(out: &Path) -> Vec<Value> {
+    std::fs::read_to_string(out.join("manifest.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn sha256(path: &Path) -> String {
+    let o = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8(o.stdout)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn a_tree_converts_in_parallel_with_a_manifest() {
+    let root = scratch("tree");
+    let t = tree(&root);
+    let out = root.join("out");
+    let o = sshtrail(&[
+        "convert",
+        "--to",
+        "jsonl,asciicast",
+        "-j",
+        "2",
+        "-o",
+        out.to_str().unwrap(),
+        t.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "the corrupt file fails the batch: {err}"
+    );
+    assert!(
+        err.contains("broken.jsonl:7:59: error: bad base64"),
+        "{err}"
+    );
+    assert!(
+        err.contains("converted 4 file(s), failed 1, skipped 0"),
+        "{err}"
+    );
+    // The output mirrors connection and channel.
+    for ch in ["0", "1", "2"] {
+        for ext in ["jsonl", "cast"] {
+            assert!(
+                out.join(CONN).join(format!("{ch}.{ext}")).is_file(),
+                "{ch}.{ext}"
+            );
+        }
+    }
+    assert_eq!(
+        std::fs::read(out.join(CONN).join("0.jsonl")).unwrap(),
+        std::fs::read(testdata("session.jsonl")).unwrap()
+    );
+    assert!(out.join("one.cast").is_file());
+    // The manifest: one row per input, hashes of inputs and outputs.
+    let rows = manifest(&out);
+    assert_eq!(rows.len(), 5);
+    for r in &rows {
+        let input = PathBuf::from(r["input"].as_str().unwrap());
+        assert_eq!(r["sha256"], sha256(&input), "{r}");
+        assert_eq!(r["size"], std::fs::metadata(&input).unwrap().len());
+        for o in r["outputs"].as_array().unwrap() {
+            assert_eq!(
+                o["sha256"],
+                sha256(&out.join(o["path"].as_str().unwrap())),
+                "{o}"
+            );
+        }
+    }
+    let broken = rows
+        .iter()
+        .find(|r| r["input"].as_str().unwrap().ends_with("broken.jsonl"))
+        .unwrap();
+    assert_eq!(
+        (broken["status"].as_str(), broken["errors"].as_u64()),
+        (Some("failed"), Some(1))
+    );
+    assert!(broken["outputs"].as_array().unwrap().is_empty());
+    let shell = rows
+        .iter()
+        .find(|r| r["input"].as_str().unwrap().ends_with("/0.jsonl"))
+        .unwrap();
+    assert_eq!(
+        (
+            shell["connection_id"].as_str(),
+            shell["channel_id"].as_str(),
+            shell["events"].as_u64()
+        ),
+        (Some(CONN), Some("0"), Some(39))
+    );
+    // No temporary file is left anywhere.
+    let leftovers: Vec<_> = walk(&out)
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .contains("sshtrail-tmp")
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    // A second run does not overwrite; --resume skips what is intact and
+    // redoes an output that was tampered with.
+    assert_eq!(
+        sshtrail(&[
+            "convert",
+            "--to",
+            "jsonl,asciicast",
+            "-o",
+            out.to_str().unwrap(),
+            t.to_str().unwrap()
+        ])
+        .status
+        .code(),
+        Some(2)
+    );
+    std::fs::write(out.join(CONN).join("1.cast"), "tampered").unwrap();
+    let o = sshtrail(&[
+        "convert",
+        "--to",
+        "jsonl,asciicast",
+        "--resume",
+        "-o",
+        out.to_str().unwrap(),
+        t.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        err.contains("converted 1 file(s), failed 1, skipped 3"),
+        "{err}"
+    );
+    assert_ne!(
+        std::fs::read_to_string(out.join(CONN).join("1.cast")).unwrap(),
+        "tampered"
+    );
+    assert_eq!(
+        manifest(&out)
+            .iter()
+            .filter(|r| r["status"] == "skipped")
+            .count(),
+        3
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+#[test]
+fn where_since_and_until_select_connections() {
+    let root = scratch("where");
+    let t = tree(&root);
+    let run = |extra: &[&str]| {
+        let out = root.join(format!("out{}", extra.len()));
+        let _ = std::fs::remove_dir_all(&out);
+        let mut args = vec![
+            "convert",
+            "--to",
+            "jsonl",
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        args.push(t.to_str().unwrap());
+        let o = sshtrail(&args);
+        (o.status.code(), manifest(&out).len())
+    };
+    assert_eq!(
+        run(&["--where", "user=alice@*", "--where", "tag=db"]),
+        (Some(0), 3)
+    );
+    assert_eq!(run(&["--where", "host=web-*"]), (Some(0), 0));
+    assert_eq!(
+        run(&[
+            "--since",
+            "2023-06-07T00:00:00Z",
+            "--until",
+            "2023-06-07T23:59:59Z"
+        ]),
+        (Some(0), 3)
+    );
+    assert_eq!(run(&["--since", "2023-06-08T00:00:00Z"]), (Some(0), 0));
+    let o = sshtrail(&[
+        "convert",
+        "--to",
+        "jsonl",
+        "-o",
+        root.join("x").to_str().unwrap(),
+        "--where",
+        "colour=red",
+        t.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn ids_never_escape_the_output_directory() {
+    let root = scratch("escape");
+    let log = root.join("in.jsonl");
+    std::fs::write(&log, "{\"type\":\"stdout\",\"ts\":\"2023-06-07T17:32:00Z\",\"data\":\"aGk=\",\"channel_id\":\"../../escaped\"}\n{\"type\":\"stdout\",\"ts\":\"2023-06-07T17:32:01Z\",\"data\":\"aGk=\"}\n").unwrap();
+    let out = root.join("out");
+    let o = sshtrail(&[
+        "convert",
+        "--to",
+        "raw",
+        "-o",
+        out.to_str().unwrap(),
+        log.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not a plain file name"));
+    assert!(
+        !root.join("escaped.bin").exists() && !root.parent().unwrap().join("escaped.bin").exists()
+    );
+    assert_eq!(
+        std::fs::read(out.join("in.bin")).unwrap(),
+        b"hi",
+        "the other channel is still written"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn symlink_loops_are_reported_not_followed_forever() {
+    let root = scratch("loop");
+    let t = tree(&root);
+    std::os::unix::fs::symlink("..", t.join("b/loop")).unwrap();
+    let out = root.join("out");
+    let o = sshtrail(&[
+        "convert",
+        "--to",
+        "jsonl",
+        "-o",
+        out.to_str().unwrap(),
+        t.to_str().unwrap(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("symbolic link loop"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(manifest(&out).len(), 5);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn interrupting_leaves_no_partial_output() {
+    let root = scratch("sigint");
+    let t = root.join("tree");
+    std::fs::create_dir_all(&t).unwrap();
+    let session = std::fs::read(testdata("session.jsonl")).unwrap();
+    for i in 0..3000 {
+        std::fs::write(t.join(format!("{i}.jsonl")), &session).unwrap();
+    }
+    let out = root.join("out");
+    let child = Command::new(env!("CARGO_BIN_EXE_sshtrail"))
+        .args([
+            "convert",
+            "--to",
+            "text,asciicast",
+            "-j",
+            "1",
+            "-o",
+            out.to_str().unwrap(),
+            t.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(700));
+    // SAFETY: kill(2) with a pid we own.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let files = walk(&out);
+    assert!(files.iter().all(|p| !p
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .contains("sshtrail-tmp")));
+    let rows = manifest(&out);
+    assert!(!rows.is_empty() && rows.len() < 3000, "{} rows", rows.len());
+    // Every output the manifest lists is complete; resume finishes the job.
+    for r in &rows {
+        for o in r["outputs"].as_array().unwrap() {
+            assert_eq!(o["sha256"], sha256(&out.join(o["path"].as_str().unwrap())));
+        }
+    }
+    let o = sshtrail(&[
+        "convert",
+        "--to",
+        "text,asciicast",
+        "--resume",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        t.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(manifest(&out).len(), 3000);
+    std::fs::remove_dir_all(&root).unwrap();
+}
