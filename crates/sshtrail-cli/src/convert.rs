@@ -63,6 +63,42 @@ impl ConvertFormat {
         }
     }
 
+    /// The name `--to` takes.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConvertFormat::Asciicast => "asciicast",
+            ConvertFormat::AsciicastV3 => "asciicast-v3",
+            ConvertFormat::Script => "script",
+            ConvertFormat::ScriptAdvanced => "script-advanced",
+            ConvertFormat::Text => "text",
+            ConvertFormat::Jsonl => "jsonl",
+            ConvertFormat::Hex => "hex",
+            ConvertFormat::Hexdump => "hexdump",
+            ConvertFormat::Raw => "raw",
+        }
+    }
+
+    /// Whether the format is written event by event (so a log can be split
+    /// and converted in pieces).
+    pub fn is_event_format(self) -> bool {
+        matches!(
+            self,
+            ConvertFormat::Jsonl | ConvertFormat::Hex | ConvertFormat::Hexdump | ConvertFormat::Raw
+        )
+    }
+
+    /// The encoder of an event format; `first` says whether this piece starts
+    /// the output (the hex dump layout writes a comment line first).
+    pub fn event_encoder(self, first: bool) -> Box<dyn Encoder> {
+        match self {
+            ConvertFormat::Jsonl => Box::new(JsonlEncoder::default()),
+            ConvertFormat::Hex => Box::new(HexLineEncoder::default()),
+            ConvertFormat::Hexdump if first => Box::new(HexDumpEncoder::default()),
+            ConvertFormat::Hexdump => Box::new(HexDumpEncoder::continuing()),
+            _ => Box::new(RawEncoder),
+        }
+    }
+
     /// Whether the output is one stream (script writes two files).
     fn single_stream(self) -> bool {
         !matches!(self, ConvertFormat::Script | ConvertFormat::ScriptAdvanced)
@@ -360,12 +396,7 @@ pub fn convert_one(
             Ok(())
         }
         ConvertFormat::Jsonl | ConvertFormat::Hex | ConvertFormat::Hexdump | ConvertFormat::Raw => {
-            let mut encoder: Box<dyn Encoder> = match fmt {
-                ConvertFormat::Jsonl => Box::new(JsonlEncoder::default()),
-                ConvertFormat::Hex => Box::new(HexLineEncoder::default()),
-                ConvertFormat::Hexdump => Box::new(HexDumpEncoder::default()),
-                _ => Box::new(RawEncoder),
-            };
+            let mut encoder = fmt.event_encoder(true);
             write_to(dest, args, |w| {
                 write_events(logs, &ch.context, args, filter, encoder.as_mut(), w)
             })

@@ -377,3 +377,74 @@ fn interrupting_leaves_no_partial_output() {
     assert_eq!(manifest(&out).len(), 3000);
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn a_large_log_split_in_pieces_converts_to_the_same_bytes() {
+    let root = scratch("large");
+    let mut log = String::new();
+    let mut i = 0u64;
+    while log.len() < 20 << 20 {
+        log.push_str(&format!("{{\"type\":\"stdout\",\"ts\":\"2023-06-07T17:{:02}:{:02}.{:06}Z\",\"data\":\"aGVsbG8gd29ybGQNCg==\"}}\n", 32 + i / 60_000_000 % 20, i / 1_000_000 % 60, i % 1_000_000));
+        log.push_str(&format!("{{\"type\":\"stdin\",\"ts\":\"2023-06-07T17:{:02}:{:02}.{:06}Z\",\"data\":\"bA==\"}}\n", 32 + i / 60_000_000 % 20, i / 1_000_000 % 60, i % 1_000_000));
+        i += 137;
+    }
+    let input = root.join("big.jsonl");
+    std::fs::write(&input, &log).unwrap();
+    let mut outs = Vec::new();
+    for j in ["1", "2"] {
+        let out = root.join(format!("out{j}"));
+        std::fs::create_dir_all(&out).unwrap();
+        let o = sshtrail(&[
+            "convert",
+            "--to",
+            "jsonl,hexdump,raw",
+            "-j",
+            j,
+            "-q",
+            "-o",
+            out.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        outs.push(out);
+    }
+    assert_eq!(
+        std::fs::read(outs[1].join("big.jsonl")).unwrap(),
+        log.as_bytes()
+    );
+    for ext in ["jsonl", "hexdump", "bin"] {
+        assert!(
+            std::fs::read(outs[0].join(format!("big.{ext}"))).unwrap()
+                == std::fs::read(outs[1].join(format!("big.{ext}"))).unwrap(),
+            "{ext}"
+        );
+    }
+    let (m1, m2) = (manifest(&outs[0]), manifest(&outs[1]));
+    assert_eq!(m1[0]["outputs"], m2[0]["outputs"]);
+    assert_eq!(
+        (
+            m1[0]["sha256"].clone(),
+            m1[0]["events"].clone(),
+            m1[0]["by_type"].clone()
+        ),
+        (
+            m2[0]["sha256"].clone(),
+            m2[0]["events"].clone(),
+            m2[0]["by_type"].clone()
+        )
+    );
+    // The hex dump converted back gives the log again.
+    let back = sshtrail(&[
+        "cat",
+        "--to",
+        "jsonl",
+        outs[1].join("big.hexdump").to_str().unwrap(),
+    ]);
+    assert!(back.stdout == log.as_bytes());
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -64,6 +64,17 @@ pub struct HexDumpEncoder {
     started: bool,
 }
 
+impl HexDumpEncoder {
+    /// An encoder for output that continues a dump already started (no
+    /// leading comment line).
+    pub fn continuing() -> Self {
+        HexDumpEncoder {
+            buf: Vec::new(),
+            started: true,
+        }
+    }
+}
+
 impl Encoder for HexDumpEncoder {
     fn event(
         &mut self,
