@@ -1,0 +1,94 @@
+//! `sshtrail convert` in batch mode, 1 thread against 2, on a tree of many
+//! files and on one large file. Runs the release binary (built first if it
+//! is missing) as a user would.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use sshtrail_benches::{generate, Layout, Mix};
+
+fn binary() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let bin = std::env::var_os("SSHTRAIL_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| root.join("target/release/sshtrail"));
+    if !bin.exists() {
+        let ok = Command::new(env!("CARGO"))
+            .args(["build", "--release", "-q", "-p", "sshtrail-cli"])
+            .current_dir(&root)
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false);
+        assert!(ok, "could not build the sshtrail binary");
+    }
+    bin
+}
+
+fn convert(bin: &Path, jobs: usize, formats: &str, out: &Path, input: &Path) {
+    let _ = std::fs::remove_dir_all(out);
+    std::fs::create_dir_all(out).unwrap();
+    let status = Command::new(bin)
+        .args([
+            "convert",
+            "--to",
+            formats,
+            "-q",
+            "-j",
+            &jobs.to_string(),
+            "-o",
+        ])
+        .arg(out)
+        .arg(input)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn bench_batch(c: &mut Criterion) {
+    let bin = binary();
+    let work = std::env::temp_dir().join(format!("sshtrail-bench-batch-{}", std::process::id()));
+    let tree = work.join("tree");
+    std::fs::create_dir_all(&tree).unwrap();
+    // 256 logs of 512 KiB: many files.
+    let one = generate(Mix::Interactive, 512 << 10, Layout::Jsonl);
+    for i in 0..256 {
+        std::fs::write(tree.join(format!("{i:03}.jsonl")), &one).unwrap();
+    }
+    let tree_bytes = (one.len() * 256) as u64;
+    // One 192 MiB log.
+    let large = work.join("large.jsonl");
+    let big = generate(Mix::Interactive, 192 << 20, Layout::Jsonl);
+    std::fs::write(&large, &big).unwrap();
+    let large_bytes = big.len() as u64;
+    drop(big);
+
+    let mut g = c.benchmark_group("batch_tree");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(15))
+        .warm_up_time(Duration::from_secs(1));
+    g.throughput(Throughput::Bytes(tree_bytes));
+    for jobs in [1, 2] {
+        g.bench_with_input(BenchmarkId::new("jsonl+asciicast", jobs), &jobs, |b, &j| {
+            b.iter(|| convert(&bin, j, "jsonl,asciicast", &work.join("out"), &tree))
+        });
+    }
+    g.finish();
+
+    let mut g = c.benchmark_group("batch_large_file");
+    g.sample_size(10)
+        .measurement_time(Duration::from_secs(15))
+        .warm_up_time(Duration::from_secs(1));
+    g.throughput(Throughput::Bytes(large_bytes));
+    for jobs in [1, 2] {
+        g.bench_with_input(BenchmarkId::new("jsonl", jobs), &jobs, |b, &j| {
+            b.iter(|| convert(&bin, j, "jsonl", &work.join("out"), &large))
+        });
+    }
+    g.finish();
+    let _ = std::fs::remove_dir_all(&work);
+}
+
+criterion_group!(benches, bench_batch);
+criterion_main!(benches);
