@@ -17,6 +17,8 @@ use sshtrail::encode::script::{write_script, ScriptFormat};
 use sshtrail::encode::{
     EncodeError, Encoder, HexDumpEncoder, HexLineEncoder, JsonlEncoder, RawEncoder,
 };
+use sshtrail::siem::{SiemFormat, TypedCommand};
+use sshtrail::time::format_rfc3339;
 use sshtrail::{Filter, SliceReader};
 
 use crate::cat::parse_filter;
@@ -47,6 +49,14 @@ pub enum ConvertFormat {
     Hexdump,
     /// Decoded payloads back to back.
     Raw,
+    /// SIEM: Elastic Common Schema 8.x documents, one a line.
+    Ecs,
+    /// SIEM: OCSF 1.3 events (SSH Activity, Process Activity), one a line.
+    Ocsf,
+    /// SIEM: ArcSight Common Event Format lines.
+    Cef,
+    /// SIEM: Splunk HTTP Event Collector envelopes.
+    Hec,
 }
 
 impl ConvertFormat {
@@ -60,6 +70,10 @@ impl ConvertFormat {
             ConvertFormat::Hex => "hex",
             ConvertFormat::Hexdump => "hexdump",
             ConvertFormat::Raw => "bin",
+            ConvertFormat::Ecs => "ecs.ndjson",
+            ConvertFormat::Ocsf => "ocsf.ndjson",
+            ConvertFormat::Cef => "cef",
+            ConvertFormat::Hec => "hec",
         }
     }
 
@@ -75,6 +89,21 @@ impl ConvertFormat {
             ConvertFormat::Hex => "hex",
             ConvertFormat::Hexdump => "hexdump",
             ConvertFormat::Raw => "raw",
+            ConvertFormat::Ecs => "ecs",
+            ConvertFormat::Ocsf => "ocsf",
+            ConvertFormat::Cef => "cef",
+            ConvertFormat::Hec => "hec",
+        }
+    }
+
+    /// The SIEM format, for the SIEM outputs.
+    pub fn siem(self) -> Option<SiemFormat> {
+        match self {
+            ConvertFormat::Ecs => Some(SiemFormat::Ecs),
+            ConvertFormat::Ocsf => Some(SiemFormat::Ocsf),
+            ConvertFormat::Cef => Some(SiemFormat::Cef),
+            ConvertFormat::Hec => Some(SiemFormat::Hec),
+            _ => None,
         }
     }
 
@@ -129,6 +158,10 @@ pub struct ConvertArgs {
     /// jsonl, hex, hexdump, raw: keep only these event types.
     #[arg(long, value_name = "LIST")]
     pub filter: Option<String>,
+    /// SIEM: also a record for each stdin, stdout and stderr chunk, with its
+    /// text cut after 4096 bytes.
+    #[arg(long)]
+    pub io: bool,
     /// Replace existing output files.
     #[arg(long)]
     pub force: bool,
@@ -185,6 +218,28 @@ pub fn run(args: ConvertArgs) -> u8 {
     };
     let mut formats = args.to.clone();
     formats.dedup();
+    if let Some(siem) = formats[0].siem() {
+        // SIEM records of every channel form one stream: stdout or -o FILE.
+        if formats.len() > 1 {
+            return report::usage("a SIEM format (ecs, ocsf, cef, hec) writes one stream of records: convert it on its own");
+        }
+        let typed = |ch: &Channel<'_>| -> Vec<TypedCommand> {
+            sshtrail::commands::commands(ch)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|c| TypedCommand {
+                    ts: c.ts,
+                    ts_text: format_rfc3339(c.ts),
+                    command: c.command,
+                    confidence: c.confidence.name().to_string(),
+                })
+                .collect()
+        };
+        return crate::siem::run(siem, &args.paths, args.output.as_deref(), args.io, &typed);
+    }
+    if formats.iter().any(|f| f.siem().is_some()) {
+        return report::usage("a SIEM format (ecs, ocsf, cef, hec) writes one stream of records: convert it on its own");
+    }
     if let Some(outdir) = &args.output {
         if !(single_log(&args.paths) && formats.len() == 1 && !outdir.is_dir()) {
             return crate::batch::run(&args, &formats, outdir, &filter);
@@ -395,6 +450,9 @@ pub fn convert_one(
             }
             Ok(())
         }
+        ConvertFormat::Ecs | ConvertFormat::Ocsf | ConvertFormat::Cef | ConvertFormat::Hec => Err(
+            io::Error::other("SIEM formats are written by the SIEM runner"),
+        ),
         ConvertFormat::Jsonl | ConvertFormat::Hex | ConvertFormat::Hexdump | ConvertFormat::Raw => {
             let mut encoder = fmt.event_encoder(true);
             write_to(dest, args, |w| {

@@ -13,6 +13,7 @@ mod load;
 mod output;
 mod replay;
 mod report;
+mod siem;
 mod stats;
 mod streams;
 
@@ -49,9 +50,9 @@ enum Command {
         after_help = "Examples:\n  sshtrail stats session.jsonl\n  sshtrail stats --json logs/*.jsonl | jq .by_type"
     )]
     Stats(stats::StatsArgs),
-    /// Convert channels to asciicast, script, text, jsonl, hex or raw.
+    /// Convert channels to asciicast, script, text, jsonl, hex, raw or SIEM records.
     #[command(
-        after_help = "Examples:\n  sshtrail convert --to asciicast session.jsonl -o session.cast\n  sshtrail convert --to asciicast-v3 --input --idle-limit 2 0.jsonl -o 0.cast\n  sshtrail convert --to script 0.jsonl -o 0.typescript     # then: scriptreplay -t 0.typescript.timing 0.typescript\n  sshtrail convert --to text,asciicast logs/<connection-id>/ -o out/\n\n-o names the output file when there is one channel and one format, else a directory\nthat receives <connection_id>/<channel_id>.<ext>; without -o a single output goes to stdout."
+        after_help = "Examples:\n  sshtrail convert --to asciicast session.jsonl -o session.cast\n  sshtrail convert --to asciicast-v3 --input --idle-limit 2 0.jsonl -o 0.cast\n  sshtrail convert --to script 0.jsonl -o 0.typescript     # then: scriptreplay -t 0.typescript.timing 0.typescript\n  sshtrail convert --to text,asciicast logs/<connection-id>/ -o out/\n  sshtrail convert --to asciicast,jsonl -j 2 -o out/ archive/          batch: a whole tree, with manifest.jsonl\n  sshtrail convert --to ecs logs/*/ > records.ndjson                   SIEM: ecs, ocsf, cef, hec\n\n-o names the output file when there is one channel and one format, else a directory\nthat receives <connection_id>/<channel_id>.<ext>; without -o a single output goes to stdout."
     )]
     Convert(convert::ConvertArgs),
     /// The command lines typed, with their times and how sure each is.

@@ -31,6 +31,7 @@ pub mod event;
 pub mod filter;
 pub mod format;
 pub mod screen;
+pub mod siem;
 pub mod ssh;
 pub mod stats;
 pub mod time;

@@ -1,0 +1,149 @@
+//! `sshtrail convert --to ecs|ocsf|cef|hec`: SIEM records, one a line, on
+//! standard output or atomically into `-o FILE`.
+
+use std::fs;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use sshtrail::channel::Channel;
+use sshtrail::siem::{self, SiemFormat, SiemOptions, TypedCommand};
+
+use crate::gather::gather;
+use crate::load::{channels, load_logs};
+use crate::report::{self, Reporter};
+
+/// The most bytes of a data chunk's text a record keeps with `--io`.
+pub const IO_MAX_BYTES: usize = 4096;
+
+/// Writes the SIEM records of every connection PATHS name, in `format`:
+/// connection by connection (in the order `gather` gives), each
+/// connection's records in time order across its channels. Returns the
+/// exit status: 0, or 1 when an input had errors or the output failed.
+pub fn run(
+    format: SiemFormat,
+    paths: &[String],
+    output: Option<&Path>,
+    io: bool,
+    typed_commands: &dyn Fn(&Channel<'_>) -> Vec<TypedCommand>,
+) -> u8 {
+    let opts = SiemOptions {
+        io,
+        io_max_bytes: IO_MAX_BYTES,
+        product_version: env!("CARGO_PKG_VERSION"),
+    };
+    let mut rep = Reporter::default();
+    let result = match output {
+        None => {
+            let stdout = io::stdout();
+            let mut w = BufWriter::with_capacity(256 << 10, stdout.lock());
+            convert(format, paths, &opts, typed_commands, &mut rep, &mut w).and_then(|()| w.flush())
+        }
+        Some(path) => write_atomically(path, |w| {
+            convert(format, paths, &opts, typed_commands, &mut rep, w)
+        }),
+    };
+    match result {
+        Ok(()) => rep.status(),
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => rep.status(),
+        Err(e) => {
+            let target = output.map_or("standard output".to_string(), |p| p.display().to_string());
+            report::usage(&format!("writing {target} failed: {e}"));
+            crate::EXIT_INPUT
+        }
+    }
+}
+
+/// Gathers, loads and converts, writing each connection's records as soon
+/// as they are made.
+fn convert(
+    format: SiemFormat,
+    paths: &[String],
+    opts: &SiemOptions,
+    typed_commands: &dyn Fn(&Channel<'_>) -> Vec<TypedCommand>,
+    rep: &mut Reporter,
+    w: &mut dyn Write,
+) -> io::Result<()> {
+    let conns = gather(paths, rep);
+    let mut buf = Vec::new();
+    for conn in &conns {
+        let logs = load_logs(conn, rep);
+        let chans = channels(&logs, conn, None, rep);
+        let mut events = Vec::new();
+        for ch in &chans {
+            let commands = typed_commands(ch);
+            events.extend(siem::events(
+                conn.id.as_deref(),
+                conn.meta.as_ref(),
+                ch,
+                &commands,
+                opts,
+            ));
+        }
+        // Stable: channels in order at equal times, each channel's own order kept.
+        events.sort_by_key(|e| e.ts);
+        for ev in &events {
+            buf.clear();
+            siem::write(format, ev, &mut buf);
+            w.write_all(&buf)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes `path` through a temporary file in the same folder, renamed over
+/// `path` only once everything is written.
+fn write_atomically(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| {
+            io::Error::new(io::ErrorKind::InvalidInput, "the output path names no file")
+        })?;
+    let tmp: PathBuf = dir.join(format!(".{name}.sshtrail-tmp-{}", std::process::id()));
+    let result = (|| {
+        let mut w = BufWriter::with_capacity(256 << 10, fs::File::create(&tmp)?);
+        fill(&mut w)?;
+        let file = w.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_leaves_no_temporary_file() {
+        let dir = std::env::temp_dir().join(format!("sshtrail-siem-unit-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let out = dir.join("records.jsonl");
+        write_atomically(&out, |w| w.write_all(b"x\n")).unwrap();
+        assert_eq!(fs::read(&out).unwrap(), b"x\n");
+        let err = write_atomically(&out, |_| Err(io::Error::other("boom"))).unwrap_err();
+        assert_eq!(err.to_string(), "boom");
+        assert_eq!(
+            fs::read(&out).unwrap(),
+            b"x\n",
+            "a failed write keeps the old file"
+        );
+        let names: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [std::ffi::OsString::from("records.jsonl")]);
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

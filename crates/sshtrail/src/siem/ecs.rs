@@ -1,0 +1,266 @@
+//! Elastic Common Schema 8.11: one JSON document a line.
+//!
+//! Only ECS field names at the top level (checked in the tests against the
+//! official field reference); everything of our own sits under `sshtrail.*`.
+//! The categorization fields use ECS's allowed values, and each
+//! `event.type` is one ECS expects for the `event.category` beside it.
+
+use serde_json::{json, Map, Value};
+
+use super::{is_ip, rfc3339, Action, EventOutcome, SiemEvent};
+
+/// The ECS version the documents follow.
+pub const ECS_VERSION: &str = "8.11.0";
+
+/// Sets `path` (dotted) in `doc`, creating the objects on the way.
+fn put(doc: &mut Map<String, Value>, path: &str, value: impl Into<Value>) {
+    let mut parts = path.split('.').peekable();
+    let mut cur = doc;
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            cur.insert(part.to_string(), value.into());
+            return;
+        }
+        let next = cur
+            .entry(part.to_string())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !next.is_object() {
+            *next = Value::Object(Map::new());
+        }
+        cur = next.as_object_mut().expect("just made an object");
+    }
+}
+
+fn put_opt<T: Into<Value>>(doc: &mut Map<String, Value>, path: &str, value: Option<T>) {
+    if let Some(v) = value {
+        put(doc, path, v);
+    }
+}
+
+/// `event.category` and `event.type` of a record.
+pub fn categorize(ev: &SiemEvent) -> (&'static str, Vec<&'static str>) {
+    let forward_channel = ev.forward.as_ref().is_some_and(|f| {
+        matches!(
+            f.kind.as_str(),
+            "direct-tcpip"
+                | "forwarded-tcpip"
+                | "direct-streamlocal@openssh.com"
+                | "forwarded-streamlocal@openssh.com"
+                | "x11"
+                | "auth-agent@openssh.com"
+        )
+    });
+    let verdict = match ev.outcome {
+        EventOutcome::Success => Some("allowed"),
+        EventOutcome::Failure => Some("denied"),
+        EventOutcome::Unknown => None,
+    };
+    let network = |mut types: Vec<&'static str>| {
+        types.extend(verdict);
+        ("network", types)
+    };
+    match ev.action {
+        Action::ChannelOpen if ev.forward.is_some() => network(vec!["connection", "start"]),
+        Action::ChannelOpen => ("session", vec!["start"]),
+        Action::ChannelClose if ev.forward.is_some() => ("network", vec!["connection", "end"]),
+        Action::ChannelClose => ("session", vec!["end"]),
+        Action::Pty | Action::Env | Action::RequestFailed => ("session", vec!["info"]),
+        Action::Shell | Action::Exec | Action::Subsystem | Action::Command => {
+            ("process", vec!["start"])
+        }
+        Action::CancelTcpipForward => network(vec!["end"]),
+        a if a.is_forward() && forward_channel => network(vec!["connection", "start"]),
+        a if a.is_forward() => network(vec!["start"]),
+        Action::ExitStatus | Action::ExitSignal => ("process", vec!["end"]),
+        _ => ("process", vec!["info"]),
+    }
+}
+
+/// The ECS document of a record.
+pub fn document(ev: &SiemEvent) -> Value {
+    let mut d = Map::new();
+    let c = &ev.conn;
+    put(&mut d, "@timestamp", rfc3339(ev.ts));
+    put(&mut d, "ecs.version", ECS_VERSION);
+    put(&mut d, "message", ev.message.clone());
+
+    let (category, types) = categorize(ev);
+    put(&mut d, "event.kind", "event");
+    put(&mut d, "event.category", json!([category]));
+    put(&mut d, "event.type", json!(types));
+    put(&mut d, "event.action", ev.action.name());
+    put(&mut d, "event.outcome", ev.outcome.name());
+    put(&mut d, "event.dataset", "sshtrail.ssh");
+    put(&mut d, "event.module", "sshtrail");
+    put(&mut d, "event.id", ev.id.clone());
+    put(&mut d, "event.sequence", ev.seq);
+    put(&mut d, "event.severity", ev.severity.ocsf_id());
+    put_opt(&mut d, "event.reason", ev.reason.clone());
+
+    // Who, where.
+    put_opt(&mut d, "user.name", c.user.clone());
+    put_opt(&mut d, "user.id", c.user_id.clone());
+    put_opt(&mut d, "user.effective.name", c.account.clone());
+    put_opt(&mut d, "host.name", c.host.clone());
+    put_opt(&mut d, "host.id", c.host_id.clone());
+    put_opt(&mut d, "host.ip", c.host_ip().map(|ip| json!([ip])));
+    if let Some(a) = &c.host_address {
+        put(&mut d, "destination.address", a.clone());
+        put(
+            &mut d,
+            if is_ip(a) {
+                "destination.ip"
+            } else {
+                "destination.domain"
+            },
+            a.clone(),
+        );
+    }
+    if let Some(a) = &c.remote_address {
+        put(&mut d, "source.address", a.clone());
+        put(
+            &mut d,
+            if is_ip(a) {
+                "source.ip"
+            } else {
+                "source.domain"
+            },
+            a.clone(),
+        );
+    }
+    put(&mut d, "network.protocol", "ssh");
+    put(&mut d, "network.transport", "tcp");
+    let mut users: Vec<&str> = c
+        .user
+        .iter()
+        .chain(c.account.iter())
+        .map(String::as_str)
+        .collect();
+    users.dedup();
+    if !users.is_empty() {
+        put(&mut d, "related.user", json!(users));
+    }
+    let mut ips: Vec<&str> = [c.remote_ip(), c.host_ip()].into_iter().flatten().collect();
+    ips.dedup();
+    if !ips.is_empty() {
+        put(&mut d, "related.ip", json!(ips));
+    }
+    if let Some(h) = &c.host {
+        put(&mut d, "related.hosts", json!([h]));
+    }
+    if !c.tags.is_empty() {
+        put(&mut d, "tags", json!(c.tags));
+    }
+
+    // Ours.
+    put_opt(&mut d, "sshtrail.connection_id", c.connection_id.clone());
+    put(&mut d, "sshtrail.channel_id", ev.channel_id.clone());
+    put_opt(&mut d, "sshtrail.channel_type", ev.channel_type.clone());
+    if !c.authentication_method.is_empty() {
+        put(
+            &mut d,
+            "sshtrail.authentication_method",
+            json!(c.authentication_method),
+        );
+    }
+    put_opt(&mut d, "sshtrail.request", ev.request.clone());
+    put_opt(&mut d, "sshtrail.origin", ev.origin_name());
+
+    if let Some(p) = &ev.pty {
+        put(&mut d, "sshtrail.pty.term", p.term.clone());
+        put(&mut d, "sshtrail.pty.columns", p.cols);
+        put(&mut d, "sshtrail.pty.rows", p.rows);
+    }
+    if let Some(p) = &ev.process {
+        put(&mut d, "process.entity_id", p.entity_id.clone());
+        put_opt(&mut d, "process.command_line", p.command_line.clone());
+        if !p.args.is_empty() {
+            put(&mut d, "process.args", json!(p.args));
+            put(&mut d, "process.args_count", p.args.len());
+        }
+        put_opt(&mut d, "process.name", p.name.clone());
+        put(&mut d, "process.interactive", p.interactive);
+        put_opt(&mut d, "process.exit_code", p.exit_code);
+        put_opt(&mut d, "process.user.name", c.account.clone());
+        if let (true, Some(t)) = (p.interactive, &ev.pty) {
+            put(&mut d, "process.tty.columns", t.cols);
+            put(&mut d, "process.tty.rows", t.rows);
+        }
+        if p.privileged {
+            put(&mut d, "sshtrail.command.privileged", true);
+        }
+        put_opt(&mut d, "sshtrail.command.confidence", p.confidence.clone());
+    }
+    if let Some((k, v)) = &ev.env {
+        put(&mut d, "sshtrail.env.name", k.clone());
+        put(&mut d, "sshtrail.env.value", v.clone());
+    }
+    put_opt(&mut d, "sshtrail.subsystem", ev.subsystem.clone());
+    if let Some(f) = &ev.forward {
+        put(&mut d, "sshtrail.forward.kind", f.kind.clone());
+        put_opt(&mut d, "sshtrail.forward.address", f.address.clone());
+        put_opt(&mut d, "sshtrail.forward.port", f.port);
+        put_opt(&mut d, "sshtrail.forward.originator", f.originator.clone());
+        put_opt(
+            &mut d,
+            "sshtrail.forward.originator_port",
+            f.originator_port,
+        );
+        put_opt(
+            &mut d,
+            "sshtrail.forward.socket_path",
+            f.socket_path.clone(),
+        );
+    }
+    if let Some(s) = &ev.signal {
+        put(&mut d, "sshtrail.signal.name", s.name.clone());
+        put_opt(&mut d, "sshtrail.signal.core_dumped", s.core_dumped);
+        put_opt(&mut d, "sshtrail.signal.message", s.message.clone());
+    }
+    if let Some(s) = &ev.session {
+        put(&mut d, "event.start", rfc3339(s.started));
+        put(&mut d, "event.end", rfc3339(s.ended));
+        put(&mut d, "event.duration", json!(s.duration() as i64));
+        put(&mut d, "source.bytes", s.bytes_client_to_server());
+        put(&mut d, "destination.bytes", s.bytes_server_to_client());
+        put(
+            &mut d,
+            "network.bytes",
+            s.bytes_client_to_server() + s.bytes_server_to_client(),
+        );
+        put(&mut d, "sshtrail.bytes.stdin", s.bytes[0]);
+        put(&mut d, "sshtrail.bytes.stdout", s.bytes[1]);
+        put(&mut d, "sshtrail.bytes.stderr", s.bytes[2]);
+        put(&mut d, "sshtrail.integrity.ok", s.integrity_ok);
+        if !s.problems.is_empty() {
+            put(&mut d, "sshtrail.integrity.problems", json!(s.problems));
+        }
+    }
+    if let Some(io) = &ev.io {
+        put(&mut d, "process.io.text", io.text.clone());
+        if ev.pty.is_some() {
+            put(&mut d, "process.io.type", "tty");
+        }
+        put(&mut d, "process.io.total_bytes_captured", io.kept);
+        if io.truncated {
+            put(&mut d, "process.io.total_bytes_skipped", io.len - io.kept);
+            put(
+                &mut d,
+                "process.io.bytes_skipped",
+                json!([{"offset": io.kept, "length": io.len - io.kept}]),
+            );
+        }
+        put(&mut d, "sshtrail.io.stream", io.stream.name());
+        put(&mut d, "sshtrail.io.offset", io.offset);
+        put(&mut d, "sshtrail.io.bytes", io.len);
+        put(&mut d, "sshtrail.io.truncated", io.truncated);
+    }
+    put(&mut d, "sshtrail.ts", ev.ts_text.clone());
+    Value::Object(d)
+}
+
+/// Writes the record as one ECS JSON line.
+pub fn write(ev: &SiemEvent, out: &mut Vec<u8>) {
+    serde_json::to_writer(&mut *out, &document(ev)).expect("writing JSON to a Vec cannot fail");
+    out.push(b'\n');
+}

@@ -1,0 +1,762 @@
+//! SIEM records (issue #5): what `siem::events` makes of the fixtures, and
+//! the four writers' invariants. The checks against independent
+//! implementations (OCSF JSON schema, CEF parsers) are in
+//! `crates/sshtrail-cli/tests/siem.rs`; the ECS field reference check is
+//! here too, in Rust, against the vendored `testdata/siem/ecs-8.11-fields.tsv`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use sshtrail::channel::{Channel, ChannelBuilder};
+use sshtrail::connection::{Connection, Context};
+use sshtrail::siem::{
+    self, Action, EventOutcome, Severity, SiemEvent, SiemFormat, SiemOptions, TypedCommand,
+};
+use sshtrail::time::parse_rfc3339;
+use sshtrail::SliceReader;
+
+const FIXTURE: &str = "conn/6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f";
+const TRICKY: &str = "siem/conn-tricky/0b5e7c1a-3d2f-4e6a-8b9c-1d2e3f4a5b6c";
+
+fn testdata(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../testdata")
+        .join(name)
+}
+
+/// A connection directory (or one loose log) read into memory.
+struct Loaded {
+    id: Option<String>,
+    meta: Option<Connection>,
+    logs: Vec<(String, Vec<u8>)>,
+}
+
+fn load(name: &str) -> Loaded {
+    let path = testdata(name);
+    if path.is_file() {
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        return Loaded {
+            id: None,
+            meta: None,
+            logs: vec![(stem, std::fs::read(&path).unwrap())],
+        };
+    }
+    let meta =
+        Connection::from_json(&std::fs::read(path.join("connection.json")).unwrap()).unwrap();
+    let mut logs: Vec<(String, Vec<u8>)> = std::fs::read_dir(&path)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x != "json"))
+        .map(|p| {
+            (
+                p.file_stem().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&p).unwrap(),
+            )
+        })
+        .collect();
+    logs.sort();
+    Loaded {
+        id: Some(path.file_name().unwrap().to_string_lossy().into_owned()),
+        meta: Some(meta),
+        logs,
+    }
+}
+
+fn channels(l: &Loaded) -> Vec<Channel<'_>> {
+    let mut buf = Vec::new();
+    l.logs
+        .iter()
+        .map(|(chan, bytes)| {
+            let mut b = ChannelBuilder::new(Context {
+                connection_id: l.id.clone(),
+                channel_id: chan.clone(),
+            });
+            for ev in SliceReader::new(bytes) {
+                b.push(&ev.unwrap(), &mut buf).unwrap();
+            }
+            b.finish(l.meta.as_ref())
+        })
+        .collect()
+}
+
+fn opts(io: bool) -> SiemOptions {
+    SiemOptions {
+        io,
+        io_max_bytes: 4096,
+        product_version: "0.1.0",
+    }
+}
+
+fn command(ts: &str, text: &str, confidence: &str) -> TypedCommand {
+    TypedCommand {
+        ts: parse_rfc3339(ts.as_bytes(), false).unwrap(),
+        ts_text: ts.to_string(),
+        command: text.to_string(),
+        confidence: confidence.to_string(),
+    }
+}
+
+/// Every record of a connection, channel by channel; `cmds` gives each
+/// channel's typed commands.
+fn records(name: &str, io: bool, cmds: &dyn Fn(&str) -> Vec<TypedCommand>) -> Vec<SiemEvent> {
+    let l = load(name);
+    let chans = channels(&l);
+    let mut out = Vec::new();
+    for ch in &chans {
+        out.extend(siem::events(
+            l.id.as_deref(),
+            l.meta.as_ref(),
+            ch,
+            &cmds(&ch.context.channel_id),
+            &opts(io),
+        ));
+    }
+    out
+}
+
+fn no_commands(_: &str) -> Vec<TypedCommand> {
+    Vec::new()
+}
+
+fn actions(evs: &[SiemEvent], channel: &str) -> Vec<&'static str> {
+    evs.iter()
+        .filter(|e| e.channel_id == channel)
+        .map(|e| e.action.name())
+        .collect()
+}
+
+fn written(evs: &[SiemEvent], format: SiemFormat) -> Vec<u8> {
+    let mut out = Vec::new();
+    for e in evs {
+        siem::write(format, e, &mut out);
+    }
+    out
+}
+
+#[test]
+fn the_fixture_connection_gives_each_happening_once() {
+    let evs = records(FIXTURE, false, &no_commands);
+    assert_eq!(
+        actions(&evs, "0"),
+        [
+            "ssh-channel-open",
+            "ssh-pty",
+            "ssh-env",
+            "ssh-shell",
+            "ssh-exit-status",
+            "ssh-channel-close"
+        ],
+        "the keepalive's failure is routine, window-change and eow are not security events"
+    );
+    assert_eq!(
+        actions(&evs, "1"),
+        [
+            "ssh-channel-open",
+            "ssh-env",
+            "ssh-exec",
+            "ssh-exit-status",
+            "ssh-channel-close"
+        ]
+    );
+    assert_eq!(
+        actions(&evs, "2"),
+        ["ssh-channel-open", "ssh-tcpip-forward", "ssh-channel-close"]
+    );
+    for e in &evs {
+        let c = &e.conn;
+        assert_eq!(c.user.as_deref(), Some("alice@example.com"));
+        assert_eq!(c.host.as_deref(), Some("db-prod-01"));
+        assert_eq!(c.host_address.as_deref(), Some("10.20.30.40"));
+        assert_eq!(c.account.as_deref(), Some("alice"));
+        assert_eq!(c.remote_address.as_deref(), Some("203.0.113.9"));
+        assert_eq!(c.authentication_method, ["PASSWORD", "MFA"]);
+        assert_eq!(c.tags, ["prod", "db"]);
+        assert_eq!(
+            c.connection_id.as_deref(),
+            Some("6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f")
+        );
+    }
+    let exec = evs.iter().find(|e| e.action == Action::Exec).unwrap();
+    let p = exec.process.as_ref().unwrap();
+    assert_eq!(
+        p.command_line.as_deref(),
+        Some("sudo systemctl restart postgresql")
+    );
+    assert_eq!(p.args, ["sudo", "systemctl", "restart", "postgresql"]);
+    assert_eq!(
+        (p.name.as_deref(), p.privileged, p.interactive),
+        (Some("sudo"), true, false)
+    );
+    assert_eq!(exec.severity, Severity::Low);
+
+    let close: Vec<_> = evs
+        .iter()
+        .filter(|e| e.action == Action::ChannelClose)
+        .collect();
+    let s = close[0].session.as_ref().unwrap();
+    assert_eq!(
+        (s.bytes_client_to_server(), s.bytes_server_to_client()),
+        (14, 434)
+    );
+    assert_eq!(s.duration(), 2_288_300_000);
+    assert!(s.integrity_ok);
+    let s = close[1].session.as_ref().unwrap();
+    assert_eq!(
+        (s.bytes_client_to_server(), s.bytes_server_to_client()),
+        (8, 56)
+    );
+
+    let fwd = evs
+        .iter()
+        .find(|e| e.action == Action::TcpipForward)
+        .unwrap();
+    let f = fwd.forward.as_ref().unwrap();
+    assert_eq!(
+        (f.address.as_deref(), f.port),
+        (Some("0.0.0.0"), Some(40123)),
+        "the bound port"
+    );
+    let open2 = evs
+        .iter()
+        .find(|e| e.channel_id == "2" && e.action == Action::ChannelOpen)
+        .unwrap();
+    let f = open2.forward.as_ref().unwrap();
+    assert_eq!(
+        (
+            f.kind.as_str(),
+            f.address.as_deref(),
+            f.port,
+            f.originator.as_deref(),
+            f.originator_port
+        ),
+        (
+            "direct-tcpip",
+            Some("db.internal"),
+            Some(5432),
+            Some("127.0.0.1"),
+            Some(50000)
+        )
+    );
+    let exit = evs
+        .iter()
+        .find(|e| e.channel_id == "0" && e.action == Action::ExitStatus)
+        .unwrap();
+    assert_eq!(exit.process.as_ref().unwrap().exit_code, Some(127));
+    assert_eq!(exit.outcome, EventOutcome::Failure);
+}
+
+#[test]
+fn records_are_in_time_order_with_stable_ids() {
+    let evs = records(FIXTURE, true, &|c| {
+        if c == "0" {
+            vec![command("2023-06-07T17:32:00.7645Z", "ls -l", "exact")]
+        } else {
+            Vec::new()
+        }
+    });
+    for ch in ["0", "1", "2"] {
+        let of: Vec<_> = evs.iter().filter(|e| e.channel_id == ch).collect();
+        assert!(
+            of.windows(2).all(|w| w[0].ts <= w[1].ts),
+            "channel {ch} out of order"
+        );
+        assert_eq!(of.first().unwrap().action, Action::ChannelOpen);
+        assert_eq!(
+            of.last().unwrap().action,
+            Action::ChannelClose,
+            "close is last even at a tie"
+        );
+        assert!(of.iter().enumerate().all(|(i, e)| e.seq == i as u64));
+    }
+    let ids: BTreeSet<_> = evs.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids.len(), evs.len(), "ids are unique");
+    assert!(ids.contains("6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f/0/open"));
+    assert!(ids.contains("6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f/0/cmd-1"));
+    assert!(ids.contains("6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f/0/stdout@0"));
+    // The same records without --io keep their ids.
+    let plain = records(FIXTURE, false, &no_commands);
+    assert!(plain.iter().all(|e| ids.contains(e.id.as_str())));
+}
+
+#[test]
+fn output_is_deterministic() {
+    let cmds = |c: &str| {
+        if c == "0" {
+            vec![command("2023-06-07T17:32:00.7645Z", "ls -l", "exact")]
+        } else {
+            Vec::new()
+        }
+    };
+    for format in SiemFormat::ALL {
+        let a = written(&records(FIXTURE, true, &cmds), format);
+        let b = written(&records(FIXTURE, true, &cmds), format);
+        assert_eq!(a, b, "{format}");
+        assert!(a.ends_with(b"\n"));
+        assert_eq!(
+            a.iter().filter(|&&b| b == b'\n').count(),
+            records(FIXTURE, true, &cmds).len(),
+            "{format}: one record a line"
+        );
+    }
+}
+
+#[test]
+fn typed_commands_become_process_records() {
+    let evs = records(FIXTURE, false, &|c| match c {
+        "0" => vec![
+            command("2023-06-07T17:32:00.7645Z", "ls -l", "exact"),
+            command(
+                "2023-06-07T17:32:01.9Z",
+                "LC_ALL=C sudo -u postgres psql -c 'select 1|2'",
+                "echo",
+            ),
+        ],
+        // The recovery may list the exec command itself: left out.
+        "1" => vec![command(
+            "2023-06-07T17:40:00.003Z",
+            "sudo systemctl restart postgresql",
+            "exact",
+        )],
+        _ => Vec::new(),
+    });
+    let cmds: Vec<_> = evs.iter().filter(|e| e.action == Action::Command).collect();
+    assert_eq!(cmds.len(), 2);
+    let ls = cmds[0].process.as_ref().unwrap();
+    assert_eq!(
+        (ls.name.as_deref(), ls.privileged, ls.interactive),
+        (Some("ls"), false, true)
+    );
+    assert_eq!(ls.confidence.as_deref(), Some("exact"));
+    assert_eq!(cmds[0].severity, Severity::Informational);
+    assert_eq!(
+        cmds[0].pty.as_ref().map(|p| (p.cols, p.rows)),
+        Some((120, 40))
+    );
+    let sudo = cmds[1].process.as_ref().unwrap();
+    assert_eq!(sudo.name.as_deref(), Some("sudo"));
+    assert!(sudo.privileged);
+    assert_eq!(
+        sudo.args,
+        [
+            "LC_ALL=C",
+            "sudo",
+            "-u",
+            "postgres",
+            "psql",
+            "-c",
+            "select 1|2"
+        ]
+    );
+    assert_eq!(
+        sudo.entity_id,
+        "6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f/0/cmd-2"
+    );
+    assert_eq!(cmds[1].severity, Severity::Low);
+    // In time order among the channel's records: after the shell, before the exit.
+    let ch0 = actions(&evs, "0");
+    assert_eq!(
+        ch0,
+        [
+            "ssh-channel-open",
+            "ssh-pty",
+            "ssh-env",
+            "ssh-shell",
+            "ssh-command",
+            "ssh-command",
+            "ssh-exit-status",
+            "ssh-channel-close"
+        ]
+    );
+}
+
+#[test]
+fn the_tricky_connection_covers_every_record_type() {
+    let evs = records(TRICKY, true, &no_commands);
+    let ch0: Vec<_> = actions(&evs, "0")
+        .into_iter()
+        .filter(|a| !matches!(*a, "ssh-stdin" | "ssh-stdout" | "ssh-stderr"))
+        .collect();
+    assert_eq!(
+        ch0,
+        [
+            "ssh-channel-open",
+            "ssh-pty",
+            "ssh-env",
+            "ssh-env",
+            "ssh-x11-forward",
+            "ssh-agent-forward",
+            "ssh-shell",
+            "ssh-signal",
+            "ssh-request-failed",
+            "ssh-tcpip-forward",
+            "ssh-cancel-tcpip-forward",
+            "ssh-streamlocal-forward",
+            "ssh-agent-forward",
+            "ssh-exit-signal",
+            "ssh-channel-close"
+        ]
+    );
+    let by_action = |a: Action| evs.iter().filter(move |e| e.action == a);
+    let envs: Vec<_> = by_action(Action::Env)
+        .map(|e| e.env.clone().unwrap())
+        .collect();
+    assert_eq!(
+        envs,
+        [
+            ("LANG".to_string(), "C.UTF-8".to_string()),
+            ("PS1".to_string(), "a=b|c\\d\ne \u{fc} \u{2603}".to_string())
+        ]
+    );
+    let x11 = by_action(Action::X11Forward).next().unwrap();
+    assert_eq!(
+        (x11.outcome, x11.severity),
+        (EventOutcome::Failure, Severity::Low)
+    );
+    let agents: Vec<_> = by_action(Action::AgentForward).collect();
+    assert_eq!(agents[0].outcome, EventOutcome::Success);
+    assert_eq!(agents[1].outcome, EventOutcome::Failure);
+    assert_eq!(
+        agents[1].reason.as_deref(),
+        Some("administratively prohibited (agent forwarding disabled)")
+    );
+    assert_eq!(agents[1].origin_name(), Some("server"));
+    let failed = by_action(Action::RequestFailed).next().unwrap();
+    assert_eq!(failed.request.as_deref(), Some("nobody@example.com"));
+    let sig = by_action(Action::Signal).next().unwrap();
+    assert_eq!(sig.signal.as_ref().unwrap().name, "INT");
+    let fwd = by_action(Action::TcpipForward)
+        .next()
+        .unwrap()
+        .forward
+        .clone()
+        .unwrap();
+    assert_eq!(
+        (fwd.address.as_deref(), fwd.port),
+        (Some("127.0.0.1"), Some(40000))
+    );
+    let cancel = by_action(Action::CancelTcpipForward).next().unwrap();
+    assert_eq!(cancel.forward.as_ref().unwrap().port, Some(40000));
+    let sl = by_action(Action::Streamlocal).next().unwrap();
+    assert_eq!(sl.outcome, EventOutcome::Failure);
+    let killed = by_action(Action::ExitSignal).next().unwrap();
+    let s = killed.signal.as_ref().unwrap();
+    assert_eq!(
+        (s.name.as_str(), s.core_dumped, s.message.as_deref()),
+        ("KILL", Some(false), Some("killed|by=admin\\now"))
+    );
+    assert_eq!(killed.outcome, EventOutcome::Failure);
+
+    // A refused open has no close; an ONGOING trail neither.
+    assert_eq!(actions(&evs, "1"), ["ssh-channel-open"]);
+    let refused = evs.iter().find(|e| e.channel_id == "1").unwrap();
+    assert_eq!(refused.outcome, EventOutcome::Failure);
+    assert_eq!(
+        refused.reason.as_deref(),
+        Some("connect failed (connect failed: Connection refused)")
+    );
+    let f = refused.forward.as_ref().unwrap();
+    assert_eq!(
+        (f.address.as_deref(), f.port, f.originator.as_deref()),
+        (Some("intranet.example"), Some(443), Some("::1"))
+    );
+    assert_eq!(
+        actions(&evs, "2"),
+        [
+            "ssh-channel-open",
+            "ssh-subsystem",
+            "ssh-stdin",
+            "ssh-stdout"
+        ]
+    );
+    let sub = by_action(Action::Subsystem).next().unwrap();
+    assert_eq!(sub.subsystem.as_deref(), Some("sftp"));
+}
+
+#[test]
+fn io_text_is_cut_at_a_character_boundary_with_a_flag() {
+    let evs = records(TRICKY, true, &no_commands);
+    let outs: Vec<_> = evs.iter().filter_map(|e| e.io.as_ref()).collect();
+    let big = outs.iter().find(|io| io.len == 5000).unwrap();
+    assert!(big.truncated);
+    assert_eq!(big.kept, 4095, "the snowman at 4095..4098 is not split");
+    assert_eq!(big.text, "x".repeat(4095));
+    let first = outs
+        .iter()
+        .find(|io| io.offset == 0 && io.stream.name() == "stdout")
+        .unwrap();
+    assert_eq!(first.text, "m\u{fc}ller@db:~$ ");
+    assert!(!first.truncated);
+    let err = outs.iter().find(|io| io.stream.name() == "stderr").unwrap();
+    assert!(err.text.contains("caf\u{e9}|=\\"));
+    // Binary data is decoded lossily, never an error.
+    let sftp: Vec<_> = evs
+        .iter()
+        .filter(|e| e.channel_id == "2" && e.io.is_some())
+        .collect();
+    assert_eq!(sftp.len(), 2);
+    // Small limits.
+    let l = load(TRICKY);
+    let chans = channels(&l);
+    let tiny = SiemOptions {
+        io: true,
+        io_max_bytes: 2,
+        product_version: "0.1.0",
+    };
+    let evs = siem::events(l.id.as_deref(), l.meta.as_ref(), &chans[0], &[], &tiny);
+    let first = evs.iter().find_map(|e| e.io.as_ref()).unwrap();
+    assert_eq!(
+        (first.text.as_str(), first.kept, first.truncated),
+        ("m", 1, true)
+    );
+}
+
+#[test]
+fn without_metadata_records_still_come() {
+    let evs = records("session.jsonl", true, &no_commands);
+    assert_eq!(evs[0].action, Action::ChannelOpen);
+    assert!(evs.iter().all(|e| e.conn == siem::ConnInfo::default()));
+    let close = evs
+        .iter()
+        .find(|e| e.action == Action::ChannelClose)
+        .unwrap();
+    assert_eq!(
+        close.severity,
+        Severity::Informational,
+        "no metadata is not a mismatch"
+    );
+    assert!(!close.session.as_ref().unwrap().integrity_ok);
+    let ocsf = written(&evs[..1], SiemFormat::Ocsf);
+    let v: serde_json::Value = serde_json::from_slice(&ocsf).unwrap();
+    assert_eq!(v["device"]["name"], "unknown");
+    assert_eq!(v["dst_endpoint"]["svc_name"], "ssh");
+    assert!(v.get("src_endpoint").is_none());
+}
+
+#[test]
+fn an_integrity_mismatch_raises_the_close_severity() {
+    let l = load("conn-tampered/6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f");
+    let chans = channels(&l);
+    let evs = siem::events(
+        l.id.as_deref(),
+        l.meta.as_ref(),
+        &chans[0],
+        &[],
+        &opts(false),
+    );
+    let close = evs.last().unwrap();
+    assert_eq!(close.action, Action::ChannelClose);
+    assert_eq!(close.severity, Severity::Medium);
+    assert!(close.message.contains("UNCLEAN_CLOSE"), "{}", close.message);
+}
+
+/// The ECS 8.11 field reference (flat name -> type), vendored from the npm
+/// package @elastic/ecs 8.11.5.
+fn ecs_fields() -> BTreeMap<String, String> {
+    let text = std::fs::read_to_string(testdata("siem/ecs-8.11-fields.tsv")).unwrap();
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| {
+            let mut cols = l.split('\t');
+            (
+                cols.next().unwrap().to_string(),
+                cols.next().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+fn leaves(v: &serde_json::Value, prefix: &str, out: &mut Vec<(String, serde_json::Value)>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                let p = if prefix.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{prefix}.{k}")
+                };
+                leaves(v, &p, out);
+            }
+        }
+        serde_json::Value::Array(a) if a.iter().all(|x| x.is_object()) && !a.is_empty() => {
+            for x in a {
+                leaves(x, prefix, out);
+            }
+        }
+        _ => out.push((prefix.to_string(), v.clone())),
+    }
+}
+
+#[test]
+fn every_ecs_field_is_in_the_official_reference() {
+    let fields = ecs_fields();
+    assert!(fields.len() > 1500, "the vendored reference is whole");
+    let mut seen = BTreeSet::new();
+    for name in [FIXTURE, TRICKY, "session.jsonl"] {
+        let evs = records(name, true, &|_| {
+            vec![command("2023-06-07T17:32:00.7645Z", "sudo -i", "uncertain")]
+        });
+        for line in written(&evs, SiemFormat::Ecs)
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+        {
+            let doc: serde_json::Value = serde_json::from_slice(line).unwrap();
+            let mut flat = Vec::new();
+            leaves(&doc, "", &mut flat);
+            for (path, value) in flat {
+                if path.starts_with("sshtrail.") {
+                    continue;
+                }
+                let ty = fields
+                    .get(&path)
+                    .unwrap_or_else(|| panic!("{path} is not an ECS 8.11 field: {doc}"));
+                let ok = match ty.as_str() {
+                    "keyword" | "wildcard" | "match_only_text" | "constant_keyword" | "date"
+                    | "ip" => {
+                        value.is_string()
+                            || value
+                                .as_array()
+                                .is_some_and(|a| a.iter().all(|x| x.is_string()))
+                    }
+                    "long" => value.is_i64() || value.is_u64(),
+                    "boolean" => value.is_boolean(),
+                    other => panic!("{path}: unexpected ECS type {other}"),
+                };
+                assert!(ok, "{path}={value} is not a {ty}");
+                seen.insert(path);
+            }
+        }
+    }
+    for f in [
+        "@timestamp",
+        "event.kind",
+        "event.category",
+        "event.type",
+        "event.action",
+        "event.outcome",
+        "event.dataset",
+        "event.module",
+        "event.duration",
+        "user.name",
+        "host.name",
+        "destination.address",
+        "destination.ip",
+        "destination.domain",
+        "source.ip",
+        "process.command_line",
+        "process.args",
+        "process.interactive",
+        "process.exit_code",
+        "process.io.text",
+        "related.user",
+        "related.ip",
+        "tags",
+    ] {
+        assert!(seen.contains(f), "no record has {f}");
+    }
+}
+
+#[test]
+fn cef_lines_have_eight_header_fields_and_escape_values() {
+    let evs = records(TRICKY, true, &|_| {
+        vec![command(
+            "2024-02-29T23:00:00.2Z",
+            "echo a|b=c\\d\nü",
+            "exact",
+        )]
+    });
+    let out = String::from_utf8(written(&evs, SiemFormat::Cef)).unwrap();
+    for line in out.lines() {
+        assert!(
+            line.starts_with("CEF:0|sshtrail|sshtrail|0.1.0|ssh-"),
+            "{line}"
+        );
+        // The split check.sh does: on pipes not preceded by a backslash.
+        let mut parts = 1;
+        let b = line.as_bytes();
+        for i in 0..b.len() {
+            if b[i] == b'|' && (i == 0 || b[i - 1] != b'\\') && parts < 8 {
+                parts += 1;
+            }
+        }
+        assert_eq!(parts, 8, "{line}");
+        assert!(!line.contains('\n') && !line.contains('\r'));
+    }
+    assert!(
+        out.contains(r"cs6Label=command cs6=echo a|b\=c\\d\nü"),
+        "{out}"
+    );
+    assert!(out.contains(r"suser=Jörg|ops\=admin\\x"), "{out}");
+    assert!(out.contains(r"cs3=prod|eu,pci\=yes,line\nbreak"), "{out}");
+    // A header value with a pipe or backslash is escaped.
+    let mut ev = evs[0].clone();
+    ev.product_version = "1|2\\3";
+    let mut line = Vec::new();
+    siem::write(SiemFormat::Cef, &ev, &mut line);
+    assert!(line.starts_with(br"CEF:0|sshtrail|sshtrail|1\|2\\3|ssh-channel-open|"));
+}
+
+#[test]
+fn hec_envelopes_carry_time_host_source_and_event() {
+    let evs = records(FIXTURE, false, &no_commands);
+    let out = written(&evs, SiemFormat::Hec);
+    let first = out.split(|&b| b == b'\n').next().unwrap();
+    assert!(first.starts_with(b"{\"time\":1686159120.001000,\"host\":\"db-prod-01\",\"source\":\"sshtrail\",\"sourcetype\":\"sshtrail:ssh\",\"event\":{"));
+    let mut n = 0;
+    for v in serde_json::Deserializer::from_slice(&out).into_iter::<serde_json::Value>() {
+        let v = v.unwrap();
+        assert!(v["time"].is_f64() && v["event"].is_object());
+        n += 1;
+    }
+    assert_eq!(n, evs.len());
+}
+
+#[test]
+fn ocsf_events_carry_the_required_attributes() {
+    let evs = records(TRICKY, true, &|_| {
+        vec![command("2024-02-29T23:00:00.2Z", "id", "exact")]
+    });
+    let mut classes = BTreeSet::new();
+    for line in written(&evs, SiemFormat::Ocsf)
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+    {
+        let v: serde_json::Value = serde_json::from_slice(line).unwrap();
+        let class = v["class_uid"].as_u64().unwrap();
+        let activity = v["activity_id"].as_u64().unwrap();
+        classes.insert((class, activity));
+        assert_eq!(v["type_uid"].as_u64().unwrap(), class * 100 + activity);
+        assert_eq!(v["metadata"]["product"]["name"], "sshtrail");
+        assert_eq!(v["metadata"]["version"], "1.3.0");
+        assert!(v["time"].is_i64() && v["severity_id"].is_u64() && v["category_uid"].is_u64());
+        assert_eq!(v["actor"]["user"]["name"], "J\u{f6}rg|ops=admin\\x");
+        if class == 4007 {
+            assert_eq!(v["dst_endpoint"]["hostname"], "db-01.internal.example");
+            assert_eq!(v["src_endpoint"]["ip"], "2001:db8::7");
+        }
+    }
+    // Open, refuse, close, listen, traffic, other; launch, terminate.
+    for c in [
+        (4007, 1),
+        (4007, 2),
+        (4007, 5),
+        (4007, 6),
+        (4007, 7),
+        (4007, 99),
+        (1007, 1),
+        (1007, 2),
+    ] {
+        assert!(classes.contains(&c), "no {c:?} in {classes:?}");
+    }
+}
+
+#[test]
+fn an_ongoing_channel_has_no_close_and_paths_do_not_matter() {
+    // The same logs read from a copy elsewhere give the same records.
+    let evs = records(TRICKY, false, &no_commands);
+    assert!(!evs
+        .iter()
+        .any(|e| e.channel_id == "2" && e.action == Action::ChannelClose));
+    assert!(Path::new(&testdata(TRICKY))
+        .join("connection.json")
+        .is_file());
+}
