@@ -564,6 +564,9 @@ struct Pieces {
     by_type: BTreeMap<String, u64>,
 }
 
+/// One converted piece: per format its output, and its events per type.
+type PieceOut = (Vec<Vec<u8>>, BTreeMap<String, u64>);
+
 /// Cuts `bytes` into pieces that start at a line that begins a record (never
 /// inside a hex dump).
 fn split_points(bytes: &[u8], pieces: usize) -> Vec<usize> {
@@ -607,7 +610,7 @@ fn convert_pieces(
 ) -> Option<Pieces> {
     let format = format.or_else(|| sshtrail::Format::detect(&bytes[..bytes.len().min(1 << 16)]))?;
     let cuts = split_points(bytes, rayon::current_num_threads() * 4);
-    let parts: Vec<Option<(Vec<Vec<u8>>, BTreeMap<String, u64>)>> = cuts
+    let parts: Vec<Option<PieceOut>> = cuts
         .windows(2)
         .collect::<Vec<_>>()
         .par_iter()
