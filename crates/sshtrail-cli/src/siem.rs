@@ -1,15 +1,15 @@
 //! `sshtrail convert --to ecs|ocsf|cef|hec`: SIEM records, one a line, on
 //! standard output or atomically into `-o FILE`.
 
-use std::fs;
 use std::io::{self, BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use sshtrail::channel::Channel;
 use sshtrail::siem::{self, SiemFormat, SiemOptions, TypedCommand};
 
 use crate::gather::gather;
 use crate::load::{channels, load_logs};
+use crate::output::write_atomically;
 use crate::report::{self, Reporter};
 
 /// The most bytes of a data chunk's text a record keeps with `--io`.
@@ -38,7 +38,7 @@ pub fn run(
             let mut w = BufWriter::with_capacity(256 << 10, stdout.lock());
             convert(format, paths, &opts, typed_commands, &mut rep, &mut w).and_then(|()| w.flush())
         }
-        Some(path) => write_atomically(path, |w| {
+        Some(path) => write_atomically(path, true, true, |w| {
             convert(format, paths, &opts, typed_commands, &mut rep, w)
         }),
     };
@@ -88,62 +88,4 @@ fn convert(
         }
     }
     Ok(())
-}
-
-/// Writes `path` through a temporary file in the same folder, renamed over
-/// `path` only once everything is written.
-fn write_atomically(
-    path: &Path,
-    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
-) -> io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| {
-            io::Error::new(io::ErrorKind::InvalidInput, "the output path names no file")
-        })?;
-    let tmp: PathBuf = dir.join(format!(".{name}.sshtrail-tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut w = BufWriter::with_capacity(256 << 10, fs::File::create(&tmp)?);
-        fill(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn atomic_write_leaves_no_temporary_file() {
-        let dir = std::env::temp_dir().join(format!("sshtrail-siem-unit-{}", std::process::id()));
-        fs::create_dir_all(&dir).unwrap();
-        let out = dir.join("records.jsonl");
-        write_atomically(&out, |w| w.write_all(b"x\n")).unwrap();
-        assert_eq!(fs::read(&out).unwrap(), b"x\n");
-        let err = write_atomically(&out, |_| Err(io::Error::other("boom"))).unwrap_err();
-        assert_eq!(err.to_string(), "boom");
-        assert_eq!(
-            fs::read(&out).unwrap(),
-            b"x\n",
-            "a failed write keeps the old file"
-        );
-        let names: Vec<_> = fs::read_dir(&dir)
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names, [std::ffi::OsString::from("records.jsonl")]);
-        fs::remove_dir_all(&dir).unwrap();
-    }
 }
