@@ -273,7 +273,8 @@ fn title_and_command_come_from_the_connection() {
         text.contains("bash: f: command not found") && text.contains("h\u{e9}llo w\u{f6}rld"),
         "{text}"
     );
-    // A second run keeps the outputs; --force replaces them.
+    // A second run keeps the outputs (the folder holds a conversion: exit 2);
+    // --force replaces them.
     assert_eq!(
         sshtrail(&[
             "convert",
@@ -285,7 +286,7 @@ fn title_and_command_come_from_the_connection() {
         ])
         .status
         .code(),
-        Some(1)
+        Some(2)
     );
     assert_eq!(
         sshtrail(&[
