@@ -88,13 +88,16 @@ pub fn run(args: StatsArgs) -> u8 {
     }
     stats.warnings = rep.warnings;
     stats.errors = rep.errors;
-    let text = if args.json {
-        format!("{}\n", stats.to_json())
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let written = if args.json {
+        stats
+            .write_json(&mut out)
+            .map_err(io::Error::from)
+            .and_then(|()| out.write_all(b"\n"))
     } else {
-        table(&stats)
+        out.write_all(table(&stats).as_bytes())
     };
-    let mut out = io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+    if let Err(e) = written.and_then(|()| out.flush()) {
         return output_failed(&e, &rep);
     }
     rep.status()

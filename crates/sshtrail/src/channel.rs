@@ -289,6 +289,8 @@ pub struct ChannelBuilder<'a> {
     pending: [VecDeque<usize>; 6],
     first_open_seen: bool,
     inferred_kind: Option<String>,
+    /// Position of each env name in `ch.env`.
+    env_index: std::collections::HashMap<String, usize>,
 }
 
 fn queue(scope: Scope, asker: Direction) -> usize {
@@ -610,8 +612,14 @@ impl<'a> ChannelBuilder<'a> {
                             name.to_str_lossy().into_owned(),
                             value.to_str_lossy().into_owned(),
                         );
-                        ch.env.retain(|(n, _)| *n != k);
-                        ch.env.push((k, v));
+                        // A later value replaces an earlier one, in place.
+                        match self.env_index.get(&k) {
+                            Some(&i) => ch.env[i].1 = v,
+                            None => {
+                                self.env_index.insert(k.clone(), ch.env.len());
+                                ch.env.push((k, v));
+                            }
+                        }
                     }
                     ChannelRequest::Shell => {
                         ch.shell = true;

@@ -19,6 +19,11 @@ const CLEARS: [&str; 9] = [
     "\x1b[?1047h",
     "\x1b[?1047l",
 ];
+/// The largest terminal emulated: far beyond any real screen, small enough
+/// that a hostile pty-req cannot make every clear walk millions of cells.
+const MAX_COLS: usize = 1000;
+const MAX_ROWS: usize = 500;
+
 const ALT_ON: [&str; 3] = ["\x1b[?1049h", "\x1b[?47h", "\x1b[?1047h"];
 const ALT_OFF: [&str; 3] = ["\x1b[?1049l", "\x1b[?47l", "\x1b[?1047l"];
 
@@ -37,6 +42,9 @@ pub struct Screen {
     joiner: Utf8Joiner,
     alt: bool,
     text: String,
+    /// Whether output arrived since the last clear (a clear of a screen
+    /// with nothing new on it keeps nothing).
+    dirty: bool,
 }
 
 impl std::fmt::Debug for Screen {
@@ -57,8 +65,8 @@ impl Screen {
     pub fn new(cols: u32, rows: u32) -> Self {
         let vt = avt::Vt::builder()
             .size(
-                (cols as usize).clamp(1, 4096),
-                (rows as usize).clamp(1, 4096),
+                (cols as usize).clamp(1, MAX_COLS),
+                (rows as usize).clamp(1, MAX_ROWS),
             )
             .scrollback_limit(0)
             .build();
@@ -68,6 +76,7 @@ impl Screen {
             joiner: Utf8Joiner::default(),
             alt: false,
             text: String::new(),
+            dirty: false,
         }
     }
 
@@ -101,6 +110,7 @@ impl Screen {
         if s.is_empty() {
             return;
         }
+        self.dirty = true;
         let changes = self.vt.feed_str(s);
         self.transcript
             .extend(changes.scrollback.map(|l| line_text(&l)));
@@ -118,8 +128,8 @@ impl Screen {
     /// Resizes the terminal.
     pub fn resize(&mut self, cols: u32, rows: u32) {
         let changes = self.vt.resize(
-            (cols as usize).clamp(1, 4096),
-            (rows as usize).clamp(1, 4096),
+            (cols as usize).clamp(1, MAX_COLS),
+            (rows as usize).clamp(1, MAX_ROWS),
         );
         self.transcript
             .extend(changes.scrollback.map(|l| line_text(&l)));

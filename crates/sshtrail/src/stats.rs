@@ -109,19 +109,49 @@ impl Stats {
         }
     }
 
+    fn json_view(&self) -> StatsJson<'_> {
+        let mut by_type: BTreeMap<&str, TypeCount> =
+            self.unknown.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        for (i, c) in self.known.iter().enumerate() {
+            if c.events > 0 {
+                by_type.insert(EventType::NAMES[i], *c);
+            }
+        }
+        StatsJson {
+            events: self.events,
+            by_type,
+            first_ts: self.first_ts(),
+            last_ts: self.last_ts(),
+            duration_s: self.duration_s(),
+            backwards_steps: self.backwards_steps,
+            warnings: self.warnings,
+            errors: self.errors,
+        }
+    }
+
     /// The statistics as the JSON object `sshtrail stats --json` prints.
     pub fn to_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "events": self.events,
-            "by_type": self.by_type(),
-            "first_ts": self.first_ts(),
-            "last_ts": self.last_ts(),
-            "duration_s": self.duration_s(),
-            "backwards_steps": self.backwards_steps,
-            "warnings": self.warnings,
-            "errors": self.errors,
-        })
+        serde_json::to_value(self.json_view()).unwrap_or_default()
     }
+
+    /// Writes that object straight to `w`, without building a tree of it
+    /// (a log can hold a million distinct types).
+    pub fn write_json(&self, w: impl std::io::Write) -> serde_json::Result<()> {
+        serde_json::to_writer(w, &self.json_view())
+    }
+}
+
+/// The shape of `stats --json`.
+#[derive(serde::Serialize)]
+struct StatsJson<'a> {
+    events: u64,
+    by_type: BTreeMap<&'a str, TypeCount>,
+    first_ts: Option<&'a str>,
+    last_ts: Option<&'a str>,
+    duration_s: f64,
+    backwards_steps: u64,
+    warnings: u64,
+    errors: u64,
 }
 
 #[cfg(test)]

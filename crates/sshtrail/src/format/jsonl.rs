@@ -256,7 +256,7 @@ fn parse_general<'a>(
     let mut extras = 0u32;
     // Keys of extras, for the duplicate check; a small list scanned linearly
     // because events rarely carry more than one or two.
-    let mut extra_keys: Vec<Cow<'_, [u8]>> = Vec::new();
+    let mut extra_keys: std::collections::HashSet<Cow<'_, [u8]>> = std::collections::HashSet::new();
     s.skip_ws();
     if s.peek() == Some(b'}') {
         s.i += 1;
@@ -344,7 +344,7 @@ fn parse_general<'a>(
                     if std::str::from_utf8(&line[vs..ve]).is_err() {
                         return Err(at((vs, "expected UTF-8 text in the value".into())));
                     }
-                    extra_keys.push(key);
+                    extra_keys.insert(key);
                     extras += 1;
                 }
             }

@@ -37,9 +37,12 @@ impl Format {
     /// ```
     pub fn detect(start: &[u8]) -> Option<Format> {
         for line in start.split(|&c| c == b'\n') {
+            if is_blank(line) {
+                continue;
+            }
             let t = trim_start(line);
             match t.first() {
-                None | Some(b'\r') | Some(b'#') => continue,
+                None | Some(b'#') => continue,
                 Some(b'{') => return Some(Format::Jsonl),
                 Some(_) => return Some(Format::Hex),
             }
@@ -297,6 +300,12 @@ impl<R: io::Read> StreamReader<R> {
         if self.buf.len() < self.end + want {
             self.buf.resize(self.end + want, 0);
         }
+        // Keep reading until a line end arrives or the unfinished record has
+        // at least doubled (or the input ended): pipes hand out 64 KiB a
+        // read, and parsing a long line again after each would be quadratic,
+        // while a live pipe still gets each complete line at once.
+        let pending = self.end;
+        let mut got = 0;
         loop {
             match self.inner.read(&mut self.buf[self.end..]) {
                 Ok(0) => {
@@ -304,10 +313,18 @@ impl<R: io::Read> StreamReader<R> {
                     return Ok(());
                 }
                 Ok(n) => {
+                    let new = &self.buf[self.end..self.end + n];
+                    let line_end = memchr::memchr(b'\n', new).is_some();
                     self.end += n;
-                    return Ok(());
+                    got += n;
+                    if line_end || got >= pending || self.end == self.buf.len() {
+                        return Ok(());
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                // Hand over what did arrive first; the error comes back on
+                // the next read.
+                Err(_) if got > 0 => return Ok(()),
                 Err(e) => return Err(e),
             }
         }

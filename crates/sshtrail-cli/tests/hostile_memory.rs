@@ -1,0 +1,242 @@
+//! Peak memory of `sshtrail` on hostile input: a single 100 MB line through
+//! a file and through a pipe, and a million distinct unknown event types.
+//!
+//! Each child is reaped with `wait4`, which returns that child's own
+//! resource usage, so other tests' children do not count. One thing does:
+//! Linux records, at `exec`, the peak of the memory the child started from,
+//! which for a `posix_spawn`ed child is this test process's own peak. So
+//! this binary never holds a big input in memory: logs are written to files
+//! and pipes in small pieces, outputs go to files and are read back line by
+//! line. It is a test binary of its own so that no other suite's data
+//! raises that peak.
+
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, Read, Write};
+use std::os::unix::process::ExitStatusExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sshtrail");
+
+const TOO_LONG: &str = "expected an event of at most 16777216 bytes, found a longer one (streamed input keeps one event in memory)";
+
+/// Writes a log to a sink in small pieces.
+type Writer = Box<dyn FnOnce(&mut dyn Write) -> io::Result<()> + Send>;
+
+/// What a measured run gave.
+struct Run {
+    status: ExitStatus,
+    stderr: String,
+    /// Peak resident size, KiB.
+    peak_kib: u64,
+}
+
+/// Runs `sshtrail ARGS` with standard output to the file `stdout` and, when
+/// given, `input` writing to a pipe on its standard input.
+// The child is reaped by wait4, not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
+fn run_measured(args: &[&str], input: Option<Writer>, stdout: &Path) -> Run {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .stdin(if input.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::from(File::create(stdout).unwrap()))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let writer = child.stdin.take().zip(input).map(|(mut stdin, input)| {
+        // The child may stop reading early: a broken pipe is fine.
+        std::thread::spawn(move || {
+            let _ = input(&mut stdin);
+        })
+    });
+    let mut err = child.stderr.take().unwrap();
+    let stderr = std::thread::spawn(move || {
+        let mut s = String::new();
+        err.read_to_string(&mut s).unwrap();
+        s
+    });
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: wait4 writes the status and the usage of the child `pid`,
+    // which nothing else reaps (`child` is never waited for).
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        assert_eq!(libc::wait4(pid, &mut status, 0, &mut usage), pid);
+        usage
+    };
+    if let Some(w) = writer {
+        w.join().unwrap();
+    }
+    Run {
+        status: ExitStatus::from_raw(status),
+        stderr: stderr.join().unwrap(),
+        peak_kib: usage.ru_maxrss as u64,
+    }
+}
+
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "sshtrail-hostile-memory-{}-{name}",
+            std::process::id()
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+
+    /// Writes a file with `write` and returns its path as text.
+    fn file(&self, name: &str, write: Writer) -> String {
+        let path = self.path(name);
+        let mut f = io::BufWriter::new(File::create(&path).unwrap());
+        write(&mut f).unwrap();
+        f.flush().unwrap();
+        path.to_string_lossy().into_owned()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A 100 MB jsonl line (75 MB of payload), then one small event.
+fn huge_jsonl() -> Writer {
+    Box::new(|w: &mut dyn Write| {
+        w.write_all(b"{\"type\":\"stdout\",\"ts\":\"2023-06-07T17:32:29Z\",\"data\":\"")?;
+        let piece = b"bBtb".repeat(250_000);
+        for _ in 0..100 {
+            w.write_all(&piece)?;
+        }
+        w.write_all(
+            b"\"}\n{\"type\":\"stdin\",\"ts\":\"2023-06-07T17:32:30Z\",\"data\":\"bA==\"}\n",
+        )
+    })
+}
+
+/// A 100 MB hex line (50 MB of payload), then one small event.
+fn huge_hex() -> Writer {
+    Box::new(|w: &mut dyn Write| {
+        w.write_all(b"2023-06-07T17:32:29Z stdout ")?;
+        let piece = b"6c1b5b4b".repeat(125_000);
+        for _ in 0..100 {
+            w.write_all(&piece)?;
+        }
+        w.write_all(b"\n2023-06-07T17:32:30Z stdin 6c\n")
+    })
+}
+
+/// A million events of distinct unknown types, one payload byte each.
+fn million_types() -> Writer {
+    Box::new(|w: &mut dyn Write| {
+        for i in 0..1_000_000 {
+            writeln!(w, "2023-06-07T17:32:29Z t{i:07} 6c")?;
+        }
+        Ok(())
+    })
+}
+
+fn check_huge(run: Run, out: &Path, input: &str, what: &str) {
+    assert_eq!(
+        run.stderr,
+        format!("{input}:1:1: error: {TOO_LONG}\n"),
+        "{what}"
+    );
+    assert_eq!(run.status.code(), Some(1), "{what}");
+    assert_eq!(fs::read(out).unwrap(), b"l", "{what}");
+    eprintln!("{what}: peak {} MiB", run.peak_kib >> 10);
+    assert!(
+        run.peak_kib < 64 << 10,
+        "{what}: peak resident size {} KiB, over 64 MiB",
+        run.peak_kib
+    );
+}
+
+#[test]
+fn hostile_inputs_keep_memory_bounded() {
+    let dir = TempDir::new("bounded");
+    let out = dir.path("out");
+
+    // A 100 MB line, jsonl and hex, through a file and through a pipe: one
+    // read buffer, at most twice the 16 MiB event limit.
+    let cat = ["cat", "--on-error", "skip", "--to", "raw"];
+    for (name, make) in [
+        ("huge.jsonl", huge_jsonl as fn() -> Writer),
+        ("huge.hex", huge_hex),
+    ] {
+        let path = dir.file(name, make());
+        let run = run_measured(&[&cat[..], &[&path]].concat(), None, &out);
+        check_huge(run, &out, &path, &format!("{name} as a file"));
+        fs::remove_file(&path).unwrap();
+        let run = run_measured(&[&cat[..], &["-"]].concat(), Some(make()), &out);
+        check_huge(run, &out, "<stdin>", &format!("{name} through a pipe"));
+    }
+
+    // A million distinct unknown types: every one counted; the counts take
+    // memory in proportion (33 MB of log, about 280 MiB at peak).
+    let path = dir.file("types.hex", million_types());
+    let run = run_measured(&["stats", &path], None, &out);
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    let cells = |l: &str| l.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    let mut lines = BufReader::new(File::open(&out).unwrap())
+        .lines()
+        .map(Result::unwrap);
+    assert_eq!(cells(&lines.next().unwrap()), ["TYPE", "EVENTS", "BYTES"]);
+    for i in 0..1_000_000 {
+        let line = lines.next().unwrap();
+        assert_eq!(cells(&line), [format!("t{i:07}"), "1".into(), "1".into()]);
+    }
+    assert_eq!(
+        cells(&lines.next().unwrap()),
+        ["total", "1000000", "1000000"]
+    );
+    assert_eq!(lines.count(), 7, "the summary after the table");
+    eprintln!("a million types: peak {} MiB", run.peak_kib >> 10);
+    assert!(
+        run.peak_kib < 512 << 10,
+        "a million types: peak {} KiB",
+        run.peak_kib
+    );
+}
+
+/// `stats --json` over a million distinct unknown types builds the whole
+/// answer as a `serde_json::Value` tree (stats.rs, `Stats::to_json`): about
+/// 1 GiB at peak for 33 MB of log, and 4 s in a release build (20 s in a
+/// debug one), where the table takes 280 MiB and 1 s.
+#[test]
+fn stats_json_over_a_million_types_stays_under_512_mib() {
+    let dir = TempDir::new("stats-json");
+    let out = dir.path("out");
+    let path = dir.file("types.hex", million_types());
+    let run = run_measured(&["stats", "--json", &path], None, &out);
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    // Every type once, read in pieces (parsing the answer here would raise
+    // this process's peak, which children inherit at exec).
+    let needle = b":{\"events\":1,\"bytes\":1}";
+    let (mut count, mut carry) = (0, Vec::new());
+    let mut f = File::open(&out).unwrap();
+    let mut piece = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut piece).unwrap();
+        if n == 0 {
+            break;
+        }
+        carry.extend_from_slice(&piece[..n]);
+        count += carry.windows(needle.len()).filter(|w| w == needle).count();
+        let keep = carry.len().min(needle.len() - 1);
+        carry.drain(..carry.len() - keep);
+    }
+    assert_eq!(count, 1_000_000);
+    assert!(run.peak_kib < 512 << 10, "peak {} KiB", run.peak_kib);
+}
