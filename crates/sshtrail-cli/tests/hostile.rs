@@ -470,7 +470,7 @@ fn empty_files_and_files_of_blank_lines_have_no_events() {
     let dir = TempDir::new("empty");
     let empty = dir.file("empty.jsonl", b"");
     let blank = dir.file("blank.jsonl", b"\n  \n\t\r\n\r\n   \t");
-    let none = "{\"backwards_steps\":0,\"by_type\":{},\"duration_s\":0.0,\"errors\":0,\"events\":0,\"first_ts\":null,\"last_ts\":null,\"warnings\":0}\n";
+    let none = "{\"events\":0,\"by_type\":{},\"first_ts\":null,\"last_ts\":null,\"duration_s\":0.0,\"backwards_steps\":0,\"warnings\":0,\"errors\":0}\n";
     for path in [&empty, &blank] {
         let o = run(&["cat", path]);
         assert_status(&o, 0, "");
