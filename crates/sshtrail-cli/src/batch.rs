@@ -21,6 +21,7 @@ use crate::convert::{convert_one, ConvertArgs, ConvertFormat, Dest};
 use crate::gather::ConnectionInput;
 use crate::load::{channels, load_logs};
 use crate::output::{channel_path, write_atomically};
+use crate::pipeline::{convert_large, Large, Outcome};
 use crate::report::{self, Reporter};
 
 /// File extensions taken as trail logs.
@@ -347,8 +348,9 @@ pub fn run(
                 if INTERRUPTED.load(Ordering::SeqCst) {
                     return None;
                 }
-                let row = convert_job(args, formats, outdir, filter, job, &old, &totals, &errors);
-                bar.inc(job.size);
+                let row = convert_job(
+                    args, formats, outdir, filter, job, &old, &totals, &errors, &bar,
+                )?;
                 let n = files_done.fetch_add(1, Ordering::Relaxed) + 1;
                 bar.set_message(format!("{n}/{} files", jobs.len()));
                 Some(row)
@@ -403,6 +405,111 @@ fn convert_job(
     old: &BTreeMap<String, Value>,
     totals: &Totals,
     errors: &Mutex<u64>,
+    bar: &indicatif::ProgressBar,
+) -> Option<Value> {
+    let input = job.path.display().to_string();
+    let failed_row = |m: &str| {
+        totals.failed.fetch_add(1, Ordering::Relaxed);
+        report::warn(m);
+        json!({"input": input, "size": job.size, "sha256": null, "status": "failed", "errors": 1, "messages": [m], "outputs": []})
+    };
+    if let Some(prev) = old.get(&input) {
+        // Resuming: an input whose size and hash match and whose outputs
+        // are intact is done.
+        let sha = match sha256_file(&job.path) {
+            Ok(h) => h,
+            Err(e) => return Some(failed_row(&format!("{input}: {e}"))),
+        };
+        if intact(prev, job.size, &sha, outdir) {
+            totals.skipped.fetch_add(1, Ordering::Relaxed);
+            bar.inc(job.size);
+            let mut row = prev.clone();
+            row["status"] = json!("skipped");
+            return Some(row);
+        }
+    }
+    // Large logs in event formats: converted in blocks on every thread.
+    let mut counted = 0;
+    if formats.iter().all(|f| f.is_event_format()) && job.size >= SPLIT_THRESHOLD as u64 {
+        let mut paths = Vec::new();
+        for &fmt in formats {
+            match channel_path(
+                outdir,
+                job.context.connection_id.as_deref(),
+                &job.context.channel_id,
+                fmt.ext(),
+            ) {
+                Ok(p) => paths.push(p),
+                Err(m) => return Some(failed_row(&format!("{input}: {m}"))),
+            }
+        }
+        let read = AtomicU64::new(0);
+        let large = Large {
+            path: &job.path,
+            channel_id: &job.context.channel_id,
+            format: args.format.to_format(),
+            formats,
+            filter,
+            outputs: &paths,
+            force: args.force || args.resume,
+            fsync: args.fsync,
+            progress: &|n| {
+                read.fetch_add(n, Ordering::Relaxed);
+                bar.inc(n);
+            },
+            interrupted: &|| INTERRUPTED.load(Ordering::SeqCst),
+        };
+        let outcome = convert_large(&large);
+        counted = read.load(Ordering::Relaxed);
+        match outcome {
+            Outcome::Converted {
+                size,
+                sha256,
+                by_type,
+                outputs,
+            } => {
+                let events: u64 = by_type.values().sum();
+                let outputs: Vec<Value> = outputs
+                    .iter()
+                    .zip(formats)
+                    .map(|(w, fmt)| {
+                        let rel = w.path.strip_prefix(outdir).unwrap_or(&w.path);
+                        json!({"path": rel.display().to_string(), "format": fmt.name(), "sha256": w.sha256, "bytes": w.bytes})
+                    })
+                    .collect();
+                totals.converted.fetch_add(1, Ordering::Relaxed);
+                totals.events.fetch_add(events, Ordering::Relaxed);
+                totals.bytes.fetch_add(size, Ordering::Relaxed);
+                bar.inc(job.size.saturating_sub(counted));
+                return Some(json!({
+                    "input": input, "size": size, "sha256": sha256,
+                    "connection_id": job.context.connection_id, "channel_id": job.context.channel_id,
+                    "channels": [job.context.channel_id], "events": events, "by_type": by_type,
+                    "warnings": 0, "errors": 0, "messages": [], "outputs": outputs, "status": "converted",
+                }));
+            }
+            Outcome::Failed(m) => {
+                *errors.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+                return Some(failed_row(&m));
+            }
+            Outcome::Interrupted => return None,
+            Outcome::Careful => {}
+        }
+    }
+    let row = convert_careful(args, formats, outdir, filter, job, totals, errors);
+    bar.inc(job.size.saturating_sub(counted));
+    Some(row)
+}
+
+/// Converts one log with everything in memory, reporting every problem.
+fn convert_careful(
+    args: &ConvertArgs,
+    formats: &[ConvertFormat],
+    outdir: &Path,
+    filter: &sshtrail::Filter,
+    job: &Job,
+    totals: &Totals,
+    errors: &Mutex<u64>,
 ) -> Value {
     let input = job.path.display().to_string();
     let mut rep = Reporter::default();
@@ -415,42 +522,9 @@ fn convert_job(
     let logs = load_logs(&conn, &mut rep);
     let Some(log) = logs.first() else {
         totals.failed.fetch_add(1, Ordering::Relaxed);
-        return json!({"input": input, "size": job.size, "sha256": null, "status": "failed", "errors": ["cannot be read"], "outputs": []});
+        return json!({"input": input, "size": job.size, "sha256": null, "status": "failed", "errors": 1, "messages": rep.messages, "outputs": []});
     };
-    // Large logs in event formats: split at line boundaries and convert the
-    // pieces in parallel while another thread hashes the input.
-    if formats.iter().all(|f| f.is_event_format())
-        && log.bytes.len() >= SPLIT_THRESHOLD
-        && rayon::current_num_threads() > 1
-        && !old.contains_key(&input)
-    {
-        let (sha, pieces) = rayon::join(
-            || sha256_hex(&log.bytes),
-            || {
-                convert_pieces(
-                    &log.bytes,
-                    &job.context,
-                    args.format.to_format(),
-                    formats,
-                    filter,
-                )
-            },
-        );
-        if let Some(pieces) = pieces {
-            return write_pieces(
-                args, formats, outdir, job, &input, &log.bytes, sha, pieces, totals, errors,
-            );
-        }
-    }
     let sha = sha256_hex(&log.bytes);
-    if let Some(prev) = old.get(&input) {
-        if intact(prev, log.bytes.len() as u64, &sha, outdir) {
-            totals.skipped.fetch_add(1, Ordering::Relaxed);
-            let mut row = prev.clone();
-            row["status"] = json!("skipped");
-            return row;
-        }
-    }
     let chans = channels(&logs, &conn, args.format.to_format(), &mut rep);
     let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
     for ch in &chans {
@@ -478,6 +552,7 @@ fn convert_job(
         // A corrupt file is recorded and left unconverted; the batch goes on.
         totals.failed.fetch_add(1, Ordering::Relaxed);
         row["status"] = json!("failed");
+        row["messages"] = json!(rep.messages);
         return row;
     }
     let mut outputs = Vec::new();
@@ -551,216 +626,12 @@ fn convert_job(
             .fetch_add(log.bytes.len() as u64, Ordering::Relaxed);
         row["status"] = json!("converted");
     }
+    row["messages"] = json!(rep.messages);
     row
 }
 
-/// Logs at least this large are split for parallel conversion.
+/// Logs at least this large are converted in blocks on every thread.
 const SPLIT_THRESHOLD: usize = 16 << 20;
-
-/// The converted pieces of one large log, in order: per format the output
-/// bytes, and the events per type.
-struct Pieces {
-    outputs: Vec<Vec<Vec<u8>>>,
-    by_type: BTreeMap<String, u64>,
-}
-
-/// One converted piece: per format its output, and its events per type.
-type PieceOut = (Vec<Vec<u8>>, BTreeMap<String, u64>);
-
-/// Cuts `bytes` into pieces that start at a line that begins a record (never
-/// inside a hex dump).
-fn split_points(bytes: &[u8], pieces: usize) -> Vec<usize> {
-    let is_dump =
-        |l: &[u8]| l.len() >= 10 && l[..8].iter().all(u8::is_ascii_hexdigit) && &l[8..10] == b"  ";
-    let mut cuts = vec![0];
-    for k in 1..pieces {
-        let mut at = bytes.len() * k / pieces;
-        // Move to the start of the next line, then past dump lines.
-        match memchr_newline(&bytes[at..]) {
-            Some(n) => at += n + 1,
-            None => break,
-        }
-        while at < bytes.len() && is_dump(&bytes[at..]) {
-            match memchr_newline(&bytes[at..]) {
-                Some(n) => at += n + 1,
-                None => at = bytes.len(),
-            }
-        }
-        if at < bytes.len() && at > *cuts.last().unwrap_or(&0) {
-            cuts.push(at);
-        }
-    }
-    cuts.push(bytes.len());
-    cuts
-}
-
-fn memchr_newline(b: &[u8]) -> Option<usize> {
-    b.iter().position(|&c| c == b'\n')
-}
-
-/// Converts the pieces in parallel. `None` when anything needs the careful
-/// sequential path: a bad line, a payload that does not decode, an event of
-/// another channel, an event the format cannot hold.
-fn convert_pieces(
-    bytes: &[u8],
-    context: &Context,
-    format: Option<sshtrail::Format>,
-    formats: &[ConvertFormat],
-    filter: &sshtrail::Filter,
-) -> Option<Pieces> {
-    let format = format.or_else(|| sshtrail::Format::detect(&bytes[..bytes.len().min(1 << 16)]))?;
-    let cuts = split_points(bytes, rayon::current_num_threads() * 4);
-    let parts: Vec<Option<PieceOut>> = cuts
-        .windows(2)
-        .collect::<Vec<_>>()
-        .par_iter()
-        .map(|w| {
-            let piece = &bytes[w[0]..w[1]];
-            let mut encoders: Vec<Box<dyn sshtrail::encode::Encoder>> =
-                formats.iter().map(|f| f.event_encoder(w[0] == 0)).collect();
-            let mut outs: Vec<Vec<u8>> = formats
-                .iter()
-                .map(|_| Vec::with_capacity(piece.len()))
-                .collect();
-            let mut by_type: BTreeMap<String, u64> = BTreeMap::new();
-            let mut buf = Vec::new();
-            for record in sshtrail::SliceReader::with_format(piece, Some(format)) {
-                let ev = record.ok()?;
-                if ev.channel_id().is_some_and(|id| id != context.channel_id) {
-                    return None;
-                }
-                ev.decode_payload(&mut buf).ok()?;
-                *by_type.entry(ev.kind.name().to_string()).or_default() += 1;
-                if !filter.matches(&ev.kind) {
-                    continue;
-                }
-                for (enc, out) in encoders.iter_mut().zip(outs.iter_mut()) {
-                    enc.event(out, &ev, &buf).ok()?;
-                }
-            }
-            Some((outs, by_type))
-        })
-        .collect();
-    let mut pieces = Pieces {
-        outputs: formats.iter().map(|_| Vec::new()).collect(),
-        by_type: BTreeMap::new(),
-    };
-    for part in parts {
-        let (outs, by_type) = part?;
-        for (i, o) in outs.into_iter().enumerate() {
-            pieces.outputs[i].push(o);
-        }
-        for (k, n) in by_type {
-            *pieces.by_type.entry(k).or_default() += n;
-        }
-    }
-    Some(pieces)
-}
-
-/// A writer that hashes what goes through it.
-struct Hashing<'w> {
-    inner: &'w mut dyn std::io::Write,
-    hash: Sha256,
-    len: u64,
-}
-
-impl std::io::Write for Hashing<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.hash.update(&buf[..n]);
-        self.len += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
-#[allow(clippy::too_many_arguments)]
-fn write_pieces(
-    args: &ConvertArgs,
-    formats: &[ConvertFormat],
-    outdir: &Path,
-    job: &Job,
-    input: &str,
-    bytes: &[u8],
-    sha: String,
-    pieces: Pieces,
-    totals: &Totals,
-    errors: &Mutex<u64>,
-) -> Value {
-    let events: u64 = pieces.by_type.values().sum();
-    let mut row = json!({
-        "input": input, "size": bytes.len(), "sha256": sha,
-        "connection_id": job.context.connection_id, "channel_id": job.context.channel_id,
-        "channels": [job.context.channel_id], "events": events, "by_type": pieces.by_type,
-        "warnings": 0, "errors": 0, "outputs": [],
-    });
-    let mut outputs = Vec::new();
-    let mut failed = false;
-    for (i, &fmt) in formats.iter().enumerate() {
-        let path = match channel_path(
-            outdir,
-            job.context.connection_id.as_deref(),
-            &job.context.channel_id,
-            fmt.ext(),
-        ) {
-            Ok(p) => p,
-            Err(m) => {
-                report::warn(&format!("{input}: {m}"));
-                failed = true;
-                continue;
-            }
-        };
-        let mut digest = None;
-        let written = write_atomically(&path, args.force || args.resume, args.fsync, |w| {
-            let mut h = Hashing {
-                inner: w,
-                hash: Sha256::new(),
-                len: 0,
-            };
-            // Modest writes: one huge write() makes the kernel throttle dirty pages.
-            for piece in &pieces.outputs[i] {
-                for slice in piece.chunks(1 << 20) {
-                    std::io::Write::write_all(&mut h, slice)?;
-                }
-            }
-            digest = Some((format!("{:x}", h.hash.finalize()), h.len));
-            Ok(())
-        });
-        match (written, digest) {
-            (Ok(()), Some((hash, len))) => {
-                let rel = path
-                    .strip_prefix(outdir)
-                    .unwrap_or(&path)
-                    .display()
-                    .to_string();
-                outputs
-                    .push(json!({"path": rel, "format": fmt.name(), "sha256": hash, "bytes": len}));
-            }
-            (Err(e), _) => {
-                report::warn(&format!("{}: {e}", path.display()));
-                failed = true;
-            }
-            (Ok(()), None) => failed = true,
-        }
-    }
-    row["outputs"] = json!(outputs);
-    if failed {
-        totals.failed.fetch_add(1, Ordering::Relaxed);
-        *errors.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        row["status"] = json!("failed");
-    } else {
-        totals.converted.fetch_add(1, Ordering::Relaxed);
-        totals.events.fetch_add(events, Ordering::Relaxed);
-        totals
-            .bytes
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        row["status"] = json!("converted");
-    }
-    row
-}
 
 #[cfg(test)]
 mod tests {
@@ -768,19 +639,6 @@ mod tests {
 
     fn meta(json: &str) -> Connection {
         Connection::from_json(json.as_bytes()).unwrap()
-    }
-
-    #[test]
-    fn split_points_fall_on_record_starts() {
-        let text = b"2023-06-07T17:32:00Z stdout 3\n00000000  61 62 63  |abc|\n2023-06-07T17:32:01Z stdin 6c\n2023-06-07T17:32:02Z stdout 2\n00000000  61 62  |ab|\n";
-        for pieces in 1..12 {
-            let cuts = split_points(text, pieces);
-            assert_eq!((cuts[0], *cuts.last().unwrap()), (0, text.len()));
-            for &c in &cuts[1..cuts.len() - 1] {
-                assert_eq!(text[c - 1], b'\n');
-                assert!(text[c..].starts_with(b"2023"), "cut inside a record at {c}");
-            }
-        }
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod input;
 mod inspect;
 mod load;
 mod output;
+mod pipeline;
 mod replay;
 mod report;
 mod siem;

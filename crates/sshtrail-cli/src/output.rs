@@ -12,42 +12,80 @@ pub fn safe_component(id: &str) -> bool {
     !id.is_empty() && !id.starts_with('.') && !id.contains(['/', '\\', '\0']) && id.len() <= 200
 }
 
-/// Writes `path` through a temporary name in the same directory, so that a
-/// crash or an error never leaves a half-written file under the real name.
+/// An output file being written under a temporary name in its final
+/// directory. [`AtomicFile::commit`] renames it into place; dropping it
+/// uncommitted removes it, so an error never leaves a half-written file
+/// under the real name.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    file: fs::File,
+}
+
+impl AtomicFile {
+    /// Creates the temporary file for `path`; refuses an existing `path`
+    /// unless `force`.
+    pub fn create(path: &Path, force: bool) -> io::Result<AtomicFile> {
+        if !force && path.exists() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists (use --force to replace it)", path.display()),
+            ));
+        }
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            fs::create_dir_all(dir)?;
+        }
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let tmp = path.with_file_name(format!(".{name}.sshtrail-tmp-{}", std::process::id()));
+        let file = fs::File::create(&tmp)?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            tmp,
+            file,
+        })
+    }
+
+    /// The file to write to.
+    pub fn file(&self) -> &fs::File {
+        &self.file
+    }
+
+    /// Syncs (with `fsync`) and renames the file into place.
+    pub fn commit(mut self, fsync: bool) -> io::Result<()> {
+        if fsync {
+            self.file.sync_all()?;
+        }
+        fs::rename(&self.tmp, &self.path)?;
+        // Renamed: nothing left to remove.
+        self.tmp = PathBuf::new();
+        Ok(())
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if !self.tmp.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Writes `path` through an [`AtomicFile`], filled by `fill`.
 pub fn write_atomically(
     path: &Path,
     force: bool,
     fsync: bool,
     fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
 ) -> io::Result<()> {
-    if !force && path.exists() {
-        return Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            format!("{} exists (use --force to replace it)", path.display()),
-        ));
-    }
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        fs::create_dir_all(dir)?;
-    }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.sshtrail-tmp-{}", std::process::id()));
-    let result = (|| {
-        let mut w = BufWriter::with_capacity(256 << 10, fs::File::create(&tmp)?);
-        fill(&mut w)?;
-        let file = w.into_inner().map_err(|e| e.into_error())?;
-        if fsync {
-            file.sync_all()?;
-        }
-        drop(file);
-        fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+    let out = AtomicFile::create(path, force)?;
+    let mut w = BufWriter::with_capacity(256 << 10, out.file());
+    fill(&mut w)?;
+    w.flush()?;
+    drop(w);
+    out.commit(fsync)
 }
 
 /// `OUTDIR/<connection>/<channel>.<ext>`, refusing ids that would leave OUTDIR.

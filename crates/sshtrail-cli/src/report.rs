@@ -4,12 +4,18 @@ use std::io::Write;
 
 use sshtrail::ParseError;
 
-/// Counts what was reported, to choose the exit status.
+/// Counts what was reported, to choose the exit status, and keeps the
+/// first messages for records such as the batch manifest.
 #[derive(Debug, Default)]
 pub struct Reporter {
     pub errors: u64,
     pub warnings: u64,
+    /// The first [`KEPT`] messages, as printed.
+    pub messages: Vec<String>,
 }
+
+/// How many messages a [`Reporter`] keeps.
+pub const KEPT: usize = 20;
 
 impl Reporter {
     /// Reports a located problem in `path`.
@@ -19,19 +25,26 @@ impl Reporter {
         } else {
             self.errors += 1;
         }
-        let _ = writeln!(std::io::stderr().lock(), "{path}:{e}");
+        self.say(format!("{path}:{e}"));
     }
 
     /// Reports a problem with a whole input (cannot open, read error).
     pub fn input_error(&mut self, path: &str, message: &str) {
         self.errors += 1;
-        let _ = writeln!(std::io::stderr().lock(), "{path}: error: {message}");
+        self.say(format!("{path}: error: {message}"));
     }
 
     /// Reports a problem whose message already starts with `LINE:COLUMN:`.
     pub fn input_error_located(&mut self, path: &str, located: &str) {
         self.errors += 1;
-        let _ = writeln!(std::io::stderr().lock(), "{path}:{located}");
+        self.say(format!("{path}:{located}"));
+    }
+
+    fn say(&mut self, line: String) {
+        let _ = writeln!(std::io::stderr().lock(), "{line}");
+        if self.messages.len() < KEPT {
+            self.messages.push(line);
+        }
     }
 
     /// The exit status for what was reported.

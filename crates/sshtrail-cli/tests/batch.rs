@@ -378,26 +378,89 @@ fn interrupting_leaves_no_partial_output() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
-#[test]
-fn a_large_log_split_in_pieces_converts_to_the_same_bytes() {
-    let root = scratch("large");
+/// A log of `mib` MiB with every kind of event the block pipeline meets:
+/// payloads of every length (hex dump lines of every width), empty
+/// payloads, SSH requests, events with extra keys naming their channel.
+fn large_log(mib: usize, channel: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let env = b64.encode(b"b\0\0\0\0\0\0\0\x03env\x01\0\0\0\x04LANG\0\0\0\x0bC.UTF-8");
     let mut log = String::new();
-    let mut i = 0u64;
-    while log.len() < 20 << 20 {
-        log.push_str(&format!("{{\"type\":\"stdout\",\"ts\":\"2023-06-07T17:{:02}:{:02}.{:06}Z\",\"data\":\"aGVsbG8gd29ybGQNCg==\"}}\n", 32 + i / 60_000_000 % 20, i / 1_000_000 % 60, i % 1_000_000));
-        log.push_str(&format!("{{\"type\":\"stdin\",\"ts\":\"2023-06-07T17:{:02}:{:02}.{:06}Z\",\"data\":\"bA==\"}}\n", 32 + i / 60_000_000 % 20, i / 1_000_000 % 60, i % 1_000_000));
-        i += 137;
+    let mut t = 0u64;
+    while log.len() < mib << 20 {
+        t += next() % 5_000_000;
+        let ts = format!(
+            "2023-06-07T{:02}:{:02}:{:02}.{:06}Z",
+            17 + t / 3_600_000_000 % 6,
+            t / 60_000_000 % 60,
+            t / 1_000_000 % 60,
+            t % 1_000_000
+        );
+        let r = next();
+        let payload: Vec<u8> = (0..r % 300).map(|_| next() as u8).collect();
+        match r % 7 {
+            0 => log.push_str(&format!("{{\"type\":\"stdin\",\"ts\":\"{ts}\",\"data\":\"{}\"}}\n", b64.encode(&payload[..payload.len() % 4]))),
+            1 => log.push_str(&format!("{{\"type\":\"forward-request\",\"ts\":\"{ts}\",\"data\":\"{env}\"}}\n")),
+            2 => log.push_str(&format!("{{\"type\":\"stderr\",\"ts\":\"{ts}\",\"data\":\"\"}}\n")),
+            3 => log.push_str(&format!("{{\"type\":\"stdout\",\"ts\":\"{ts}\",\"data\":\"{}\",\"channel_id\":\"{channel}\"}}\n", b64.encode(&payload))),
+            _ => log.push_str(&format!("{{\"type\":\"stdout\",\"ts\":\"{ts}\",\"data\":\"{}\"}}\n", b64.encode(&payload))),
+        }
     }
+    log
+}
+
+/// Every file under `dir` whose name marks a temporary output.
+fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    walk(dir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().contains("sshtrail-tmp"))
+        .collect()
+}
+
+#[test]
+fn a_large_log_converted_in_blocks_gives_the_same_bytes_as_the_careful_path() {
+    let root = scratch("large");
+    let log = large_log(20, "big");
     let input = root.join("big.jsonl");
     std::fs::write(&input, &log).unwrap();
-    let mut outs = Vec::new();
-    for j in ["1", "2"] {
-        let out = root.join(format!("out{j}"));
+    // The careful path: one log, one format, -o naming the file.
+    let careful = |fmt: &str, filter: &str| {
+        let file = root.join(format!("careful-{fmt}-{filter}"));
+        let o = sshtrail(&[
+            "convert",
+            "--to",
+            fmt,
+            "--filter",
+            filter,
+            "-o",
+            file.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        std::fs::read(file).unwrap()
+    };
+    let all = "stdin,stdout,stderr,forward-request";
+    for (j, filter) in [("1", all), ("2", all), ("2", "stdout")] {
+        let out = root.join(format!("out{j}-{}", filter.split(',').count()));
         std::fs::create_dir_all(&out).unwrap();
         let o = sshtrail(&[
             "convert",
             "--to",
-            "jsonl,hexdump,raw",
+            "jsonl,hex,hexdump,raw",
+            "--filter",
+            filter,
             "-j",
             j,
             "-q",
@@ -411,40 +474,224 @@ fn a_large_log_split_in_pieces_converts_to_the_same_bytes() {
             "{}",
             String::from_utf8_lossy(&o.stderr)
         );
-        outs.push(out);
+        for (fmt, ext) in [
+            ("jsonl", "jsonl"),
+            ("hex", "hex"),
+            ("hexdump", "hexdump"),
+            ("raw", "bin"),
+        ] {
+            let got = std::fs::read(out.join(format!("big.{ext}"))).unwrap();
+            assert!(
+                got == careful(fmt, filter),
+                "{fmt} with -j {j} and --filter {filter}"
+            );
+        }
+        let m = manifest(&out);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0]["status"], "converted");
+        assert_eq!(m[0]["size"], log.len());
+        assert_eq!(m[0]["sha256"], sha256(&input));
+        for o in m[0]["outputs"].as_array().unwrap() {
+            let path = out.join(o["path"].as_str().unwrap());
+            assert_eq!(o["sha256"], sha256(&path), "{path:?}");
+            assert_eq!(o["bytes"], std::fs::metadata(&path).unwrap().len());
+        }
+        // Events per type, counted whatever the filter.
+        let count = |ty: &str| log.matches(&format!("\"type\":\"{ty}\"")).count() as u64;
+        for ty in ["stdin", "stdout", "stderr", "forward-request"] {
+            assert_eq!(m[0]["by_type"][ty], count(ty), "{ty}");
+        }
+        assert_eq!(m[0]["events"], log.lines().count());
+        assert!(temporaries(&out).is_empty());
     }
-    assert_eq!(
-        std::fs::read(outs[1].join("big.jsonl")).unwrap(),
-        log.as_bytes()
-    );
-    for ext in ["jsonl", "hexdump", "bin"] {
+    assert!(std::fs::read(root.join("out1-4/big.jsonl")).unwrap() == log.as_bytes());
+    // The hex dump and hex line outputs, converted back in blocks, give the
+    // events again (the extra keys are jsonl's own).
+    let plain = log.replace(",\"channel_id\":\"big\"", "");
+    for ext in ["hexdump", "hex"] {
+        let back = root.join(format!("back-{ext}"));
+        std::fs::create_dir_all(&back).unwrap();
+        let o = sshtrail(&[
+            "convert",
+            "--to",
+            "jsonl",
+            "-j",
+            "2",
+            "-q",
+            "-o",
+            back.to_str().unwrap(),
+            root.join(format!("out1-4/big.{ext}")).to_str().unwrap(),
+        ]);
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert!(
-            std::fs::read(outs[0].join(format!("big.{ext}"))).unwrap()
-                == std::fs::read(outs[1].join(format!("big.{ext}"))).unwrap(),
+            std::fs::read(back.join("big.jsonl")).unwrap() == plain.as_bytes(),
             "{ext}"
         );
     }
-    let (m1, m2) = (manifest(&outs[0]), manifest(&outs[1]));
-    assert_eq!(m1[0]["outputs"], m2[0]["outputs"]);
-    assert_eq!(
-        (
-            m1[0]["sha256"].clone(),
-            m1[0]["events"].clone(),
-            m1[0]["by_type"].clone()
-        ),
-        (
-            m2[0]["sha256"].clone(),
-            m2[0]["events"].clone(),
-            m2[0]["by_type"].clone()
-        )
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Replaces line `n` (1-based) of `log` with `with`.
+fn replace_line(log: &str, n: usize, with: &str) -> String {
+    let mut lines: Vec<&str> = log.lines().collect();
+    lines[n - 1] = with;
+    lines.join("\n") + "\n"
+}
+
+#[test]
+fn a_bad_line_deep_in_a_large_log_is_reported_where_it_is() {
+    let root = scratch("large-bad");
+    let log = large_log(20, "big");
+    // A line well past the first blocks.
+    let n = log[..12 << 20].lines().count() + 1;
+    let bad = replace_line(
+        &log,
+        n,
+        r#"{"type":"stdout","ts":"2023-06-07T17:32:29Z","data":"@@@@"}"#,
     );
-    // The hex dump converted back gives the log again.
-    let back = sshtrail(&[
-        "cat",
+    let input = root.join("big.jsonl");
+    std::fs::write(&input, &bad).unwrap();
+    let out = root.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let o = sshtrail(&[
+        "convert",
+        "--to",
+        "jsonl,raw",
+        "-j",
+        "2",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    let at = format!("big.jsonl:{n}:54: error: ");
+    assert!(err.contains(&at), "{at} in {err}");
+    let m = manifest(&out);
+    assert_eq!(
+        (m[0]["status"].as_str(), m[0]["errors"].as_u64()),
+        (Some("failed"), Some(1))
+    );
+    assert!(
+        m[0]["messages"][0].as_str().unwrap().contains(&at),
+        "{}",
+        m[0]
+    );
+    assert!(m[0]["outputs"].as_array().unwrap().is_empty());
+    // Nothing but the manifest: no output, no temporary.
+    assert_eq!(walk(&out), [out.join("manifest.jsonl")]);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn events_of_another_channel_in_a_large_log_go_to_their_channel() {
+    let root = scratch("large-other");
+    let log = large_log(20, "big");
+    let n = log.lines().count();
+    let other =
+        r#"{"type":"stdout","ts":"2023-06-07T17:32:29Z","data":"b3RoZXI=","channel_id":"other"}"#;
+    let mixed = replace_line(&replace_line(&log, n / 2, other), n - 3, other);
+    let input = root.join("big.jsonl");
+    std::fs::write(&input, &mixed).unwrap();
+    let out = root.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let o = sshtrail(&[
+        "convert",
         "--to",
         "jsonl",
-        outs[1].join("big.hexdump").to_str().unwrap(),
+        "-j",
+        "2",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
     ]);
-    assert!(back.stdout == log.as_bytes());
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let m = manifest(&out);
+    assert_eq!(m[0]["channels"], serde_json::json!(["big", "other"]));
+    assert_eq!(
+        std::fs::read_to_string(out.join("other.jsonl")).unwrap(),
+        format!("{other}\n{other}\n")
+    );
+    let big = std::fs::read_to_string(out.join("big.jsonl")).unwrap();
+    assert_eq!(big.lines().count(), n - 2);
+    assert!(!big.contains("\"other\""));
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn interrupting_a_large_log_leaves_no_partial_output() {
+    let root = scratch("large-sigint");
+    let log = large_log(128, "big");
+    let input = root.join("big.jsonl");
+    std::fs::write(&input, &log).unwrap();
+    let out = root.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_sshtrail"))
+        .args([
+            "convert",
+            "--to",
+            "jsonl,hexdump",
+            "-j",
+            "2",
+            "-o",
+            out.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the conversion has started writing.
+    let started = std::time::Instant::now();
+    while temporaries(&out).is_empty() {
+        assert!(
+            started.elapsed().as_secs() < 60,
+            "the conversion never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    // SAFETY: kill(2) with a pid we own.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert_eq!(
+        walk(&out),
+        [out.join("manifest.jsonl")],
+        "only the manifest"
+    );
+    assert!(manifest(&out).is_empty(), "nothing was finished");
+    let o = sshtrail(&[
+        "convert",
+        "--to",
+        "jsonl,hexdump",
+        "--resume",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(std::fs::read(out.join("big.jsonl")).unwrap() == log.as_bytes());
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -240,3 +240,88 @@ fn stats_json_over_a_million_types_stays_under_512_mib() {
     assert_eq!(count, 1_000_000);
     assert!(run.peak_kib < 512 << 10, "peak {} KiB", run.peak_kib);
 }
+
+/// 128 MiB of events with everything the block pipeline converts: payloads
+/// of every length, SSH requests, empty payloads, extra keys naming the
+/// log's own channel.
+fn large_log() -> Writer {
+    Box::new(|w: &mut dyn Write| {
+        let payload = "bBtbSzEyMzQ1Njc4OTBhYmNkZWZnaGlqa2xtbm9wcXJzdHV2d3h5eg0K".repeat(6);
+        let mut written = 0usize;
+        let mut i = 0u64;
+        while written < 128 << 20 {
+            let ts = format!(
+                "2023-06-07T{:02}:{:02}:{:02}.{:06}Z",
+                17 + i / 3_600_000_000 % 6,
+                i / 60_000_000 % 60,
+                i / 1_000_000 % 60,
+                i % 1_000_000
+            );
+            let cut = 4 * (i as usize % (payload.len() / 4));
+            let line = match i % 5 {
+                0 => format!(r#"{{"type":"stdin","ts":"{ts}","data":"bA=="}}"#),
+                1 => format!(
+                    r#"{{"type":"forward-request","ts":"{ts}","data":"YgAAAAAAAAADZW52AAAAAARMQU5HAAAAC2VuX1VTLlVURi04"}}"#
+                ),
+                2 => format!(r#"{{"type":"stderr","ts":"{ts}","data":""}}"#),
+                3 => format!(
+                    r#"{{"type":"stdout","ts":"{ts}","data":"{}","channel_id":"big"}}"#,
+                    &payload[..cut]
+                ),
+                _ => format!(
+                    r#"{{"type":"stdout","ts":"{ts}","data":"{}"}}"#,
+                    &payload[cut..]
+                ),
+            };
+            writeln!(w, "{line}")?;
+            written += line.len() + 1;
+            i += 7919;
+        }
+        Ok(())
+    })
+}
+
+/// Whether two files hold the same bytes, read in pieces.
+fn same_file(a: &Path, b: &Path) -> bool {
+    let (mut a, mut b) = (File::open(a).unwrap(), File::open(b).unwrap());
+    let (mut x, mut y) = (vec![0u8; 1 << 20], vec![0u8; 1 << 20]);
+    loop {
+        let n = a.read(&mut x).unwrap();
+        if n == 0 {
+            return b.read(&mut y).unwrap() == 0;
+        }
+        if b.read_exact(&mut y[..n]).is_err() || x[..n] != y[..n] {
+            return false;
+        }
+    }
+}
+
+/// A large log converts in blocks: memory stays at a few blocks a thread,
+/// far below the size of the log (the whole log in memory would be 128 MiB
+/// and more).
+#[test]
+fn a_large_log_converts_in_bounded_memory() {
+    let dir = TempDir::new("large");
+    let input = dir.file("big.jsonl", large_log());
+    let outdir = dir.path("out");
+    fs::create_dir_all(&outdir).unwrap();
+    let run = run_measured(
+        &[
+            "convert",
+            "--to",
+            "jsonl,raw",
+            "-j",
+            "2",
+            "-q",
+            "-o",
+            outdir.to_str().unwrap(),
+            &input,
+        ],
+        None,
+        &dir.path("stdout"),
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    assert!(same_file(&outdir.join("big.jsonl"), Path::new(&input)));
+    eprintln!("a 128 MiB log in blocks: peak {} MiB", run.peak_kib >> 10);
+    assert!(run.peak_kib < 64 << 10, "peak {} KiB", run.peak_kib);
+}

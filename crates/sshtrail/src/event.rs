@@ -174,7 +174,7 @@ pub struct Event<'a> {
     pub line: u64,
 }
 
-impl Event<'_> {
+impl<'a> Event<'a> {
     /// Decodes the payload into `out`, which is cleared first. Reuse `out`
     /// across events: decoding allocates only when `out` has to grow.
     ///
@@ -196,8 +196,21 @@ impl Event<'_> {
 
     /// The channel id carried by the event's `channel_id` key, if any
     /// (a string's content, or a number's digits).
-    pub fn channel_id(&self) -> Option<Cow<'_, str>> {
+    pub fn channel_id(&self) -> Option<Cow<'a, str>> {
         let (_, value) = self.extras.iter().find(|(k, _)| *k == "\"channel_id\"")?;
+        // The common shapes borrow: a string without escapes, an integer.
+        let bare = value.trim_matches([' ', '\t', '\r', '\n']);
+        if let Some(inner) = bare.strip_prefix('"').and_then(|r| r.strip_suffix('"')) {
+            if !inner.contains(['\\', '"']) {
+                return Some(Cow::Borrowed(inner));
+            }
+        }
+        if !bare.is_empty()
+            && bare.bytes().all(|c| c.is_ascii_digit())
+            && (bare == "0" || !bare.starts_with('0'))
+        {
+            return Some(Cow::Borrowed(bare));
+        }
         match serde_json::from_str::<serde_json::Value>(value).ok()? {
             serde_json::Value::String(s) => Some(Cow::Owned(s)),
             serde_json::Value::Number(n) => Some(Cow::Owned(n.to_string())),
@@ -247,6 +260,38 @@ impl<'a> Extras<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channel_ids_in_every_json_shape() {
+        let cases: [(&str, Option<&str>, bool); 8] = [
+            (r#""7""#, Some("7"), true),
+            (r#""a b""#, Some("a b"), true),
+            (r#""a\"b""#, Some("a\"b"), false),
+            (r#""\u0041""#, Some("A"), false),
+            ("12", Some("12"), true),
+            ("0", Some("0"), true),
+            ("1.5", Some("1.5"), false),
+            ("null", None, false),
+        ];
+        for (value, want, borrowed) in cases {
+            let line = format!(
+                r#"{{"type":"stdin","ts":"2023-06-07T17:32:29Z","data":"","channel_id":{value}}}"#
+            );
+            let ev = crate::SliceReader::new(line.as_bytes())
+                .next()
+                .unwrap()
+                .unwrap();
+            let got = ev.channel_id();
+            assert_eq!(got.as_deref(), want, "{value}");
+            assert_eq!(matches!(got, Some(Cow::Borrowed(_))), borrowed, "{value}");
+        }
+        let line = r#"{"type":"stdin","ts":"2023-06-07T17:32:29Z","data":""}"#;
+        let ev = crate::SliceReader::new(line.as_bytes())
+            .next()
+            .unwrap()
+            .unwrap();
+        assert_eq!(ev.channel_id(), None);
+    }
 
     #[test]
     fn every_known_name_round_trips() {

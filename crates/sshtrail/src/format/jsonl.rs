@@ -456,7 +456,12 @@ impl<'a> Members<'a> {
     pub(crate) fn new(object: &'a [u8]) -> Self {
         let mut s = Scanner { b: object, i: 0 };
         s.skip_ws();
-        let done = s.expect(b'{', "{").is_err();
+        // Checked without `expect`: its error message would be formatted
+        // (and allocated) for every event without extras.
+        let done = s.peek() != Some(b'{');
+        if !done {
+            s.i += 1;
+        }
         Members { s, done }
     }
 

@@ -4,8 +4,11 @@
 //! when a record continues past the window; [`SliceReader`] gives it a whole
 //! (memory-mapped) file, [`StreamReader`] a bounded buffer that it refills.
 
+mod blocks;
 pub(crate) mod hex;
 pub(crate) mod jsonl;
+
+pub use blocks::{record_boundary, RecordBlocks};
 
 use std::io;
 
