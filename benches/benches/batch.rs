@@ -6,29 +6,33 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use sshtrail_benches::{generate, Layout, Mix};
 
 fn binary() -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let bin = std::env::var_os("SSHTRAIL_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| root.join("target/release/sshtrail"));
-    if !bin.exists() {
-        let ok = Command::new(env!("CARGO"))
-            .args(["build", "--release", "-q", "-p", "sshtrail-cli"])
-            .current_dir(&root)
-            .status()
-            .map(|s| s.success())
-            .unwrap_or(false);
-        assert!(ok, "could not build the sshtrail binary");
+    if let Some(bin) = std::env::var_os("SSHTRAIL_BIN") {
+        return PathBuf::from(bin);
     }
-    bin
+    // Always through cargo: a stale binary would measure old code.
+    let ok = Command::new(env!("CARGO"))
+        .args(["build", "--release", "-q", "-p", "sshtrail-cli"])
+        .current_dir(&root)
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false);
+    assert!(ok, "could not build the sshtrail binary");
+    root.join("target/release/sshtrail")
+}
+
+/// An empty output folder, made outside the timed part: removing the last
+/// run's outputs is not part of a conversion.
+fn fresh(out: &Path) {
+    let _ = std::fs::remove_dir_all(out);
+    std::fs::create_dir_all(out).unwrap();
 }
 
 fn convert(bin: &Path, jobs: usize, formats: &str, out: &Path, input: &Path) {
-    let _ = std::fs::remove_dir_all(out);
-    std::fs::create_dir_all(out).unwrap();
     let status = Command::new(bin)
         .args([
             "convert",
@@ -41,6 +45,8 @@ fn convert(bin: &Path, jobs: usize, formats: &str, out: &Path, input: &Path) {
         ])
         .arg(out)
         .arg(input)
+        // The summary line would interleave with criterion's report.
+        .stderr(std::process::Stdio::null())
         .status()
         .unwrap();
     assert!(status.success());
@@ -65,25 +71,33 @@ fn bench_batch(c: &mut Criterion) {
     drop(big);
 
     let mut g = c.benchmark_group("batch_tree");
-    g.sample_size(10)
+    g.sample_size(20)
         .measurement_time(Duration::from_secs(15))
         .warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Bytes(tree_bytes));
     for jobs in [1, 2] {
         g.bench_with_input(BenchmarkId::new("jsonl+asciicast", jobs), &jobs, |b, &j| {
-            b.iter(|| convert(&bin, j, "jsonl,asciicast", &work.join("out"), &tree))
+            b.iter_batched(
+                || fresh(&work.join("out")),
+                |()| convert(&bin, j, "jsonl,asciicast", &work.join("out"), &tree),
+                BatchSize::PerIteration,
+            )
         });
     }
     g.finish();
 
     let mut g = c.benchmark_group("batch_large_file");
-    g.sample_size(10)
+    g.sample_size(20)
         .measurement_time(Duration::from_secs(15))
         .warm_up_time(Duration::from_secs(1));
     g.throughput(Throughput::Bytes(large_bytes));
     for jobs in [1, 2] {
         g.bench_with_input(BenchmarkId::new("jsonl", jobs), &jobs, |b, &j| {
-            b.iter(|| convert(&bin, j, "jsonl", &work.join("out"), &large))
+            b.iter_batched(
+                || fresh(&work.join("out")),
+                |()| convert(&bin, j, "jsonl", &work.join("out"), &large),
+                BatchSize::PerIteration,
+            )
         });
     }
     g.finish();

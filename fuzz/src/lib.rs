@@ -226,3 +226,36 @@ impl io::Read for Dribble<'_> {
         Ok(n)
     }
 }
+
+/// `seen` with its line numbers moved down by `by` lines, as records of a
+/// block read alone compare with the same records read in the whole log.
+pub fn shift_lines(seen: Seen, by: u64) -> Seen {
+    match seen {
+        Seen::Event {
+            line,
+            kind,
+            ts_text,
+            ts,
+            payload,
+            extras,
+        } => Seen::Event {
+            line: line + by,
+            kind,
+            ts_text,
+            ts,
+            // A payload's decoding error is located too.
+            payload: payload.map_err(|shown| shift_shown(&shown, by)),
+            extras,
+        },
+        Seen::Problem(shown) => Seen::Problem(shift_shown(&shown, by)),
+    }
+}
+
+/// `LINE:COLUMN: message` with LINE moved down by `by`.
+fn shift_shown(shown: &str, by: u64) -> String {
+    let (line, rest) = shown
+        .split_once(':')
+        .expect("a problem starts with its line");
+    let line: u64 = line.parse().expect("a problem starts with its line");
+    format!("{}:{rest}", line + by)
+}
