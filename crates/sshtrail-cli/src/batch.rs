@@ -271,6 +271,70 @@ fn intact(row: &Value, size: u64, sha: &str, outdir: &Path) -> bool {
         })
 }
 
+/// The record of finished inputs while a batch runs.
+const JOURNAL: &str = "manifest.jsonl.journal";
+
+/// Appends one manifest row to the journal. A journal that cannot be
+/// written is reported once and dropped: the batch goes on, the manifest
+/// at the end still records everything.
+fn journal_row(
+    journal: &Mutex<Option<std::fs::File>>,
+    path: &Path,
+    row: &str,
+    fsync: bool,
+    errors: &Mutex<u64>,
+) {
+    let mut journal = journal.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(file) = journal.as_mut() else {
+        return;
+    };
+    let mut line = Vec::with_capacity(row.len() + 1);
+    line.extend_from_slice(row.as_bytes());
+    line.push(b'\n');
+    let result = std::io::Write::write_all(file, &line).and_then(|()| {
+        if fsync {
+            file.sync_data()
+        } else {
+            Ok(())
+        }
+    });
+    if let Err(e) = result {
+        report::warn(&format!("{}: {e}", path.display()));
+        *errors.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        *journal = None;
+    }
+}
+
+/// Removes the temporary outputs (`.NAME.sshtrail-tmp-PID`) under
+/// `outdir` whose process is gone: what a crash or a kill left behind.
+/// Those of a live process (another run into the same folder) are kept.
+fn remove_stale_temporaries(outdir: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    for entry in walkdir::WalkDir::new(outdir)
+        .max_depth(2)
+        .into_iter()
+        .flatten()
+    {
+        let name = entry.file_name().to_string_lossy();
+        let Some((_, pid)) = name.rsplit_once(".sshtrail-tmp-") else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        if entry.file_type().is_file()
+            && name.starts_with('.')
+            && !alive
+            && Path::new("/proc/self").exists()
+            && std::fs::remove_file(entry.path()).is_ok()
+        {
+            removed.push(entry.path().to_path_buf());
+        }
+    }
+    removed
+}
+
 /// Counters for the summary.
 #[derive(Default)]
 struct Totals {
@@ -293,25 +357,59 @@ pub fn run(
         Err(m) => return report::usage(&m),
     };
     let manifest_path = outdir.join("manifest.jsonl");
-    if manifest_path.exists() && !args.force && !args.resume {
-        return report::usage(&format!(
-            "{} already holds a conversion ({}): use --resume to continue it or --force to redo it",
-            outdir.display(),
-            manifest_path.display()
-        ));
+    let journal_path = outdir.join(JOURNAL);
+    if !args.force && !args.resume {
+        if let Some(held) = [&manifest_path, &journal_path]
+            .into_iter()
+            .find(|p| p.exists())
+        {
+            return report::usage(&format!(
+                "{} already holds a conversion ({}): use --resume to continue it or --force to redo it",
+                outdir.display(),
+                held.display()
+            ));
+        }
     }
     let mut old: BTreeMap<String, Value> = BTreeMap::new();
     if args.resume {
-        if let Ok(text) = std::fs::read_to_string(&manifest_path) {
-            for line in text.lines() {
-                if let Ok(v) = serde_json::from_str::<Value>(line) {
-                    if let Some(p) = v["input"].as_str() {
-                        old.insert(p.to_string(), v);
+        // The journal of a run that did not finish comes after the manifest:
+        // its rows are newer.
+        for path in [&manifest_path, &journal_path] {
+            if let Ok(text) = std::fs::read_to_string(path) {
+                for line in text.lines() {
+                    if let Ok(v) = serde_json::from_str::<Value>(line) {
+                        if let Some(p) = v["input"].as_str() {
+                            old.insert(p.to_string(), v);
+                        }
                     }
                 }
             }
         }
     }
+    if args.force && !args.resume {
+        let _ = std::fs::remove_file(&journal_path);
+    }
+    if args.force || args.resume {
+        for stale in remove_stale_temporaries(outdir) {
+            report::note(&format!(
+                "removed {}, a partial output left by a run that did not finish",
+                stale.display()
+            ));
+        }
+    }
+    if let Err(e) = std::fs::create_dir_all(outdir) {
+        return report::usage(&format!("{}: {e}", outdir.display()));
+    }
+    // Rows are appended as inputs finish, so that a crash leaves a record
+    // of the finished work for --resume; the manifest replaces it at the end.
+    let journal = match std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&journal_path)
+    {
+        Ok(f) => Mutex::new(Some(f)),
+        Err(e) => return report::usage(&format!("{}: {e}", journal_path.display())),
+    };
     let _ = ctrlc::set_handler(|| {
         if INTERRUPTED.swap(true, Ordering::SeqCst) {
             std::process::exit(130);
@@ -342,7 +440,7 @@ pub fn run(
         Ok(p) => p,
         Err(e) => return report::usage(&format!("-j: {e}")),
     };
-    let rows: Vec<Option<Value>> = pool.install(|| {
+    let rows: Vec<Option<String>> = pool.install(|| {
         jobs.par_iter()
             .map(|job| {
                 if INTERRUPTED.load(Ordering::SeqCst) {
@@ -350,7 +448,9 @@ pub fn run(
                 }
                 let row = convert_job(
                     args, formats, outdir, filter, job, &old, &totals, &errors, &bar,
-                )?;
+                )?
+                .to_string();
+                journal_row(&journal, &journal_path, &row, args.fsync, &errors);
                 let n = files_done.fetch_add(1, Ordering::Relaxed) + 1;
                 bar.set_message(format!("{n}/{} files", jobs.len()));
                 Some(row)
@@ -359,15 +459,19 @@ pub fn run(
     });
     bar.finish_and_clear();
     let interrupted = INTERRUPTED.load(Ordering::SeqCst);
-    let mut manifest = String::new();
-    for row in rows.iter().flatten() {
-        manifest.push_str(&row.to_string());
-        manifest.push('\n');
-    }
-    if let Err(e) = write_atomically(&manifest_path, true, args.fsync, |w| {
-        w.write_all(manifest.as_bytes())
-    }) {
-        rep.input_error(&manifest_path.display().to_string(), &e.to_string());
+    let written = write_atomically(&manifest_path, true, args.fsync, |w| {
+        for row in rows.iter().flatten() {
+            w.write_all(row.as_bytes())?;
+            w.write_all(b"\n")?;
+        }
+        Ok(())
+    });
+    match written {
+        Ok(()) => {
+            drop(journal);
+            let _ = std::fs::remove_file(&journal_path);
+        }
+        Err(e) => rep.input_error(&manifest_path.display().to_string(), &e.to_string()),
     }
     let secs = started.elapsed().as_secs_f64();
     let bytes = totals.bytes.load(Ordering::Relaxed);

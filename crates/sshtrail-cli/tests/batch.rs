@@ -695,3 +695,82 @@ fn interrupting_a_large_log_leaves_no_partial_output() {
     assert!(std::fs::read(out.join("big.jsonl")).unwrap() == log.as_bytes());
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn a_killed_batch_resumes_from_its_journal() {
+    let root = scratch("killed");
+    let t = root.join("tree");
+    std::fs::create_dir_all(&t).unwrap();
+    let session = std::fs::read(testdata("session.jsonl")).unwrap();
+    for i in 0..2000 {
+        std::fs::write(t.join(format!("{i}.jsonl")), &session).unwrap();
+    }
+    let out = root.join("out");
+    let args = |extra: &[&str]| {
+        let mut a = vec!["convert", "--to", "text,asciicast", "-j", "1", "-q"];
+        a.extend_from_slice(extra);
+        a.extend_from_slice(&["-o", out.to_str().unwrap(), t.to_str().unwrap()]);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sshtrail"))
+        .args(args(&[]))
+        .spawn()
+        .unwrap();
+    // Kill it (no chance to clean up) once some inputs are journaled.
+    let journal = out.join("manifest.jsonl.journal");
+    let started = std::time::Instant::now();
+    while std::fs::read_to_string(&journal).map_or(0, |j| j.lines().count()) < 20 {
+        assert!(started.elapsed().as_secs() < 60, "nothing was journaled");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!out.join("manifest.jsonl").exists());
+    let journaled: Vec<Value> = std::fs::read_to_string(&journal)
+        .unwrap()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert!(journaled.len() >= 20 && journaled.len() < 2000);
+    // What a kill in the middle of a write leaves: a temporary of a process
+    // that is gone.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let dead = gone.id();
+    gone.wait().unwrap();
+    let stale = out.join(format!(".9999.txt.sshtrail-tmp-{dead}"));
+    std::fs::write(&stale, b"half").unwrap();
+    // The folder holds a conversion: plain convert refuses it.
+    let o = sshtrail(&args(&[]).iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("manifest.jsonl.journal"));
+    let o = sshtrail(
+        &args(&["--resume"])
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains(&format!("removed {}", stale.display())),
+        "{err}"
+    );
+    assert!(temporaries(&out).is_empty());
+    assert!(!journal.exists(), "the manifest replaces the journal");
+    let rows = manifest(&out);
+    assert_eq!(rows.len(), 2000);
+    // The journaled inputs were not converted again.
+    let skipped: std::collections::HashSet<&str> = rows
+        .iter()
+        .filter(|r| r["status"] == "skipped")
+        .map(|r| r["input"].as_str().unwrap())
+        .collect();
+    for j in &journaled {
+        assert!(
+            skipped.contains(j["input"].as_str().unwrap()),
+            "{}",
+            j["input"]
+        );
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
