@@ -21,6 +21,18 @@ fn sshtrail(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Runs `sshtrail ARGS` and checks that it succeeds.
+fn succeeds(args: &[&str]) -> Output {
+    let o = sshtrail(args);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "sshtrail {args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o
+}
+
 fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("sshtrail-batch-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -310,15 +322,21 @@ fn symlink_loops_are_reported_not_followed_forever() {
     std::fs::remove_dir_all(&root).unwrap();
 }
 
-#[test]
-fn interrupting_leaves_no_partial_output() {
-    let root = scratch("sigint");
+/// `root/tree` holding `n` copies of the session log.
+fn copies_of_the_session(root: &Path, n: usize) -> PathBuf {
     let t = root.join("tree");
     std::fs::create_dir_all(&t).unwrap();
     let session = std::fs::read(testdata("session.jsonl")).unwrap();
-    for i in 0..3000 {
+    for i in 0..n {
         std::fs::write(t.join(format!("{i}.jsonl")), &session).unwrap();
     }
+    t
+}
+
+#[test]
+fn interrupting_leaves_no_partial_output() {
+    let root = scratch("sigint");
+    let t = copies_of_the_session(&root, 3000);
     let out = root.join("out");
     let child = Command::new(env!("CARGO_BIN_EXE_sshtrail"))
         .args([
@@ -358,7 +376,7 @@ fn interrupting_leaves_no_partial_output() {
             assert_eq!(o["sha256"], sha256(&out.join(o["path"].as_str().unwrap())));
         }
     }
-    let o = sshtrail(&[
+    succeeds(&[
         "convert",
         "--to",
         "text,asciicast",
@@ -368,12 +386,6 @@ fn interrupting_leaves_no_partial_output() {
         out.to_str().unwrap(),
         t.to_str().unwrap(),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     assert_eq!(manifest(&out).len(), 3000);
     std::fs::remove_dir_all(&root).unwrap();
 }
@@ -433,7 +445,7 @@ fn a_large_log_converted_in_blocks_gives_the_same_bytes_as_the_careful_path() {
     // The careful path: one log, one format, -o naming the file.
     let careful = |fmt: &str, filter: &str| {
         let file = root.join(format!("careful-{fmt}-{filter}"));
-        let o = sshtrail(&[
+        succeeds(&[
             "convert",
             "--to",
             fmt,
@@ -443,19 +455,13 @@ fn a_large_log_converted_in_blocks_gives_the_same_bytes_as_the_careful_path() {
             file.to_str().unwrap(),
             input.to_str().unwrap(),
         ]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
         std::fs::read(file).unwrap()
     };
     let all = "stdin,stdout,stderr,forward-request";
     for (j, filter) in [("1", all), ("2", all), ("2", "stdout")] {
         let out = root.join(format!("out{j}-{}", filter.split(',').count()));
         std::fs::create_dir_all(&out).unwrap();
-        let o = sshtrail(&[
+        succeeds(&[
             "convert",
             "--to",
             "jsonl,hex,hexdump,raw",
@@ -468,12 +474,6 @@ fn a_large_log_converted_in_blocks_gives_the_same_bytes_as_the_careful_path() {
             out.to_str().unwrap(),
             input.to_str().unwrap(),
         ]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
         for (fmt, ext) in [
             ("jsonl", "jsonl"),
             ("hex", "hex"),
@@ -511,7 +511,7 @@ fn a_large_log_converted_in_blocks_gives_the_same_bytes_as_the_careful_path() {
     for ext in ["hexdump", "hex"] {
         let back = root.join(format!("back-{ext}"));
         std::fs::create_dir_all(&back).unwrap();
-        let o = sshtrail(&[
+        succeeds(&[
             "convert",
             "--to",
             "jsonl",
@@ -522,12 +522,6 @@ fn a_large_log_converted_in_blocks_gives_the_same_bytes_as_the_careful_path() {
             back.to_str().unwrap(),
             root.join(format!("out1-4/big.{ext}")).to_str().unwrap(),
         ]);
-        assert_eq!(
-            o.status.code(),
-            Some(0),
-            "{}",
-            String::from_utf8_lossy(&o.stderr)
-        );
         assert!(
             std::fs::read(back.join("big.jsonl")).unwrap() == plain.as_bytes(),
             "{ext}"
@@ -543,6 +537,27 @@ fn replace_line(log: &str, n: usize, with: &str) -> String {
     lines.join("\n") + "\n"
 }
 
+/// Writes `log` as `root/big.jsonl` and converts it with 2 threads into
+/// `root/out`; gives the run and the output folder.
+fn convert_big(root: &Path, log: &str, formats: &str) -> (Output, PathBuf) {
+    let input = root.join("big.jsonl");
+    std::fs::write(&input, log).unwrap();
+    let out = root.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let o = sshtrail(&[
+        "convert",
+        "--to",
+        formats,
+        "-j",
+        "2",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    (o, out)
+}
+
 #[test]
 fn a_bad_line_deep_in_a_large_log_is_reported_where_it_is() {
     let root = scratch("large-bad");
@@ -554,21 +569,7 @@ fn a_bad_line_deep_in_a_large_log_is_reported_where_it_is() {
         n,
         r#"{"type":"stdout","ts":"2023-06-07T17:32:29Z","data":"@@@@"}"#,
     );
-    let input = root.join("big.jsonl");
-    std::fs::write(&input, &bad).unwrap();
-    let out = root.join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    let o = sshtrail(&[
-        "convert",
-        "--to",
-        "jsonl,raw",
-        "-j",
-        "2",
-        "-q",
-        "-o",
-        out.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ]);
+    let (o, out) = convert_big(&root, &bad, "jsonl,raw");
     let err = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{err}");
     let at = format!("big.jsonl:{n}:54: error: ");
@@ -597,21 +598,7 @@ fn events_of_another_channel_in_a_large_log_go_to_their_channel() {
     let other =
         r#"{"type":"stdout","ts":"2023-06-07T17:32:29Z","data":"b3RoZXI=","channel_id":"other"}"#;
     let mixed = replace_line(&replace_line(&log, n / 2, other), n - 3, other);
-    let input = root.join("big.jsonl");
-    std::fs::write(&input, &mixed).unwrap();
-    let out = root.join("out");
-    std::fs::create_dir_all(&out).unwrap();
-    let o = sshtrail(&[
-        "convert",
-        "--to",
-        "jsonl",
-        "-j",
-        "2",
-        "-q",
-        "-o",
-        out.to_str().unwrap(),
-        input.to_str().unwrap(),
-    ]);
+    let (o, out) = convert_big(&root, &mixed, "jsonl");
     assert_eq!(
         o.status.code(),
         Some(0),
@@ -676,7 +663,7 @@ fn interrupting_a_large_log_leaves_no_partial_output() {
         "only the manifest"
     );
     assert!(manifest(&out).is_empty(), "nothing was finished");
-    let o = sshtrail(&[
+    succeeds(&[
         "convert",
         "--to",
         "jsonl,hexdump",
@@ -686,12 +673,6 @@ fn interrupting_a_large_log_leaves_no_partial_output() {
         out.to_str().unwrap(),
         input.to_str().unwrap(),
     ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
     assert!(std::fs::read(out.join("big.jsonl")).unwrap() == log.as_bytes());
     std::fs::remove_dir_all(&root).unwrap();
 }
@@ -699,12 +680,7 @@ fn interrupting_a_large_log_leaves_no_partial_output() {
 #[test]
 fn a_killed_batch_resumes_from_its_journal() {
     let root = scratch("killed");
-    let t = root.join("tree");
-    std::fs::create_dir_all(&t).unwrap();
-    let session = std::fs::read(testdata("session.jsonl")).unwrap();
-    for i in 0..2000 {
-        std::fs::write(t.join(format!("{i}.jsonl")), &session).unwrap();
-    }
+    let t = copies_of_the_session(&root, 2000);
     let out = root.join("out");
     let args = |extra: &[&str]| {
         let mut a = vec!["convert", "--to", "text,asciicast", "-j", "1", "-q"];
