@@ -274,34 +274,81 @@ fn intact(row: &Value, size: u64, sha: &str, outdir: &Path) -> bool {
 /// The record of finished inputs while a batch runs.
 const JOURNAL: &str = "manifest.jsonl.journal";
 
-/// Appends one manifest row to the journal. A journal that cannot be
-/// written is reported once and dropped: the batch goes on, the manifest
-/// at the end still records everything.
-fn journal_row(
-    journal: &Mutex<Option<std::fs::File>>,
-    path: &Path,
-    row: &str,
-    fsync: bool,
-    errors: &Mutex<u64>,
-) {
-    let mut journal = journal.lock().unwrap_or_else(|e| e.into_inner());
-    let Some(file) = journal.as_mut() else {
-        return;
-    };
-    let mut line = Vec::with_capacity(row.len() + 1);
-    line.extend_from_slice(row.as_bytes());
-    line.push(b'\n');
-    let result = std::io::Write::write_all(file, &line).and_then(|()| {
-        if fsync {
-            file.sync_data()
-        } else {
-            Ok(())
+/// The rows of a running batch: appended to the journal file as inputs
+/// finish; kept in memory only if the journal cannot be written.
+struct Journal {
+    file: Option<std::fs::File>,
+    /// Where this run's rows start in the file, and how many bytes of
+    /// whole rows it has written.
+    start: u64,
+    written: u64,
+    /// Rows the file could not take.
+    spill: Vec<String>,
+}
+
+impl Journal {
+    fn open(path: &Path) -> std::io::Result<Journal> {
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        let start = file.metadata()?.len();
+        Ok(Journal {
+            file: Some(file),
+            start,
+            written: 0,
+            spill: Vec::new(),
+        })
+    }
+
+    /// Appends one row. On an error the file is given up (reported once by
+    /// the caller) and this row and the next ones stay in memory.
+    fn append(&mut self, row: &str, fsync: bool) -> std::io::Result<()> {
+        if let Some(file) = self.file.as_mut() {
+            let mut line = Vec::with_capacity(row.len() + 1);
+            line.extend_from_slice(row.as_bytes());
+            line.push(b'\n');
+            let result = std::io::Write::write_all(file, &line).and_then(|()| {
+                if fsync {
+                    file.sync_data()
+                } else {
+                    Ok(())
+                }
+            });
+            match result {
+                Ok(()) => {
+                    self.written += line.len() as u64;
+                    return Ok(());
+                }
+                Err(e) => {
+                    self.file = None;
+                    self.spill.push(row.to_string());
+                    return Err(e);
+                }
+            }
         }
-    });
-    if let Err(e) = result {
-        report::warn(&format!("{}: {e}", path.display()));
-        *errors.lock().unwrap_or_else(|e| e.into_inner()) += 1;
-        *journal = None;
+        self.spill.push(row.to_string());
+        Ok(())
+    }
+
+    /// Writes this run's rows, in the order they finished.
+    fn rows(&self, path: &Path, out: &mut dyn std::io::Write) -> std::io::Result<()> {
+        if self.written > 0 {
+            let mut file = std::fs::File::open(path)?;
+            std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(self.start))?;
+            let copied = std::io::copy(&mut Read::take(file, self.written), out)?;
+            if copied != self.written {
+                return Err(std::io::Error::other(format!(
+                    "{} shrank while the batch ran",
+                    path.display()
+                )));
+            }
+        }
+        for row in &self.spill {
+            out.write_all(row.as_bytes())?;
+            out.write_all(b"\n")?;
+        }
+        Ok(())
     }
 }
 
@@ -370,18 +417,24 @@ pub fn run(
             ));
         }
     }
-    let mut old: BTreeMap<String, Value> = BTreeMap::new();
+    // Rows of earlier runs, by input, as written (parsed when their input
+    // comes up: a Value per row would be several times larger).
+    let mut old: BTreeMap<String, String> = BTreeMap::new();
     if args.resume {
         // The journal of a run that did not finish comes after the manifest:
         // its rows are newer.
         for path in [&manifest_path, &journal_path] {
-            if let Ok(text) = std::fs::read_to_string(path) {
-                for line in text.lines() {
-                    if let Ok(v) = serde_json::from_str::<Value>(line) {
-                        if let Some(p) = v["input"].as_str() {
-                            old.insert(p.to_string(), v);
-                        }
-                    }
+            let Ok(file) = std::fs::File::open(path) else {
+                continue;
+            };
+            for line in std::io::BufRead::lines(std::io::BufReader::new(file)).map_while(Result::ok)
+            {
+                #[derive(serde::Deserialize)]
+                struct Input {
+                    input: String,
+                }
+                if let Ok(row) = serde_json::from_str::<Input>(&line) {
+                    old.insert(row.input, line);
                 }
             }
         }
@@ -402,12 +455,8 @@ pub fn run(
     }
     // Rows are appended as inputs finish, so that a crash leaves a record
     // of the finished work for --resume; the manifest replaces it at the end.
-    let journal = match std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&journal_path)
-    {
-        Ok(f) => Mutex::new(Some(f)),
+    let journal = match Journal::open(&journal_path) {
+        Ok(j) => Mutex::new(j),
         Err(e) => return report::usage(&format!("{}: {e}", journal_path.display())),
     };
     let _ = ctrlc::set_handler(|| {
@@ -440,36 +489,39 @@ pub fn run(
         Ok(p) => p,
         Err(e) => return report::usage(&format!("-j: {e}")),
     };
-    let rows: Vec<Option<String>> = pool.install(|| {
-        jobs.par_iter()
-            .map(|job| {
-                if INTERRUPTED.load(Ordering::SeqCst) {
-                    return None;
-                }
-                let row = convert_job(
-                    args, formats, outdir, filter, job, &old, &totals, &errors, &bar,
-                )?
-                .to_string();
-                journal_row(&journal, &journal_path, &row, args.fsync, &errors);
-                let n = files_done.fetch_add(1, Ordering::Relaxed) + 1;
-                bar.set_message(format!("{n}/{} files", jobs.len()));
-                Some(row)
-            })
-            .collect()
+    pool.install(|| {
+        jobs.par_iter().for_each(|job| {
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                return;
+            }
+            let Some(row) = convert_job(
+                args, formats, outdir, filter, job, &old, &totals, &errors, &bar,
+            ) else {
+                return;
+            };
+            let mut journal = journal.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = journal.append(&row.to_string(), args.fsync) {
+                report::warn(&format!("{}: {e}", journal_path.display()));
+                *errors.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+            }
+            drop(journal);
+            let n = files_done.fetch_add(1, Ordering::Relaxed) + 1;
+            bar.set_message(format!("{n}/{} files", jobs.len()));
+        })
     });
     bar.finish_and_clear();
     let interrupted = INTERRUPTED.load(Ordering::SeqCst);
+    // The manifest: this run's rows, copied from the journal.
+    let journal = journal.into_inner().unwrap_or_else(|e| e.into_inner());
     let written = write_atomically(&manifest_path, true, args.fsync, |w| {
-        for row in rows.iter().flatten() {
-            w.write_all(row.as_bytes())?;
-            w.write_all(b"\n")?;
-        }
-        Ok(())
+        journal.rows(&journal_path, w)
     });
     match written {
         Ok(()) => {
             drop(journal);
-            let _ = std::fs::remove_file(&journal_path);
+            if let Err(e) = std::fs::remove_file(&journal_path) {
+                report::warn(&format!("{}: {e}", journal_path.display()));
+            }
         }
         Err(e) => rep.input_error(&manifest_path.display().to_string(), &e.to_string()),
     }
@@ -506,7 +558,7 @@ fn convert_job(
     outdir: &Path,
     filter: &sshtrail::Filter,
     job: &Job,
-    old: &BTreeMap<String, Value>,
+    old: &BTreeMap<String, String>,
     totals: &Totals,
     errors: &Mutex<u64>,
     bar: &indicatif::ProgressBar,
@@ -517,17 +569,20 @@ fn convert_job(
         report::warn(m);
         json!({"input": input, "size": job.size, "sha256": null, "status": "failed", "errors": 1, "messages": [m], "outputs": []})
     };
-    if let Some(prev) = old.get(&input) {
+    if let Some(prev) = old
+        .get(&input)
+        .and_then(|line| serde_json::from_str::<Value>(line).ok())
+    {
         // Resuming: an input whose size and hash match and whose outputs
         // are intact is done.
         let sha = match sha256_file(&job.path) {
             Ok(h) => h,
             Err(e) => return Some(failed_row(&format!("{input}: {e}"))),
         };
-        if intact(prev, job.size, &sha, outdir) {
+        if intact(&prev, job.size, &sha, outdir) {
             totals.skipped.fetch_add(1, Ordering::Relaxed);
             bar.inc(job.size);
-            let mut row = prev.clone();
+            let mut row = prev;
             row["status"] = json!("skipped");
             return Some(row);
         }
