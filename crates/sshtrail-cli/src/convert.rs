@@ -17,7 +17,7 @@ use sshtrail::encode::script::{write_script, ScriptFormat};
 use sshtrail::encode::{
     EncodeError, Encoder, HexDumpEncoder, HexLineEncoder, JsonlEncoder, RawEncoder,
 };
-use sshtrail::siem::{SiemFormat, TypedCommand};
+use sshtrail::siem::{SiemFormat, SiemOptions, TypedCommand};
 use sshtrail::time::format_rfc3339;
 use sshtrail::{Filter, SliceReader};
 
@@ -218,32 +218,26 @@ pub fn run(args: ConvertArgs) -> u8 {
     };
     let mut formats = args.to.clone();
     formats.dedup();
+    // An output folder: an existing directory, or more outputs than one
+    // file can hold (several formats; several logs but for SIEM records,
+    // which form one stream).
+    let batch = args.output.as_ref().filter(|out| {
+        out.is_dir()
+            || formats.len() > 1
+            || (formats[0].siem().is_none() && !single_log(&args.paths))
+    });
+    if let Some(outdir) = batch {
+        return crate::batch::run(&args, &formats, outdir, &filter);
+    }
     if let Some(siem) = formats[0].siem() {
         // SIEM records of every channel form one stream: stdout or -o FILE.
-        if formats.len() > 1 {
-            return report::usage("a SIEM format (ecs, ocsf, cef, hec) writes one stream of records: convert it on its own");
-        }
-        let typed = |ch: &Channel<'_>| -> Vec<TypedCommand> {
-            sshtrail::commands::commands(ch)
-                .unwrap_or_default()
-                .into_iter()
-                .map(|c| TypedCommand {
-                    ts: c.ts,
-                    ts_text: format_rfc3339(c.ts),
-                    command: c.command,
-                    confidence: c.confidence.name().to_string(),
-                })
-                .collect()
-        };
-        return crate::siem::run(siem, &args.paths, args.output.as_deref(), args.io, &typed);
-    }
-    if formats.iter().any(|f| f.siem().is_some()) {
-        return report::usage("a SIEM format (ecs, ocsf, cef, hec) writes one stream of records: convert it on its own");
-    }
-    if let Some(outdir) = &args.output {
-        if !(single_log(&args.paths) && formats.len() == 1 && !outdir.is_dir()) {
-            return crate::batch::run(&args, &formats, outdir, &filter);
-        }
+        return crate::siem::run(
+            siem,
+            &args.paths,
+            args.output.as_deref(),
+            args.io,
+            &typed_commands,
+        );
     }
     let mut rep = Reporter::default();
     let conns = gather(&args.paths, &mut rep);
@@ -357,6 +351,20 @@ fn channel_label(ch: &Channel<'_>) -> String {
     }
 }
 
+/// The commands typed in a channel, as the SIEM records carry them.
+fn typed_commands(ch: &Channel<'_>) -> Vec<TypedCommand> {
+    sshtrail::commands::commands(ch)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|c| TypedCommand {
+            ts: c.ts,
+            ts_text: format_rfc3339(c.ts),
+            command: c.command,
+            confidence: c.confidence.name().to_string(),
+        })
+        .collect()
+}
+
 pub fn convert_one(
     args: &ConvertArgs,
     fmt: ConvertFormat,
@@ -450,9 +458,33 @@ pub fn convert_one(
             }
             Ok(())
         }
-        ConvertFormat::Ecs | ConvertFormat::Ocsf | ConvertFormat::Cef | ConvertFormat::Hec => Err(
-            io::Error::other("SIEM formats are written by the SIEM runner"),
-        ),
+        ConvertFormat::Ecs | ConvertFormat::Ocsf | ConvertFormat::Cef | ConvertFormat::Hec => {
+            // One channel's records, in time order (the SIEM runner merges
+            // the channels of a connection into one stream).
+            let opts = SiemOptions {
+                io: args.io,
+                io_max_bytes: crate::siem::IO_MAX_BYTES,
+                product_version: env!("CARGO_PKG_VERSION"),
+            };
+            let mut events = sshtrail::siem::events(
+                conn.id.as_deref(),
+                conn.meta.as_ref(),
+                ch,
+                &typed_commands(ch),
+                &opts,
+            );
+            events.sort_by_key(|e| e.ts);
+            let format = fmt.siem().unwrap_or(SiemFormat::Ecs);
+            write_to(dest, args, |w| {
+                let mut line = Vec::new();
+                for ev in &events {
+                    line.clear();
+                    sshtrail::siem::write(format, ev, &mut line);
+                    w.write_all(&line)?;
+                }
+                Ok(())
+            })
+        }
         ConvertFormat::Jsonl | ConvertFormat::Hex | ConvertFormat::Hexdump | ConvertFormat::Raw => {
             let mut encoder = fmt.event_encoder(true);
             write_to(dest, args, |w| {

@@ -750,3 +750,56 @@ fn a_killed_batch_resumes_from_its_journal() {
     }
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn siem_records_convert_in_a_batch_one_file_a_channel() {
+    let root = scratch("siem");
+    let t = tree(&root);
+    let out = root.join("out");
+    succeeds(&[
+        "convert",
+        "--to",
+        "ecs,ocsf,cef,hec,jsonl",
+        "-q",
+        "-o",
+        out.to_str().unwrap(),
+        t.join("a").to_str().unwrap(),
+    ]);
+    let conn = t.join("a").join(CONN);
+    for (fmt, ext) in [
+        ("ecs", "ecs.ndjson"),
+        ("ocsf", "ocsf.ndjson"),
+        ("cef", "cef"),
+        ("hec", "hec"),
+    ] {
+        // The channels' files hold the connection's stream of records.
+        let stream = succeeds(&["convert", "--to", fmt, conn.to_str().unwrap()]).stdout;
+        let mut want: Vec<&str> = std::str::from_utf8(&stream).unwrap().lines().collect();
+        let mut got = String::new();
+        for ch in ["0", "1", "2"] {
+            got.push_str(
+                &std::fs::read_to_string(out.join(CONN).join(format!("{ch}.{ext}"))).unwrap(),
+            );
+        }
+        let mut got: Vec<&str> = got.lines().collect();
+        want.sort_unstable();
+        got.sort_unstable();
+        assert!(want.len() > 10, "{fmt}");
+        assert_eq!(got, want, "{fmt}");
+    }
+    let rows = manifest(&out);
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        let formats: Vec<&str> = r["outputs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["format"].as_str().unwrap())
+            .collect();
+        assert_eq!(formats, ["ecs", "ocsf", "cef", "hec", "jsonl"]);
+        for o in r["outputs"].as_array().unwrap() {
+            assert_eq!(o["sha256"], sha256(&out.join(o["path"].as_str().unwrap())));
+        }
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
