@@ -626,7 +626,13 @@ fn convert_job(
                 sha256,
                 by_type,
                 outputs,
+                warning,
             } => {
+                // Reported like the careful path reports it.
+                let mut rep = Reporter::default();
+                if let Some(w) = &warning {
+                    rep.parse_error(&input, w);
+                }
                 let events: u64 = by_type.values().sum();
                 let outputs: Vec<Value> = outputs
                     .iter()
@@ -644,7 +650,7 @@ fn convert_job(
                     "input": input, "size": size, "sha256": sha256,
                     "connection_id": job.context.connection_id, "channel_id": job.context.channel_id,
                     "channels": [job.context.channel_id], "events": events, "by_type": by_type,
-                    "warnings": 0, "errors": 0, "messages": [], "outputs": outputs, "status": "converted",
+                    "warnings": rep.warnings, "errors": 0, "messages": rep.messages, "outputs": outputs, "status": "converted",
                 }));
             }
             Outcome::Failed(m) => {

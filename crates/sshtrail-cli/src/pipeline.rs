@@ -69,6 +69,9 @@ pub enum Outcome {
         sha256: String,
         by_type: BTreeMap<String, u64>,
         outputs: Vec<Written>,
+        /// A cut-off last line (`LINE:COLUMN: warning: ...`): its event is
+        /// left out, as the careful path does.
+        warning: Option<sshtrail::ParseError>,
     },
     /// Something needs the careful path; nothing was written.
     Careful,
@@ -152,6 +155,7 @@ struct State {
     hash_out: Option<Hasher<Vec<Sha256>>>,
     reading_done: bool,
     counts: Counts,
+    warning: Option<sshtrail::ParseError>,
     stop: Option<Stop>,
 }
 
@@ -240,6 +244,7 @@ pub fn convert_large(job: &Large<'_>) -> Outcome {
             }),
             reading_done: false,
             counts: Counts::default(),
+            warning: None,
             stop: None,
         }),
         changed: Condvar::new(),
@@ -291,6 +296,7 @@ pub fn convert_large(job: &Large<'_>) -> Outcome {
         size: reader.blocks.offset(),
         sha256: format!("{:x}", hash_in.hash.finalize()),
         by_type: state.counts.into_map(),
+        warning: state.warning,
         outputs,
     }
 }
@@ -346,6 +352,7 @@ impl Pipe<'_> {
                 if (self.job.interrupted)() {
                     return Some(Err(Stop::Interrupted));
                 }
+                let start = r.blocks.offset();
                 let got = match r.blocks.next_block(&mut input) {
                     Ok(true) => {
                         (self.job.progress)(input.len() as u64);
@@ -353,7 +360,7 @@ impl Pipe<'_> {
                             r.format = Format::detect(&input[..input.len().min(1 << 16)]);
                         }
                         // A log whose layout cannot be told from its start.
-                        r.format.map(|f| (r.next, f)).ok_or(Stop::Careful)
+                        r.format.map(|f| (r.next, start, f)).ok_or(Stop::Careful)
                     }
                     Ok(false) => {
                         self.lock().reading_done = true;
@@ -366,7 +373,7 @@ impl Pipe<'_> {
                 r.next += 1;
                 Some(got)
             });
-            let (k, format) = match read {
+            let (k, start, format) = match read {
                 None | Some(None) => return,
                 Some(Some(Ok(block))) => block,
                 Some(Some(Err(why))) => return self.stop(why),
@@ -380,8 +387,21 @@ impl Pipe<'_> {
             }
             outputs.iter_mut().for_each(Vec::clear);
             let mut counts = Counts::default();
-            if !convert_block(self.job, &input, k == 0, format, &mut outputs, &mut counts) {
-                return self.stop(Stop::Careful);
+            match convert_block(self.job, &input, k == 0, format, &mut outputs, &mut counts) {
+                BlockEnd::Done => {}
+                BlockEnd::Careful => return self.stop(Stop::Careful),
+                // Only the last block can end in a cut-off line: locate it
+                // in the whole log.
+                BlockEnd::CutOff(mut warning) => match lines_before(self.job.path, start) {
+                    Ok(n) => {
+                        warning.line += n;
+                        self.lock().warning = Some(warning);
+                    }
+                    Err(e) => {
+                        let m = format!("{}: {e}", self.job.path.display());
+                        return self.stop(Stop::Failed(m));
+                    }
+                },
             }
             self.lock().counts.merge(&mut counts);
             let written = self.gate(Some(k), |w: &mut Writer| {
@@ -415,8 +435,30 @@ impl Pipe<'_> {
     }
 }
 
-/// Converts one block into `outputs` (one per format). False when the
-/// block needs the careful path.
+/// How a block's conversion ended.
+enum BlockEnd {
+    Done,
+    /// The block ends in a cut-off line: the warning, located in the block.
+    CutOff(sshtrail::ParseError),
+    /// The block needs the careful path.
+    Careful,
+}
+
+/// The number of line ends in the first `offset` bytes of the file.
+fn lines_before(path: &Path, offset: u64) -> io::Result<u64> {
+    let mut file = io::Read::take(File::open(path)?, offset);
+    let mut buf = vec![0u8; 1 << 20];
+    let mut lines = 0;
+    loop {
+        let n = io::Read::read(&mut file, &mut buf)?;
+        if n == 0 {
+            return Ok(lines);
+        }
+        lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+    }
+}
+
+/// Converts one block into `outputs` (one per format).
 fn convert_block(
     job: &Large<'_>,
     block: &[u8],
@@ -424,18 +466,21 @@ fn convert_block(
     format: Format,
     outputs: &mut [Vec<u8>],
     counts: &mut Counts,
-) -> bool {
+) -> BlockEnd {
     let mut encoders: Vec<_> = job.formats.iter().map(|f| f.event_encoder(first)).collect();
     let mut payload = Vec::new();
     for record in SliceReader::with_format(block, Some(format)) {
-        let Ok(ev) = record else {
-            return false;
+        let ev = match record {
+            Ok(ev) => ev,
+            // A warning is a cut-off last line: the last record there is.
+            Err(e) if e.is_warning() => return BlockEnd::CutOff(e),
+            Err(_) => return BlockEnd::Careful,
         };
         if ev.channel_id().is_some_and(|id| id != job.channel_id) {
-            return false;
+            return BlockEnd::Careful;
         }
         if ev.decode_payload(&mut payload).is_err() {
-            return false;
+            return BlockEnd::Careful;
         }
         counts.add(&ev.kind);
         if !job.filter.matches(&ev.kind) {
@@ -443,9 +488,9 @@ fn convert_block(
         }
         for (enc, out) in encoders.iter_mut().zip(outputs.iter_mut()) {
             if enc.event(out, &ev, &payload).is_err() {
-                return false;
+                return BlockEnd::Careful;
             }
         }
     }
-    true
+    BlockEnd::Done
 }

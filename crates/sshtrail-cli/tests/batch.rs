@@ -803,3 +803,51 @@ fn siem_records_convert_in_a_batch_one_file_a_channel() {
     }
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+#[test]
+fn a_large_log_cut_off_in_its_last_line_converts_with_a_located_warning() {
+    let root = scratch("large-cut");
+    let log = large_log(20, "big");
+    // A download cut off in the middle of its last line.
+    let cut = &log[..log.len() - 30];
+    let (o, out) = convert_big(&root, cut, "jsonl,hexdump");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    // Located as the careful path locates it, reading the whole log.
+    let careful = root.join("careful.jsonl");
+    let input = root.join("big.jsonl");
+    let c = sshtrail(&[
+        "convert",
+        "--to",
+        "jsonl",
+        "-o",
+        careful.to_str().unwrap(),
+        input.to_str().unwrap(),
+    ]);
+    let careful_err = String::from_utf8_lossy(&c.stderr);
+    let n = log.lines().count();
+    let at = format!("big.jsonl:{n}:");
+    let warning = careful_err
+        .lines()
+        .find(|l| l.contains(&at))
+        .unwrap_or_else(|| panic!("{careful_err}"));
+    assert!(warning.contains(": warning: "), "{warning}");
+    let located = &warning[warning.find(&at).unwrap()..];
+    assert!(err.contains(located), "{located} in {err}");
+    // Everything before the cut-off line is converted.
+    let whole_lines = &cut[..cut.rfind('\n').unwrap() + 1];
+    assert!(std::fs::read(out.join("big.jsonl")).unwrap() == whole_lines.as_bytes());
+    assert!(std::fs::read(&careful).unwrap() == whole_lines.as_bytes());
+    let m = manifest(&out);
+    assert_eq!(
+        (m[0]["status"].as_str(), m[0]["warnings"].as_u64()),
+        (Some("converted"), Some(1))
+    );
+    assert!(
+        m[0]["messages"][0].as_str().unwrap().ends_with(located),
+        "{}",
+        m[0]
+    );
+    assert_eq!(m[0]["events"], n - 1);
+    std::fs::remove_dir_all(&root).unwrap();
+}
