@@ -408,13 +408,8 @@ fn large_log(mib: usize, channel: &str) -> String {
     let mut t = 0u64;
     while log.len() < mib << 20 {
         t += next() % 5_000_000;
-        let ts = format!(
-            "2023-06-07T{:02}:{:02}:{:02}.{:06}Z",
-            17 + t / 3_600_000_000 % 6,
-            t / 60_000_000 % 60,
-            t / 1_000_000 % 60,
-            t % 1_000_000
-        );
+        // Microseconds after 2023-06-07T17:00:00Z.
+        let ts = sshtrail::time::format_rfc3339(1_686_157_200_000_000_000 + i128::from(t) * 1000);
         let r = next();
         let payload: Vec<u8> = (0..r % 300).map(|_| next() as u8).collect();
         match r % 7 {

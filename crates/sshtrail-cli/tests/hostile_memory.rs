@@ -250,13 +250,9 @@ fn large_log() -> Writer {
         let mut written = 0usize;
         let mut i = 0u64;
         while written < 128 << 20 {
-            let ts = format!(
-                "2023-06-07T{:02}:{:02}:{:02}.{:06}Z",
-                17 + i / 3_600_000_000 % 6,
-                i / 60_000_000 % 60,
-                i / 1_000_000 % 60,
-                i % 1_000_000
-            );
+            // Microseconds after 2023-06-07T17:00:00Z.
+            let ts =
+                sshtrail::time::format_rfc3339(1_686_157_200_000_000_000 + i128::from(i) * 1000);
             let cut = 4 * (i as usize % (payload.len() / 4));
             let line = match i % 5 {
                 0 => format!(r#"{{"type":"stdin","ts":"{ts}","data":"bA=="}}"#),
