@@ -1,25 +1,15 @@
 //! `sshtrail convert -o OUTDIR` over trees: parallel, atomic, resumable,
 //! with a manifest, and never writing outside OUTDIR.
 
+mod common;
+use common::{sshtrail, testdata_path as testdata};
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
 
 const CONN: &str = "6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f";
-
-fn testdata(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(name)
-}
-
-fn sshtrail(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sshtrail"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 /// Runs `sshtrail ARGS` and checks that it succeeds.
 fn succeeds(args: &[&str]) -> Output {

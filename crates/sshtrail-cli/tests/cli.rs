@@ -1,23 +1,10 @@
 //! The `sshtrail` binary end to end: outputs, messages and exit statuses.
 
+mod common;
+use common::{sshtrail, testdata};
+
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
-
-fn testdata(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn sshtrail(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sshtrail"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn sshtrail_stdin(args: &[&str], input: &[u8]) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sshtrail"))

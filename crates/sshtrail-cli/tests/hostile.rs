@@ -9,6 +9,9 @@
 //! (the `RUSAGE_CHILDREN` high-water mark is shared by every child of a
 //! process).
 
+mod common;
+use common::testdata_path as testdata;
+
 use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -48,12 +51,6 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.0);
     }
-}
-
-fn testdata(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(name)
 }
 
 fn run(args: &[&str]) -> Output {

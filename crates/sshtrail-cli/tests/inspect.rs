@@ -1,24 +1,12 @@
 //! `sshtrail inspect` and `sshtrail streams` on connection directories.
 
+mod common;
+use common::{sshtrail, testdata};
+
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const CONN: &str = "6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f";
-
-fn testdata(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn sshtrail(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sshtrail"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout)

@@ -2,26 +2,14 @@
 //! scriptreplay, installed by `.ci/replay-deps.sh`) and by the real
 //! recordings in ../shared/corpus.
 
+mod common;
+use common::{sshtrail, testdata};
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 use serde_json::Value;
-
-fn testdata(name: &str) -> String {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../testdata")
-        .join(name)
-        .to_string_lossy()
-        .into_owned()
-}
-
-fn sshtrail(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sshtrail"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("sshtrail-replay-{}", std::process::id()));

@@ -11,6 +11,9 @@
 //! holding pipes, equals signs, backslashes, line breaks and UTF-8), and
 //! the `sshtrail convert --to FORMAT` binary.
 
+mod common;
+use common::sshtrail;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -307,13 +310,6 @@ fn the_validators_reject_broken_records() {
 }
 
 // ------------------------------------------------------ the binary
-
-fn sshtrail(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_sshtrail"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn convert(format: &str, extra: &[&str], paths: &[&Path]) -> Vec<u8> {
     let mut args = vec!["convert", "--to", format];
