@@ -101,11 +101,11 @@ impl Counts {
         }
     }
 
-    fn merge(&mut self, other: &mut Counts) {
-        for (a, b) in self.known.iter_mut().zip(other.known.iter_mut()) {
-            *a += std::mem::take(b);
+    fn merge(&mut self, other: Counts) {
+        for (a, b) in self.known.iter_mut().zip(other.known) {
+            *a += b;
         }
-        for (k, n) in std::mem::take(&mut other.other) {
+        for (k, n) in other.other {
             *self.other.entry(k).or_default() += n;
         }
     }
@@ -126,6 +126,8 @@ struct Reader {
     blocks: RecordBlocks<File>,
     next: usize,
     format: Option<Format>,
+    /// The input is exhausted.
+    done: bool,
 }
 
 /// The writer's state.
@@ -153,7 +155,6 @@ struct State {
     hash_in: Option<Hasher<Sha256>>,
     writer: Option<Writer>,
     hash_out: Option<Hasher<Vec<Sha256>>>,
-    reading_done: bool,
     counts: Counts,
     warning: Option<sshtrail::ParseError>,
     stop: Option<Stop>,
@@ -228,6 +229,7 @@ pub fn convert_large(job: &Large<'_>) -> Outcome {
                 blocks: RecordBlocks::new(input, BLOCK, MAX_RECORD),
                 next: 0,
                 format: job.format,
+                done: false,
             }),
             hash_in: Some(Hasher {
                 hash: Sha256::new(),
@@ -242,7 +244,6 @@ pub fn convert_large(job: &Large<'_>) -> Outcome {
                 hash: vec![Sha256::new(); n],
                 next: 0,
             }),
-            reading_done: false,
             counts: Counts::default(),
             warning: None,
             stop: None,
@@ -269,11 +270,7 @@ pub fn convert_large(job: &Large<'_>) -> Outcome {
         return unfinished();
     };
     let blocks = reader.next;
-    if !state.reading_done
-        || hash_in.next != blocks
-        || writer.next != blocks
-        || hash_out.next != blocks
-    {
+    if !reader.done || hash_in.next != blocks || writer.next != blocks || hash_out.next != blocks {
         return unfinished();
     }
     let mut outputs = Vec::new();
@@ -346,7 +343,7 @@ impl Pipe<'_> {
         loop {
             // Read the next block, whichever it is.
             let read = self.gate(None, |r: &mut Reader| {
-                if self.lock().reading_done {
+                if r.done {
                     return None;
                 }
                 if (self.job.interrupted)() {
@@ -363,7 +360,7 @@ impl Pipe<'_> {
                         r.format.map(|f| (r.next, start, f)).ok_or(Stop::Careful)
                     }
                     Ok(false) => {
-                        self.lock().reading_done = true;
+                        r.done = true;
                         return None;
                     }
                     // A record too long for a block.
@@ -403,7 +400,7 @@ impl Pipe<'_> {
                     }
                 },
             }
-            self.lock().counts.merge(&mut counts);
+            self.lock().counts.merge(counts);
             let written = self.gate(Some(k), |w: &mut Writer| {
                 w.next += 1;
                 for (i, out) in outputs.iter().enumerate() {
