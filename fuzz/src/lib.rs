@@ -49,7 +49,7 @@ pub fn check_record(record: Record<'_>, lines: u64, buf: &mut Vec<u8>) -> Seen {
                 e.line
             );
             assert!(e.column >= 1, "error column 0: {e}");
-            assert!(!e.message.is_empty());
+            assert!(!e.message().is_empty());
             let shown = e.to_string();
             assert!(shown.starts_with(&format!("{}:{}: ", e.line, e.column)));
             Seen::Problem(shown)

@@ -144,7 +144,7 @@ fn read_meta(path: &Path, rep: &mut Reporter) -> Option<Arc<Connection>> {
     match Connection::from_json(&bytes) {
         Ok(c) => Some(Arc::new(c)),
         Err(e) => {
-            rep.input_error_located(&path.display().to_string(), &e.to_string());
+            rep.connection_error(&path.display().to_string(), &e);
             None
         }
     }

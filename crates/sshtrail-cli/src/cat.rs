@@ -148,7 +148,7 @@ pub fn run(args: CatArgs) -> u8 {
                 Ok(()) => Ok(()),
                 Err(EncodeError::Io(e)) => Err(Flow::Output(e)),
                 Err(EncodeError::Unrepresentable(m)) => {
-                    rep.parse_error(name, &ParseError::new(event.line, 1, m));
+                    rep.parse_error(name, &ParseError::syntax(event.line, 1, m));
                     if stop {
                         Err(Flow::Halt)
                     } else {

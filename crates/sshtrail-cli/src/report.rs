@@ -25,7 +25,13 @@ impl Reporter {
         } else {
             self.errors += 1;
         }
-        self.say(format!("{path}:{e}"));
+        self.say(format!(
+            "{path}:{}:{}: {}: {}",
+            e.line,
+            e.column,
+            e.severity.name(),
+            e.kind
+        ));
     }
 
     /// Reports a problem with a whole input (cannot open, read error).
@@ -34,10 +40,13 @@ impl Reporter {
         self.say(format!("{path}: error: {message}"));
     }
 
-    /// Reports a problem whose message already starts with `LINE:COLUMN:`.
-    pub fn input_error_located(&mut self, path: &str, located: &str) {
+    /// Reports a bad connection JSON at its line and column.
+    pub fn connection_error(&mut self, path: &str, e: &sshtrail::connection::ConnectionError) {
         self.errors += 1;
-        self.say(format!("{path}:{located}"));
+        self.say(format!(
+            "{path}:{}:{}: error: bad connection JSON: {}",
+            e.line, e.column, e.message
+        ));
     }
 
     fn say(&mut self, line: String) {

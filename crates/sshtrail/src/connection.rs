@@ -111,7 +111,7 @@ fn string_or_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Str
 
 /// A connection JSON that does not parse.
 #[derive(Debug, thiserror::Error)]
-#[error("{line}:{column}: error: bad connection JSON: {message}")]
+#[error("{line}:{column}: bad connection JSON: {message}")]
 pub struct ConnectionError {
     /// 1-based line.
     pub line: u64,

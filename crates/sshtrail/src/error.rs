@@ -3,7 +3,7 @@
 use std::fmt;
 
 /// How bad a [`ParseError`] is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Severity {
     /// A malformed line: the event is lost and the input is broken.
     Error,
@@ -13,11 +13,63 @@ pub enum Severity {
     Warning,
 }
 
+impl Severity {
+    /// `error` or `warning`, as messages print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// What is wrong at a [`ParseError`]'s place.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ParseErrorKind {
+    /// The text does not have the layout's shape; the message says what was
+    /// expected and what was found (`expected ':', found 'x'`).
+    Syntax(String),
+    /// The payload does not decode: bad base64 or hex digits.
+    Payload(String),
+    /// The timestamp is not an RFC 3339 time, or names no real instant.
+    Time(String),
+    /// A record longer than a streaming reader keeps in memory.
+    TooLong {
+        /// The longest record kept, in bytes.
+        max: usize,
+    },
+}
+
+impl fmt::Display for ParseErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseErrorKind::Syntax(m) | ParseErrorKind::Payload(m) | ParseErrorKind::Time(m) => {
+                f.write_str(m)
+            }
+            ParseErrorKind::TooLong { max } => write!(
+                f,
+                "expected an event of at most {max} bytes, found a longer one (streamed input keeps one event in memory)"
+            ),
+        }
+    }
+}
+
 /// A problem in the input, located at a 1-based line and byte column.
 ///
-/// Its `Display` is `LINE:COLUMN: error: MESSAGE`; prefix it with the path to
-/// get the `PATH:LINE:COLUMN: error: MESSAGE` form that editors understand.
+/// Its `Display` is `LINE:COLUMN: MESSAGE`, without a severity: a front end
+/// prints `PATH:LINE:COLUMN: error: MESSAGE` (or `warning:` for
+/// [`Severity::Warning`]), the form editors understand.
+///
+/// ```
+/// use sshtrail::{ParseError, ParseErrorKind, Severity};
+/// let e = ParseError::syntax(3, 1, "expected '{' (a JSON object), found 'x'");
+/// assert_eq!(e.to_string(), "3:1: expected '{' (a JSON object), found 'x'");
+/// assert_eq!(e.severity, Severity::Error);
+/// assert!(matches!(e.kind, ParseErrorKind::Syntax(_)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub struct ParseError {
     /// 1-based line number.
     pub line: u64,
@@ -25,38 +77,50 @@ pub struct ParseError {
     pub column: u64,
     /// Whether the problem is an error or a warning.
     pub severity: Severity,
-    /// What was expected and what was found.
-    pub message: String,
+    /// What is wrong.
+    pub kind: ParseErrorKind,
 }
 
 impl ParseError {
-    /// An error (not a warning) at `line` and `column`.
-    pub fn new(line: u64, column: u64, message: impl Into<String>) -> Self {
+    /// An error (not a warning) of `kind` at `line` and `column`.
+    pub fn new(line: u64, column: u64, kind: ParseErrorKind) -> Self {
         ParseError {
             line,
             column,
             severity: Severity::Error,
-            message: message.into(),
+            kind,
         }
+    }
+
+    /// A [`ParseErrorKind::Syntax`] error.
+    pub fn syntax(line: u64, column: u64, message: impl Into<String>) -> Self {
+        Self::new(line, column, ParseErrorKind::Syntax(message.into()))
+    }
+
+    /// A [`ParseErrorKind::Payload`] error.
+    pub fn payload(line: u64, column: u64, message: impl Into<String>) -> Self {
+        Self::new(line, column, ParseErrorKind::Payload(message.into()))
+    }
+
+    /// A [`ParseErrorKind::Time`] error.
+    pub fn time(line: u64, column: u64, message: impl Into<String>) -> Self {
+        Self::new(line, column, ParseErrorKind::Time(message.into()))
     }
 
     /// True for [`Severity::Warning`].
     pub fn is_warning(&self) -> bool {
         self.severity == Severity::Warning
     }
+
+    /// The message without the place: what was expected and what was found.
+    pub fn message(&self) -> String {
+        self.kind.to_string()
+    }
 }
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let level = match self.severity {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        };
-        write!(
-            f,
-            "{}:{}: {}: {}",
-            self.line, self.column, level, self.message
-        )
+        write!(f, "{}:{}: {}", self.line, self.column, self.kind)
     }
 }
 
@@ -76,12 +140,15 @@ mod tests {
     use super::*;
 
     #[test]
-    fn display_names_line_column_and_level() {
-        let mut e = ParseError::new(12, 7, "expected ':', found 'x'");
-        assert_eq!(e.to_string(), "12:7: error: expected ':', found 'x'");
+    fn display_names_line_column_and_no_severity() {
+        let mut e = ParseError::syntax(12, 7, "expected ':', found 'x'");
+        assert_eq!(e.to_string(), "12:7: expected ':', found 'x'");
         e.severity = Severity::Warning;
         assert!(e.is_warning());
-        assert_eq!(e.to_string(), "12:7: warning: expected ':', found 'x'");
+        assert_eq!(e.to_string(), "12:7: expected ':', found 'x'");
+        assert_eq!(e.severity.name(), "warning");
+        let long = ParseError::new(1, 1, ParseErrorKind::TooLong { max: 16 });
+        assert!(long.message().contains("at most 16 bytes"));
     }
 
     #[test]

@@ -3,8 +3,8 @@
 use std::borrow::Cow;
 use std::fmt;
 
+use crate::codec::{base64, hex, json};
 use crate::error::ParseError;
-use crate::format::{hex, jsonl};
 use crate::time::Nanos;
 
 /// Which way an event went.
@@ -146,7 +146,7 @@ impl Payload<'_> {
                 escaped,
                 line,
                 column,
-            } => jsonl::decode_base64(text, *escaped, *line, *column, out),
+            } => base64::decode_base64(text, *escaped, *line, *column, out),
             Payload::Hex { text, line, column } => hex::decode_hex(text, *line, *column, out),
             Payload::HexDump { text, len } => {
                 out.reserve(*len);
@@ -249,7 +249,7 @@ impl<'a> Extras<'a> {
     /// the value exactly as written.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, &'a str)> + 'a {
         let object = self.object;
-        let members = jsonl::Members::new(object.as_bytes());
+        let members = json::Members::new(object.as_bytes());
         // The reader checked that every span is UTF-8 at char boundaries.
         members.filter_map(move |(key, value)| {
             Some((object.get(key.0..key.1)?, object.get(value.0..value.1)?))

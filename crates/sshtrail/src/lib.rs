@@ -23,6 +23,7 @@
 //! ```
 
 pub mod channel;
+mod codec;
 pub mod commands;
 pub mod connection;
 pub mod encode;
@@ -37,7 +38,7 @@ pub mod stats;
 pub mod time;
 pub mod utf8;
 
-pub use error::{ParseError, Severity};
+pub use error::{ParseError, ParseErrorKind, Severity};
 pub use event::{Direction, Event, EventType, Payload};
 pub use filter::Filter;
 pub use format::{Format, Record, SliceReader, StreamReader};

@@ -13,7 +13,8 @@ pub const NANOS_PER_SEC: Nanos = 1_000_000_000;
 
 /// A timestamp that does not parse: the byte offset of the problem inside the
 /// timestamp text, and what was wrong there.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message} (at byte {offset} of the time)")]
 pub struct TimeError {
     /// 0-based offset into the timestamp text.
     pub offset: usize,

@@ -98,7 +98,7 @@ fn check(input: &[u8], format: Option<Format>, chunk: usize) {
                 e.line
             );
             assert!(e.column >= 1, "{e}");
-            assert!(!e.message.is_empty());
+            assert!(!e.message().is_empty());
             assert!(e.line >= last_line, "errors out of order");
             last_line = e.line;
         }

@@ -25,7 +25,13 @@ fn describe(r: Record<'_>, buf: &mut Vec<u8>) -> String {
         Ok(e) => {
             let payload = match e.decode_payload(buf) {
                 Ok(()) => buf.iter().map(|b| format!("{b:02x}")).collect::<String>(),
-                Err(err) => format!("<{err}>"),
+                Err(err) => format!(
+                    "<{}:{}: {}: {}>",
+                    err.line,
+                    err.column,
+                    err.severity.name(),
+                    err.kind
+                ),
             };
             let mut parts = vec![
                 e.line.to_string(),
@@ -38,7 +44,7 @@ fn describe(r: Record<'_>, buf: &mut Vec<u8>) -> String {
             parts.extend(e.extras.iter().map(|(k, v)| format!("{k}={v}")));
             parts.join(" ")
         }
-        Err(e) => e.to_string(),
+        Err(e) => format!("{}:{}: {}: {}", e.line, e.column, e.severity.name(), e.kind),
     }
 }
 
@@ -110,10 +116,9 @@ fn over_the_limit(input: &[u8]) -> Vec<Result<(u64, String), String>> {
     let mut out = Vec::new();
     StreamReader::new(input)
         .for_each(|r| -> io::Result<()> {
-            out.push(
-                r.map(|e| (e.line, e.kind.to_string()))
-                    .map_err(|e| e.to_string()),
-            );
+            out.push(r.map(|e| (e.line, e.kind.to_string())).map_err(|e| {
+                format!("{}:{}: {}: {}", e.line, e.column, e.severity.name(), e.kind)
+            }));
             Ok(())
         })
         .unwrap();

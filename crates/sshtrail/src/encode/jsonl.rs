@@ -4,7 +4,8 @@
 
 use std::io::Write;
 
-use super::{push_json_str, EncodeError, Encoder};
+use super::{EncodeError, Encoder};
+use crate::codec::json::push_json_str;
 use crate::event::Event;
 
 /// Writes canonical jsonl.

@@ -3,7 +3,7 @@
 
 use std::io::{self, Read};
 
-use super::hex::is_dump_line;
+use crate::codec::hex::is_dump_line;
 
 /// The offset at which `buf`, the start of a longer log, can be cut so that
 /// every record before the cut is whole: the start of the last line that is

@@ -3,7 +3,9 @@
 
 use std::borrow::Cow;
 
-use crate::error::{describe, ParseError};
+use crate::codec::hex::{dump_line, hex_problem, is_dump_line};
+use crate::codec::line_at;
+use crate::error::ParseError;
 use crate::event::{Event, EventType, Extras, Payload};
 use crate::time::TimeCache;
 
@@ -25,175 +27,6 @@ fn fields(line: &[u8]) -> impl Iterator<Item = (usize, &[u8])> {
     })
 }
 
-/// Decodes a full `hexdump -C` line (16 bytes in the canonical columns)
-/// without a general scan; `None` for any other shape.
-#[inline]
-fn dump_line16(line: &[u8]) -> Option<[u8; 16]> {
-    // 16 pairs end at column 58, each followed by a space (the last one
-    // before the gutter); shorter lines take the general path.
-    let cells = line.get(..59)?;
-    let mut digits = [0u8; 32];
-    let mut spaces = true;
-    for k in 0..16 {
-        let at = 10 + 3 * k + usize::from(k >= 8);
-        digits[2 * k] = cells[at];
-        digits[2 * k + 1] = cells[at + 1];
-        spaces &= cells[at + 2] == b' ';
-    }
-    if !spaces || cells[33] != b' ' || cells[34] != b' ' {
-        return None;
-    }
-    let mut out = [0u8; 16];
-    faster_hex::hex_decode(&digits, &mut out).ok()?;
-    Some(out)
-}
-
-/// True for a dump line: 8 hex digits of offset and two spaces.
-pub(crate) fn is_dump_line(line: &[u8]) -> bool {
-    line.len() >= 10 && line[..8].iter().all(u8::is_ascii_hexdigit) && &line[8..10] == b"  "
-}
-
-fn hex_val(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        _ => None,
-    }
-}
-
-/// Parses one dump line: its offset and byte count, appending the bytes to
-/// `out` when given. Errors carry a 0-based offset into the line.
-pub(crate) fn dump_line(
-    line: &[u8],
-    mut out: Option<&mut Vec<u8>>,
-) -> Result<(u64, usize), (usize, String)> {
-    if !is_dump_line(line) {
-        return Err((
-            0,
-            "expected a dump line (8 hex digits of offset, two spaces)".into(),
-        ));
-    }
-    let offset = line[..8].iter().fold(0u64, |acc, &c| {
-        acc * 16 + u64::from(hex_val(c).unwrap_or(0))
-    });
-    if let Some(bytes) = dump_line16(line) {
-        if let Some(out) = out {
-            out.extend_from_slice(&bytes);
-        }
-        return Ok((offset, 16));
-    }
-    let mut i = 10;
-    let mut count = 0usize;
-    loop {
-        while i < line.len() && line[i] == b' ' {
-            i += 1;
-        }
-        if i == line.len() || line[i] == b'|' {
-            break;
-        }
-        if count == 16 {
-            return Err((
-                i,
-                format!(
-                    "expected at most 16 bytes on a dump line, found {}",
-                    describe(Some(line[i]))
-                ),
-            ));
-        }
-        let hi = hex_val(line[i]);
-        let lo = line.get(i + 1).copied().and_then(hex_val);
-        let (Some(hi), Some(lo)) = (hi, lo) else {
-            let bad = if hi.is_none() { i } else { i + 1 };
-            return Err((
-                bad,
-                format!(
-                    "expected a hex byte pair or the '|' gutter, found {}",
-                    describe(line.get(bad).copied())
-                ),
-            ));
-        };
-        if let Some(c) = line.get(i + 2) {
-            if *c != b' ' && *c != b'|' {
-                return Err((
-                    i + 2,
-                    format!(
-                        "expected a space after the byte pair, found {}",
-                        describe(Some(*c))
-                    ),
-                ));
-            }
-        }
-        if let Some(out) = out.as_deref_mut() {
-            out.push(hi << 4 | lo);
-        }
-        count += 1;
-        i += 2;
-    }
-    if count == 0 {
-        return Err((
-            i,
-            format!(
-                "expected at least one hex byte pair, found {}",
-                describe(line.get(i).copied())
-            ),
-        ));
-    }
-    Ok((offset, count))
-}
-
-/// Appends the bytes of dump lines the reader has already checked.
-pub(crate) fn decode_dump(text: &[u8], out: &mut Vec<u8>) {
-    let mut pos = 0;
-    while let Some((line, next, _)) = line_at(text, pos, true) {
-        if !line.is_empty() {
-            // Checked by the reader; a failure here cannot happen, and would
-            // only shorten the payload.
-            let _ = dump_line(line, Some(out));
-        }
-        pos = next;
-    }
-}
-
-/// Decodes the hex digits of the line layout into `out`.
-pub(crate) fn decode_hex(
-    text: &[u8],
-    line: u64,
-    column: u64,
-    out: &mut Vec<u8>,
-) -> Result<(), ParseError> {
-    if let Some((at, msg)) = hex_problem(text) {
-        return Err(ParseError::new(line, column + at as u64, msg));
-    }
-    let start = out.len();
-    out.resize(start + text.len() / 2, 0);
-    if faster_hex::hex_decode(text, &mut out[start..]).is_err() {
-        out.truncate(start);
-        return Err(ParseError::new(line, column, "bad hex digits"));
-    }
-    Ok(())
-}
-
-/// Why `text` is not an even run of hex digits, if it is not.
-fn hex_problem(text: &[u8]) -> Option<(usize, String)> {
-    if faster_hex::hex_check(text) && text.len() % 2 == 0 {
-        return None;
-    }
-    if let Some(i) = text.iter().position(|c| !c.is_ascii_hexdigit()) {
-        return Some((
-            i,
-            format!("expected a hex digit, found {}", describe(Some(text[i]))),
-        ));
-    }
-    Some((
-        text.len() - 1,
-        format!(
-            "expected an even number of hex digits, found {}",
-            text.len()
-        ),
-    ))
-}
-
 /// One step of the hex reader.
 pub(crate) enum HexStep<'a> {
     /// An event (or an error), and where the next record starts with how
@@ -201,25 +34,6 @@ pub(crate) enum HexStep<'a> {
     Done(Result<Event<'a>, ParseError>, usize, u64),
     /// The record continues past the end of the buffer.
     NeedMore,
-}
-
-/// A line of the buffer: content without the line end, the start of the next
-/// line, and whether a line end was there.
-pub(crate) fn line_at(buf: &[u8], pos: usize, eof: bool) -> Option<(&[u8], usize, bool)> {
-    if pos >= buf.len() {
-        return None;
-    }
-    match memchr::memchr(b'\n', &buf[pos..]) {
-        Some(n) => {
-            let line = &buf[pos..pos + n];
-            Some((line.strip_suffix(b"\r").unwrap_or(line), pos + n + 1, true))
-        }
-        None if eof => {
-            let line = &buf[pos..];
-            Some((line.strip_suffix(b"\r").unwrap_or(line), buf.len(), false))
-        }
-        None => None,
-    }
 }
 
 /// Reads one hex record whose header line is `line` (line number `lineno`,
@@ -232,7 +46,7 @@ pub(crate) fn parse_record<'a>(
     lineno: u64,
     times: &mut TimeCache,
 ) -> HexStep<'a> {
-    let at = |col: usize, msg: String| ParseError::new(lineno, col as u64 + 1, msg);
+    let at = |col: usize, msg: String| ParseError::syntax(lineno, col as u64 + 1, msg);
     let done = |r| HexStep::Done(r, next, 1);
     let mut f = fields(line);
     let Some((ts_at, ts)) = f.next() else {
@@ -243,7 +57,13 @@ pub(crate) fn parse_record<'a>(
     };
     let nanos = match times.parse(ts, false) {
         Ok(n) => n,
-        Err(e) => return done(Err(at(ts_at + e.offset, e.message))),
+        Err(e) => {
+            return done(Err(ParseError::time(
+                lineno,
+                (ts_at + e.offset) as u64 + 1,
+                e.message,
+            )))
+        }
     };
     let Some((ty_at, ty)) = f.next() else {
         return done(Err(at(
@@ -328,14 +148,14 @@ fn parse_dump<'a>(
             match dump_line(l, None) {
                 Ok((offset, n)) if offset == total => total += n as u64,
                 Ok((offset, _)) => {
-                    problem = Some(ParseError::new(
+                    problem = Some(ParseError::syntax(
                         here,
                         1,
                         format!("expected dump offset {total:08x}, found {offset:08x}"),
                     ))
                 }
                 Err((col, msg)) => {
-                    let mut e = ParseError::new(here, col as u64 + 1, msg);
+                    let mut e = ParseError::syntax(here, col as u64 + 1, msg);
                     if !eol {
                         e.severity = crate::error::Severity::Warning;
                     }
@@ -353,7 +173,7 @@ fn parse_dump<'a>(
         .ok()
         .and_then(|t| t.parse::<u64>().ok());
     if declared != Some(total) {
-        let e = ParseError::new(
+        let e = ParseError::syntax(
             lineno,
             len_at as u64 + 1,
             format!(
@@ -373,6 +193,7 @@ fn parse_dump<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::codec::hex::dump_line16;
 
     fn one(buf: &str) -> Result<Event<'_>, ParseError> {
         let (line, next, _) = line_at(buf.as_bytes(), 0, true).unwrap();
@@ -443,7 +264,7 @@ mod tests {
     #[test]
     fn dump_errors() {
         let e = one("2023-06-07T17:32:29Z stdout 5\n00000000  6c 1b\n").unwrap_err();
-        assert!(e.message.contains("5 bytes"), "{}", e.message);
+        assert!(e.message().contains("5 bytes"), "{}", e.message());
         assert_eq!((e.line, e.column), (1, 29));
         let e =
             one("2023-06-07T17:32:29Z stdout 4\n00000000  6c 1b\n00000003  5b 4b\n").unwrap_err();
@@ -459,11 +280,11 @@ mod tests {
         let e = one("2023-06-07T15:12:30Z stdout 6cxz\n").unwrap_err();
         assert_eq!(e.column, 31);
         let e = one("2023-06-07T15:12:30Z stdout 6c1\n").unwrap_err();
-        assert!(e.message.contains("even"), "{}", e.message);
+        assert!(e.message().contains("even"), "{}", e.message());
         let e = one("2023-06-07T15:12:30Z\n").unwrap_err();
-        assert!(e.message.contains("event type"), "{}", e.message);
+        assert!(e.message().contains("event type"), "{}", e.message());
         let e = one("2023-06-07T15:12:30Z stdout 6c 1b\n").unwrap_err();
-        assert!(e.message.contains("fourth"), "{}", e.message);
+        assert!(e.message().contains("fourth"), "{}", e.message());
         let e = one("2023-06-07 15:12:30Z stdout\n").unwrap_err();
         assert_eq!(e.column, 11);
     }

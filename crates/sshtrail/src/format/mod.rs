@@ -12,7 +12,7 @@ pub use blocks::{record_boundary, RecordBlocks};
 
 use std::io;
 
-use crate::error::{ParseError, Severity};
+use crate::error::{ParseError, ParseErrorKind, Severity};
 use crate::event::Event;
 
 /// An event or a located problem, as the readers yield them.
@@ -96,7 +96,7 @@ impl Parser {
     #[inline]
     pub(crate) fn next<'a>(&mut self, buf: &'a [u8], pos: &mut usize, eof: bool) -> Next<'a> {
         loop {
-            let Some((line, next, has_eol)) = hex::line_at(buf, *pos, eof) else {
+            let Some((line, next, has_eol)) = crate::codec::line_at(buf, *pos, eof) else {
                 return if eof { Next::End } else { Next::NeedMore };
             };
             let lineno = self.line;
@@ -282,7 +282,13 @@ impl<R: io::Read> StreamReader<R> {
                 let line = self.parser.line();
                 self.skip_line()?;
                 self.parser.line += 1;
-                f(Err(ParseError::new(line, 1, format!("expected an event of at most {} bytes, found a longer one (streamed input keeps one event in memory)", self.max_record))))?;
+                f(Err(ParseError::new(
+                    line,
+                    1,
+                    ParseErrorKind::TooLong {
+                        max: self.max_record,
+                    },
+                )))?;
                 continue;
             }
             self.fill()?;
@@ -375,7 +381,7 @@ mod tests {
                         e.decode_payload(&mut payload).unwrap();
                         format!("{}:{}:{:?}", e.line, e.kind, payload)
                     }
-                    Err(e) => e.to_string(),
+                    Err(e) => format!("{}:{}: {}: {}", e.line, e.column, e.severity.name(), e.kind),
                 });
                 Ok(())
             })
@@ -391,7 +397,7 @@ mod tests {
                     e.decode_payload(&mut payload).unwrap();
                     format!("{}:{}:{:?}", e.line, e.kind, payload)
                 }
-                Err(e) => e.to_string(),
+                Err(e) => format!("{}:{}: {}: {}", e.line, e.column, e.severity.name(), e.kind),
             })
             .collect()
     }
@@ -454,7 +460,7 @@ mod tests {
         assert!(got[0]
             .as_ref()
             .unwrap_err()
-            .message
+            .message()
             .contains("expected '{'"));
     }
 }
