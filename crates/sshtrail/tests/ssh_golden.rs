@@ -1,5 +1,5 @@
 //! Golden decodes of every SSH message `sshtrail::ssh` knows, in each of
-//! FORMAT.md's three payload layouts, plus robustness against truncated,
+//! docs/FORMAT.md's three payload layouts, plus robustness against truncated,
 //! lying and random payloads, and a check against the shared sample log.
 //!
 //! Every payload is built by hand from the field lists of RFC 4254 (and
@@ -1521,7 +1521,7 @@ fn sample_log_decodes() {
         eprintln!("undecoded: line {line} {kind} {} bytes {p:02x?}", p.len());
     }
     assert!(decoded_events > 0);
-    // FORMAT.md section 6 gives CHANNEL_SUCCESS/FAILURE a uint32 recipient
+    // docs/FORMAT.md section 6 gives CHANNEL_SUCCESS/FAILURE a uint32 recipient
     // in every layout, so a reply event with an empty payload fits none of
     // them: the sample has such events. Everything with a payload decodes.
     let nonempty: Vec<_> = undecoded.iter().filter(|(_, _, p)| !p.is_empty()).collect();
