@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use sshtrail::{Format, SliceReader};
 
-/// FORMAT.md's rule, written out independently: the first line that is
+/// docs/FORMAT.md's rule, written out independently: the first line that is
 /// neither blank (spaces, tabs, a CR before the LF) nor a comment (`#` after
 /// spaces and tabs) starts with `{` (after spaces and tabs) in jsonl.
 fn reference(data: &[u8]) -> Option<(Format, bool)> {

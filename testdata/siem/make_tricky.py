@@ -15,7 +15,7 @@ address), and whose channels exercise every record type of
   2.hex  an sftp subsystem whose trail is still ONGOING (no close record).
 
 SSH messages are built here with Python's own struct module (layout 1 of
-FORMAT.md section 6), so the tests compare sshtrail with a second
+docs/FORMAT.md section 6), so the tests compare sshtrail with a second
 implementation. Run it again after changing it, and read the diff.
 """
 import json

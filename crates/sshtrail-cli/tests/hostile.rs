@@ -304,7 +304,7 @@ fn nul_bytes_are_located_errors_or_kept_exactly() {
     );
     assert_eq!(o.stdout, b"");
     // A file of NUL bytes and no line end reads as a cut-off last line: a
-    // warning, exit status 0 (FORMAT.md section 5).
+    // warning, exit status 0 (docs/FORMAT.md section 5).
     let path = dir.file("zeros.bin", &[0u8; 64]);
     let o = run(&["cat", &path]);
     assert_status(

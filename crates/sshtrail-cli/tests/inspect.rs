@@ -1,9 +1,8 @@
 //! `sshtrail inspect` and `sshtrail streams` on connection directories.
 
 mod common;
-use common::{sshtrail, testdata};
+use common::{sshtrail, testdata, testdata_path};
 
-use std::path::PathBuf;
 use std::process::Output;
 
 const CONN: &str = "6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f";
@@ -178,14 +177,13 @@ fn streams_writes_raw_files_and_an_index() {
     std::fs::remove_dir_all(&out).unwrap();
 }
 
-/// The acceptance fixture in ../shared, when present (CI makes sure).
+/// The acceptance fixture in `testdata/checkdata/conn` (see
+/// `testdata/checkdata/SOURCES.md`).
 #[test]
-fn shared_connection_fixture_matches_its_truth() {
-    let conn = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/checkdata/conn");
-    let Ok(truth) = std::fs::read(conn.join("TRUTH.json")) else {
-        eprintln!("skipped: {} is absent", conn.display());
-        return;
-    };
+fn checkdata_connection_fixture_matches_its_truth() {
+    let conn = testdata_path("checkdata/conn");
+    let truth = std::fs::read(conn.join("TRUTH.json"))
+        .unwrap_or_else(|e| panic!("{}: {e}", conn.join("TRUTH.json").display()));
     let truth: serde_json::Value = serde_json::from_slice(&truth).unwrap();
     let id = truth["connection_id"].as_str().unwrap();
     let o = sshtrail(&["inspect", "--json", conn.join(id).to_str().unwrap()]);

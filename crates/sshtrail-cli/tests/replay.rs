@@ -1,9 +1,9 @@
 //! Replay outputs checked by real tools (the asciinema CLI, util-linux
 //! scriptreplay, installed by `.ci/replay-deps.sh`) and by the real
-//! recordings in ../shared/corpus.
+//! recordings in testdata/corpus (see its SOURCES.md).
 
 mod common;
-use common::{sshtrail, testdata};
+use common::{sshtrail, testdata, testdata_path};
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -465,17 +465,15 @@ fn load_cast(path: &Path) -> (Value, Vec<(f64, String, String)>) {
     (header, evs)
 }
 
-/// Every real recording in ../shared/corpus/asciicast survives
+/// Every real recording in testdata/corpus/asciicast survives
 /// asciicast -> trail log (cast2trail.py) -> sshtrail convert --to asciicast,
 /// also with payloads split inside UTF-8 sequences.
 #[test]
 fn corpus_recordings_round_trip() {
-    let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
-    let corpus = shared.join("corpus/asciicast");
-    let Ok(dir) = std::fs::read_dir(&corpus) else {
-        eprintln!("skipped: {} is absent", corpus.display());
-        return;
-    };
+    let corpus = testdata_path("corpus/asciicast");
+    let cast2trail = testdata_path("tools/cast2trail.py");
+    assert!(cast2trail.is_file(), "{} is missing", cast2trail.display());
+    let dir = std::fs::read_dir(&corpus).unwrap_or_else(|e| panic!("{}: {e}", corpus.display()));
     let mut casts: Vec<PathBuf> = dir
         .filter_map(Result::ok)
         .map(|e| e.path())
@@ -510,7 +508,7 @@ fn corpus_recordings_round_trip() {
             let log = tmp(&format!("{name}.{split}.jsonl"));
             let out = tmp(&format!("{name}.{split}.cast"));
             let py = Command::new("python3")
-                .arg(shared.join("tools/cast2trail.py"))
+                .arg(&cast2trail)
                 .arg(cast)
                 .arg(&log)
                 .args(["--split", split])

@@ -131,16 +131,10 @@ fn malformed_files_are_reported_at_their_line() {
     assert!(checked >= 10);
 }
 
-/// The acceptance data in ../shared/checkdata, when present (CI makes sure).
+/// The acceptance data in `testdata/checkdata` (see its SOURCES.md).
 #[test]
-fn shared_checkdata_samples() {
-    let dir =
-        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/checkdata");
-    if !dir.join("sample.jsonl").exists() {
-        eprintln!("skipped: {} is absent", dir.display());
-        return;
-    }
-    let load = |n: &str| std::fs::read(dir.join(n)).unwrap();
+fn checkdata_samples() {
+    let load = |n: &str| read(&format!("checkdata/{n}"));
     let jsonl = load("sample.jsonl");
     for input in [
         "sample.jsonl",
