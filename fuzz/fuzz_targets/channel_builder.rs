@@ -1,13 +1,16 @@
 //! The channel builder fed whatever events the reader makes of arbitrary
 //! input, the way `sshtrail inspect` feeds it (events go to the channel
 //! their `channel_id` names), finished with and without metadata: never a
-//! panic, and the stream bookkeeping adds up.
+//! panic, the stream bookkeeping adds up, replies answer requests that were
+//! made, and the summary serializes.
 #![no_main]
 
-use std::collections::BTreeMap;
+use std::collections::{HashMap, HashSet};
 
 use libfuzzer_sys::fuzz_target;
-use sshtrail::channel::{ChannelBuilder, Stream};
+use sshtrail::channel::{
+    ChannelEvent, ChannelEventKind, ChannelSink, ConnectionBuilder, SummaryCollector,
+};
 use sshtrail::connection::{Connection, Context};
 use sshtrail::SliceReader;
 
@@ -15,58 +18,89 @@ const META: &[u8] = br#"{"id":"c","trail":{"channels":[
   {"id":"0","type":"shell","bytes_client_to_server":1,"bytes_server_to_client":2,"protocol_file":{"status":"OK"}},
   {"id":"1","protocol_file":{"status":"UNCLEAN_CLOSE"}}]}}"#;
 
+/// Checks what the builder hands on.
+#[derive(Default)]
+struct Check {
+    /// Bytes seen per channel and stream.
+    offsets: HashMap<(Context, usize), u64>,
+    /// Requests made, per channel.
+    requests: HashMap<Context, HashSet<usize>>,
+    ended: HashSet<Context>,
+    summaries: SummaryCollector,
+}
+
+impl ChannelSink for Check {
+    fn event(&mut self, ev: &ChannelEvent<'_>) -> std::io::Result<()> {
+        let ch = ev.channel;
+        assert!(!self.ended.contains(&ch.context), "an event after the end");
+        match ev.kind {
+            ChannelEventKind::Data {
+                stream,
+                offset,
+                data,
+                ..
+            } => {
+                let seen = self
+                    .offsets
+                    .entry((ch.context.clone(), stream as usize))
+                    .or_default();
+                assert_eq!(offset, *seen, "chunk offsets run on");
+                *seen += data.len() as u64;
+                assert_eq!(ch.bytes_of(stream), *seen);
+            }
+            ChannelEventKind::Request(r) => {
+                assert!(self
+                    .requests
+                    .entry(ch.context.clone())
+                    .or_default()
+                    .insert(r.index));
+            }
+            ChannelEventKind::Reply { request, .. } | ChannelEventKind::Unanswered(request) => {
+                assert!(self
+                    .requests
+                    .get(&ch.context)
+                    .is_some_and(|r| r.contains(&request.index)));
+            }
+            ChannelEventKind::Ended { .. } => {
+                let integrity = ch.integrity.as_ref().expect("a verdict at the end");
+                assert_eq!(integrity.ok, integrity.problems.is_empty());
+                self.ended.insert(ch.context.clone());
+            }
+            _ => {}
+        }
+        self.summaries.event(ev)
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     let meta = Connection::from_json(META).unwrap();
+    let with_meta = data.first().is_some_and(|b| b & 1 == 1);
     let base = Context {
         connection_id: Some("c".into()),
         channel_id: "0".into(),
     };
-    let mut builders: BTreeMap<Context, ChannelBuilder<'_>> = BTreeMap::new();
-    builders.insert(base.clone(), ChannelBuilder::new(base.clone()));
-    let mut buf = Vec::new();
+    let mut check = Check::default();
+    let mut conn = ConnectionBuilder::new(Some("c"), with_meta.then_some(&meta));
+    conn.start(&mut check).unwrap();
+    conn.open_log(0, &base);
     for record in SliceReader::new(data) {
-        let event = match record {
-            Ok(ev) => ev,
-            Err(e) => {
-                builders.get_mut(&base).unwrap().log_problem(&e);
-                continue;
+        match record {
+            Ok(event) => {
+                if let Err(sshtrail::channel::ReplayError::Payload(e)) =
+                    conn.push(0, &base, &event, &mut check)
+                {
+                    conn.problem(&base, &e);
+                }
             }
-        };
-        let context = match event.channel_id() {
-            Some(id) => Context {
-                connection_id: base.connection_id.clone(),
-                channel_id: id.into_owned(),
-            },
-            None => base.clone(),
-        };
-        let builder = builders
-            .entry(context.clone())
-            .or_insert_with(|| ChannelBuilder::new(context));
-        if let Err(e) = builder.push(&event, &mut buf) {
-            builder.log_problem(&e);
+            Err(e) => conn.problem(&base, &e),
         }
     }
-    let with_meta = data.first().is_some_and(|b| b & 1 == 1);
-    for builder in builders.into_values() {
-        let ch = builder.finish(with_meta.then_some(&meta));
-        for s in Stream::ALL {
-            let chunks = &ch.streams[s as usize];
-            let mut offset = 0u64;
-            for c in chunks {
-                assert_eq!(c.offset, offset, "chunk offsets run on");
-                c.decode(&mut buf).expect("a pushed chunk decodes");
-                assert_eq!(buf.len(), c.len);
-                offset += c.len as u64;
-            }
-            assert_eq!(ch.bytes_of(s), offset);
+    let states = conn.finish(&mut check).unwrap();
+    assert_eq!(states.len(), check.ended.len(), "every channel ends once");
+    for c in check.summaries.connections() {
+        for ch in &c.channels {
+            assert!(ch.undecoded_events.len() as u64 <= ch.undecoded);
+            let _ = serde_json::to_string(ch).unwrap();
         }
-        assert!(ch.undecoded.len() as u64 <= ch.undecoded_count);
-        assert_eq!(ch.integrity.ok, ch.integrity.problems.is_empty());
-        for r in &ch.requests {
-            if let Some(f) = r.forward {
-                assert!(f < ch.forwards.len());
-            }
-        }
-        let _ = ch.to_json().to_string();
     }
 });

@@ -3,14 +3,14 @@
 use std::io::{self, BufWriter, Write};
 
 use clap::{Args, ValueEnum};
+use sshtrail::archive::open_input;
 use sshtrail::encode::{
     EncodeError, Encoder, HexDumpEncoder, HexLineEncoder, JsonlEncoder, PrettyEncoder, RawEncoder,
 };
-use sshtrail::{Filter, ParseError};
+use sshtrail::{ParseError, StreamReader};
 
-use crate::input::{display_name, for_each_record, open};
-use crate::report::{self, Reporter};
-use crate::{FormatArg, OnError};
+use crate::cli::args::{parse_filter, FormatArg, OnError};
+use crate::cli::report::{self, usage, CommandResult, Reporter};
 
 /// Arguments of `sshtrail cat`.
 #[derive(Args, Debug)]
@@ -64,36 +64,18 @@ impl From<io::Error> for Flow {
     }
 }
 
-/// Parses `--filter`, warning about names that are not SSH event types.
-pub fn parse_filter(list: Option<&str>) -> Result<Filter, String> {
-    let Some(list) = list else {
-        return Ok(Filter::all());
-    };
-    let filter: Filter = list.parse().map_err(|e| format!("--filter: {e}"))?;
-    for name in filter.unknown_names() {
-        let hint = sshtrail::filter::closest_known(name)
-            .map(|k| format!(" (did you mean \"{k}\"?)"))
-            .unwrap_or_default();
-        report::warn(&format!("--filter: \"{name}\" is not one of the 15 SSH event types{hint}; it only matches events of that exact type"));
+/// The name used in messages for a path argument.
+pub fn display_name(path: &str) -> &str {
+    if path == "-" {
+        "<stdin>"
+    } else {
+        path
     }
-    Ok(filter)
-}
-
-/// Ends the run after an output error: a closed pipe (`| head`) is normal.
-pub fn output_failed(e: &io::Error, rep: &Reporter) -> u8 {
-    if e.kind() == io::ErrorKind::BrokenPipe {
-        return rep.status();
-    }
-    report::usage(&format!("writing the output failed: {e}"));
-    crate::EXIT_INPUT
 }
 
 /// Runs `sshtrail cat`.
-pub fn run(args: CatArgs) -> u8 {
-    let filter = match parse_filter(args.filter.as_deref()) {
-        Ok(f) => f,
-        Err(m) => return report::usage(&m),
-    };
+pub fn run(args: CatArgs) -> CommandResult {
+    let filter = parse_filter(args.filter.as_deref()).map_err(usage)?;
     let mut encoder: Box<dyn Encoder> = match args.to {
         To::Pretty => Box::new(PrettyEncoder::default()),
         To::Jsonl => Box::new(JsonlEncoder::default()),
@@ -109,7 +91,7 @@ pub fn run(args: CatArgs) -> u8 {
     let mut payload = Vec::new();
     for path in &args.files {
         let name = display_name(path);
-        let input = match open(path) {
+        let input = match open_input(path.as_ref()) {
             Ok(i) => i,
             Err(e) => {
                 rep.input_error(name, &e.to_string());
@@ -120,7 +102,7 @@ pub fn run(args: CatArgs) -> u8 {
             }
         };
         let mut extras_warned = false;
-        let result = for_each_record(input, format, |record| {
+        let result = StreamReader::with_format(input, format).for_each(|record| {
             let event = match record {
                 Ok(ev) => ev,
                 Err(e) => {
@@ -166,7 +148,7 @@ pub fn run(args: CatArgs) -> u8 {
                     break;
                 }
             }
-            Err(Flow::Output(e)) => return output_failed(&e, &rep),
+            Err(Flow::Output(e)) => return rep.output_failed(&e),
         }
     }
     let finished = match encoder.finish(&mut out) {
@@ -175,7 +157,7 @@ pub fn run(args: CatArgs) -> u8 {
         Err(EncodeError::Unrepresentable(m)) => Err(io::Error::other(m)),
     };
     if let Err(e) = finished {
-        return output_failed(&e, &rep);
+        return rep.output_failed(&e);
     }
-    rep.status()
+    Ok(rep.code())
 }

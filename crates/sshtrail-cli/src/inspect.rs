@@ -4,15 +4,14 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use clap::Args;
-use serde_json::json;
-use sshtrail::channel::{direction_name, Channel, Outcome, Stream};
-use sshtrail::time::{parse_rfc3339, Nanos};
+use serde::Serialize;
+use sshtrail::archive::Discovery;
+use sshtrail::channel::{direction_name, ConnectionSummary, Outcome, SummaryCollector};
+use sshtrail::time::{human_duration, parse_rfc3339};
 
-use crate::cat::output_failed;
-use crate::gather::{gather, ConnectionInput};
-use crate::load::{channels, load_logs};
-use crate::report::Reporter;
-use crate::FormatArg;
+use crate::cli::args::FormatArg;
+use crate::cli::input;
+use crate::cli::report::{CommandResult, Reporter};
 
 /// Arguments of `sshtrail inspect`.
 #[derive(Args, Debug)]
@@ -29,22 +28,25 @@ pub struct InspectArgs {
 }
 
 /// Runs `sshtrail inspect`.
-pub fn run(args: InspectArgs) -> u8 {
+pub fn run(args: InspectArgs) -> CommandResult {
     let mut rep = Reporter::default();
-    let conns = gather(&args.paths, &mut rep);
+    let archive = input::open(&args.paths, Discovery::connection_folders(), &mut rep);
+    let mut summaries = SummaryCollector::default();
+    if let Err(e) = input::replay(&archive, args.format.to_format(), &mut summaries, &mut rep) {
+        return rep.output_failed(&e);
+    }
     let mut json_conns = Vec::new();
     let mut text = String::new();
-    for conn in &conns {
-        let logs = load_logs(conn, &mut rep);
-        let chans = channels(&logs, conn, args.format.to_format(), &mut rep);
+    for (conn, source) in summaries.connections().iter().zip(&archive.connections) {
+        let meta_path = source.meta_path.as_ref().map(|p| p.display().to_string());
         if args.json {
-            json_conns.push(connection_json(conn, &chans));
+            json_conns.push(connection_json(conn, meta_path));
         } else {
-            describe(&mut text, conn, &chans);
+            describe(&mut text, conn);
         }
     }
     let out = if args.json {
-        format!("{}\n", json!({ "connections": json_conns }))
+        format!("{}\n", serde_json::json!({ "connections": json_conns }))
     } else {
         text
     };
@@ -53,55 +55,50 @@ pub fn run(args: InspectArgs) -> u8 {
         .write_all(out.as_bytes())
         .and_then(|()| stdout.flush())
     {
-        return output_failed(&e, &rep);
+        return rep.output_failed(&e);
     }
-    rep.status()
-}
-
-fn span(chans: &[Channel<'_>]) -> (Option<String>, Option<String>) {
-    let start = chans
-        .iter()
-        .filter_map(|c| c.started.as_ref())
-        .min_by_key(|s| s.0)
-        .map(|s| s.1.clone());
-    let end = chans
-        .iter()
-        .filter_map(|c| c.ended.as_ref())
-        .max_by_key(|s| s.0)
-        .map(|s| s.1.clone());
-    (start, end)
+    Ok(rep.code())
 }
 
 /// The `connections[]` item of `inspect --json`.
-pub fn connection_json(conn: &ConnectionInput, chans: &[Channel<'_>]) -> serde_json::Value {
-    let m = conn.meta.as_ref();
-    let (first, last) = span(chans);
-    json!({
-        "id": conn.id,
-        "user": m.and_then(|m| m.user()),
-        "host": m.and_then(|m| m.host()),
-        "address": m.and_then(|m| m.target_host_address.as_deref()),
-        "account": m.and_then(|m| m.target_host_account.as_deref()),
-        "remote_address": m.and_then(|m| m.remote_address.as_deref()),
-        "authentication_method": m.map(|m| &m.authentication_method),
-        "status": m.and_then(|m| m.status.as_deref()),
-        "tags": m.map(|m| &m.tags),
-        "started": m.and_then(|m| m.connected.clone()).or(first),
-        "ended": m.and_then(|m| m.disconnected.clone()).or(last),
-        "metadata": conn.meta_path.as_ref().map(|p| p.display().to_string()),
-        "channels": chans.iter().map(Channel::to_json).collect::<Vec<_>>(),
-    })
+#[derive(Serialize)]
+struct ConnectionJson<'a> {
+    id: Option<&'a str>,
+    user: Option<&'a str>,
+    host: Option<&'a str>,
+    address: Option<&'a str>,
+    account: Option<&'a str>,
+    remote_address: Option<&'a str>,
+    authentication_method: Option<&'a [String]>,
+    status: Option<&'a str>,
+    tags: Option<&'a [String]>,
+    started: Option<String>,
+    ended: Option<String>,
+    metadata: Option<String>,
+    channels: &'a [sshtrail::channel::ChannelSummary],
 }
 
-/// `4m47s`, `1h02m03s`, `0.250s`.
-pub fn human_duration(nanos: Nanos) -> String {
-    let ms = nanos.max(0) / 1_000_000;
-    let s = ms / 1000;
-    match s {
-        0..=59 => format!("{}.{:03}s", s, ms % 1000),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m{:02}s", s / 3600, s / 60 % 60, s % 60),
-    }
+/// The `connections[]` item of `inspect --json`, keys in sorted order.
+fn connection_json(conn: &ConnectionSummary, metadata: Option<String>) -> serde_json::Value {
+    let m = conn.meta.as_ref();
+    let (first, last) = conn.span();
+    let item = ConnectionJson {
+        id: conn.id.as_deref(),
+        user: m.and_then(|m| m.user()),
+        host: m.and_then(|m| m.host()),
+        address: m.and_then(|m| m.target_host_address.as_deref()),
+        account: m.and_then(|m| m.target_host_account.as_deref()),
+        remote_address: m.and_then(|m| m.remote_address.as_deref()),
+        authentication_method: m.map(|m| m.authentication_method.as_slice()),
+        status: m.and_then(|m| m.status.as_deref()),
+        tags: m.map(|m| m.tags.as_slice()),
+        started: m.and_then(|m| m.connected.clone()).or(first),
+        ended: m.and_then(|m| m.disconnected.clone()).or(last),
+        metadata,
+        channels: &conn.channels,
+    };
+    // Through a JSON value, whose maps keep keys sorted.
+    serde_json::to_value(&item).unwrap_or_default()
 }
 
 fn between(a: Option<&str>, b: Option<&str>) -> String {
@@ -122,7 +119,8 @@ fn between(a: Option<&str>, b: Option<&str>) -> String {
     }
 }
 
-fn describe(t: &mut String, conn: &ConnectionInput, chans: &[Channel<'_>]) {
+fn describe(t: &mut String, conn: &ConnectionSummary) {
+    let chans = &conn.channels;
     let m = conn.meta.as_ref();
     let _ = writeln!(
         t,
@@ -161,7 +159,7 @@ fn describe(t: &mut String, conn: &ConnectionInput, chans: &[Channel<'_>]) {
             let _ = writeln!(t, "  status   {status}");
         }
         None => {
-            let (a, b) = span(chans);
+            let (a, b) = conn.span();
             let _ = writeln!(t, "  (no connection metadata found)");
             let _ = writeln!(t, "  when     {}", between(a.as_deref(), b.as_deref()));
         }
@@ -174,13 +172,18 @@ fn describe(t: &mut String, conn: &ConnectionInput, chans: &[Channel<'_>]) {
         );
         match (&ch.exit_status, &ch.exit_signal) {
             (Some(s), _) => head.push_str(&format!("  exit {s}")),
-            (None, Some((sig, core, msg))) => head.push_str(&format!(
-                "  killed by SIG{sig}{}{}",
-                if *core { " (core dumped)" } else { "" },
-                if msg.is_empty() {
+            (None, Some(sig)) => head.push_str(&format!(
+                "  killed by SIG{}{}{}",
+                sig.signal,
+                if sig.core_dumped {
+                    " (core dumped)"
+                } else {
+                    ""
+                },
+                if sig.message.is_empty() {
                     String::new()
                 } else {
-                    format!(": {msg}")
+                    format!(": {}", sig.message)
                 }
             )),
             (None, None) => head.push_str("  no exit status"),
@@ -207,19 +210,11 @@ fn describe(t: &mut String, conn: &ConnectionInput, chans: &[Channel<'_>]) {
                 modes.join(" ")
             );
         }
-        if !ch.resizes.is_empty() {
-            let first = &ch.resizes[0];
-            let last = &ch.resizes[ch.resizes.len() - 1];
+        if let (Some(first), Some(last)) = (ch.resizes.first(), &ch.last_resize) {
             let _ = writeln!(
                 t,
                 "    resizes  {} (first {}x{} at {}, last {}x{} at {})",
-                ch.resizes.len(),
-                first.cols,
-                first.rows,
-                first.ts_text,
-                last.cols,
-                last.rows,
-                last.ts_text
+                ch.resize_count, first.cols, first.rows, first.ts, last.cols, last.rows, last.ts
             );
         }
         if let Some(cmd) = &ch.exec {
@@ -235,17 +230,12 @@ fn describe(t: &mut String, conn: &ConnectionInput, chans: &[Channel<'_>]) {
         let _ = writeln!(
             t,
             "    time     {}",
-            between(
-                ch.started.as_ref().map(|s| s.1.as_str()),
-                ch.ended.as_ref().map(|s| s.1.as_str())
-            )
+            between(ch.started.as_deref(), ch.ended.as_deref())
         );
         let _ = writeln!(
             t,
             "    bytes    stdin {}  stdout {}  stderr {}",
-            ch.bytes_of(Stream::Stdin),
-            ch.bytes_of(Stream::Stdout),
-            ch.bytes_of(Stream::Stderr)
+            ch.bytes.stdin, ch.bytes.stdout, ch.bytes.stderr
         );
         let failed: Vec<String> = ch
             .requests
@@ -256,7 +246,7 @@ fn describe(t: &mut String, conn: &ConnectionInput, chans: &[Channel<'_>]) {
         let _ = writeln!(
             t,
             "    requests {}{}",
-            ch.requests.len(),
+            ch.request_count,
             if failed.is_empty() {
                 String::new()
             } else {
@@ -264,7 +254,7 @@ fn describe(t: &mut String, conn: &ConnectionInput, chans: &[Channel<'_>]) {
             }
         );
         for f in &ch.forwards {
-            let mut what = f.kind.clone();
+            let mut what = f.kind.to_string();
             if let (Some(a), Some(p)) = (&f.address, f.port) {
                 what.push_str(&format!(" {a}:{p}"));
             }
@@ -287,12 +277,12 @@ fn describe(t: &mut String, conn: &ConnectionInput, chans: &[Channel<'_>]) {
         if !ch.signals.is_empty() {
             let _ = writeln!(t, "    signals  {}", ch.signals.join(" "));
         }
-        if ch.undecoded_count > 0 {
+        if ch.undecoded > 0 {
             let _ = writeln!(
                 t,
                 "    undecoded {} event(s) (first at line {})",
-                ch.undecoded_count,
-                ch.undecoded.first().map_or(0, |u| u.line)
+                ch.undecoded,
+                ch.undecoded_events.first().map_or(0, |u| u.line)
             );
         }
         let verdict = if ch.integrity.ok {
@@ -303,18 +293,4 @@ fn describe(t: &mut String, conn: &ConnectionInput, chans: &[Channel<'_>]) {
         let _ = writeln!(t, "    integrity {verdict}");
     }
     let _ = writeln!(t);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use sshtrail::time::NANOS_PER_SEC;
-
-    #[test]
-    fn durations_for_people() {
-        assert_eq!(human_duration(250_000_000), "0.250s");
-        assert_eq!(human_duration(287 * NANOS_PER_SEC), "4m47s");
-        assert_eq!(human_duration(3723 * NANOS_PER_SEC), "1h02m03s");
-        assert_eq!(human_duration(-5), "0.000s");
-    }
 }

@@ -1,33 +1,25 @@
 //! `sshtrail`: inspect, replay and convert SSH trail logs.
 //!
-//! A thin shell over the `sshtrail` library: argument parsing, opening
-//! inputs, reporting problems and exit codes. Formats live in the library.
+//! A thin shell over the `sshtrail` library: argument parsing, one module a
+//! command, reporting problems and exit codes. Formats, channels and what
+//! users point at live in the library.
 
-mod batch;
 mod cat;
+mod cli;
+mod commands;
 mod convert;
-mod gather;
-mod input;
+mod grep;
 mod inspect;
-mod load;
-mod output;
-mod pipeline;
-mod replay;
-mod report;
-mod siem;
+mod play;
+mod screen;
 mod stats;
 mod streams;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
-/// Exit status when every input was read without error.
-pub const EXIT_OK: u8 = 0;
-/// Exit status when an input had a malformed line or could not be read.
-pub const EXIT_INPUT: u8 = 1;
-/// Exit status for a usage error.
-pub const EXIT_USAGE: u8 = 2;
+use cli::exit;
 
 #[derive(Parser, Debug)]
 #[command(name = "sshtrail", version, about = "Decode, inspect and convert SSH trail logs (jsonl or hex)", long_about = None)]
@@ -60,22 +52,22 @@ enum Command {
     #[command(
         after_help = "Examples:\n  sshtrail commands logs/<connection-id>/\n  sshtrail commands --json 0.jsonl | jq -r 'select(.command | test(\"sudo\")) | .ts'\n\nconfidence: exact (every key understood, echo agrees), echo (read off the screen after\ncompletion or history recall), uncertain (best guess). Lines typed without echo\n(passwords) and keys typed in full-screen programs are not commands."
     )]
-    Commands(replay::CommandsArgs),
+    Commands(commands::CommandsArgs),
     /// Print the screen as it looked at a moment.
     #[command(
         after_help = "Examples:\n  sshtrail screen --at 1m30s 0.jsonl\n  sshtrail screen --at 2023-06-07T17:33:00Z logs/<connection-id>/"
     )]
-    Screen(replay::ScreenArgs),
+    Screen(screen::ScreenArgs),
     /// Replay a session in the terminal, in real time.
     #[command(
         after_help = "Examples:\n  sshtrail play 0.jsonl\n  sshtrail play --speed 4 --idle-limit 1 --from 1m30s 0.jsonl"
     )]
-    Play(replay::PlayArgs),
+    Play(play::PlayArgs),
     /// Search what sessions showed and the commands typed.
     #[command(
         after_help = "Examples:\n  sshtrail grep -i 'permission denied' logs/\n  sshtrail grep --only commands '^sudo ' logs/*/\n\nEach hit gives the channel, the offset into the session (usable with play --from) and\nthe time. Exit status: 0 hits, 1 no hit or an input error, 2 usage error."
     )]
-    Grep(replay::GrepArgs),
+    Grep(grep::GrepArgs),
     /// Who did what, where, and how it ended: connections and their channels.
     #[command(
         after_help = "Examples:\n  sshtrail inspect logs/30187a8e-7d54-538d-8116-f03995b6228b   a connection directory\n  sshtrail inspect --json 0.jsonl | jq '.connections[].channels[].exit_status'"
@@ -88,54 +80,28 @@ enum Command {
     Streams(streams::StreamsArgs),
 }
 
-/// Input layout choice on the command line.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FormatArg {
-    /// Detect from the first line of each file.
-    Auto,
-    /// One JSON object a line.
-    Jsonl,
-    /// Hex line or dump layout.
-    Hex,
-}
-
-impl FormatArg {
-    fn to_format(self) -> Option<sshtrail::Format> {
-        match self {
-            FormatArg::Auto => None,
-            FormatArg::Jsonl => Some(sshtrail::Format::Jsonl),
-            FormatArg::Hex => Some(sshtrail::Format::Hex),
-        }
-    }
-}
-
-/// What to do at a malformed line.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum OnError {
-    /// Stop at the first error (exit status 1).
-    Stop,
-    /// Report every bad line and keep going (exit status still 1).
-    Skip,
-}
-
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK });
+            return exit::code(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
         }
     };
-    let status = match cli.command {
+    let result = match cli.command {
         Command::Cat(args) => cat::run(args),
         Command::Stats(args) => stats::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Convert(args) => convert::run(args),
-        Command::Commands(args) => replay::run_commands(args),
-        Command::Screen(args) => replay::run_screen(args),
-        Command::Play(args) => replay::run_play(args),
-        Command::Grep(args) => replay::run_grep(args),
+        Command::Commands(args) => commands::run(args),
+        Command::Screen(args) => screen::run(args),
+        Command::Play(args) => play::run(args),
+        Command::Grep(args) => grep::run(args),
         Command::Streams(args) => streams::run(args),
     };
-    ExitCode::from(status)
+    result.unwrap_or_else(|failure| failure.report())
 }

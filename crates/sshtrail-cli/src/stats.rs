@@ -5,10 +5,12 @@ use std::io::{self, Write};
 use clap::Args;
 use sshtrail::stats::Stats;
 
-use crate::cat::{output_failed, parse_filter, Flow};
-use crate::input::{display_name, for_each_record, open};
-use crate::report::{self, Reporter};
-use crate::{FormatArg, OnError};
+use sshtrail::archive::open_input;
+use sshtrail::StreamReader;
+
+use crate::cat::{display_name, Flow};
+use crate::cli::args::{parse_filter, FormatArg, OnError};
+use crate::cli::report::{usage, CommandResult, Reporter};
 
 /// Arguments of `sshtrail stats`.
 #[derive(Args, Debug)]
@@ -32,11 +34,8 @@ pub struct StatsArgs {
 }
 
 /// Runs `sshtrail stats`.
-pub fn run(args: StatsArgs) -> u8 {
-    let filter = match parse_filter(args.filter.as_deref()) {
-        Ok(f) => f,
-        Err(m) => return report::usage(&m),
-    };
+pub fn run(args: StatsArgs) -> CommandResult {
+    let filter = parse_filter(args.filter.as_deref()).map_err(usage)?;
     let stop = args.on_error == OnError::Stop;
     let format = args.format.to_format();
     let mut rep = Reporter::default();
@@ -44,7 +43,7 @@ pub fn run(args: StatsArgs) -> u8 {
     let mut payload = Vec::new();
     for path in &args.files {
         let name = display_name(path);
-        let input = match open(path) {
+        let input = match open_input(path.as_ref()) {
             Ok(i) => i,
             Err(e) => {
                 rep.input_error(name, &e.to_string());
@@ -55,7 +54,7 @@ pub fn run(args: StatsArgs) -> u8 {
             }
         };
         stats.start_log();
-        let result = for_each_record(input, format, |record| {
+        let result = StreamReader::with_format(input, format).for_each(|record| {
             let failed = match record {
                 Ok(ev) => match ev.decode_payload(&mut payload) {
                     Ok(()) => {
@@ -98,9 +97,9 @@ pub fn run(args: StatsArgs) -> u8 {
         out.write_all(table(&stats).as_bytes())
     };
     if let Err(e) = written.and_then(|()| out.flush()) {
-        return output_failed(&e, &rep);
+        return rep.output_failed(&e);
     }
-    rep.status()
+    Ok(rep.code())
 }
 
 /// The statistics as a table for people.

@@ -17,11 +17,11 @@ use common::sshtrail;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sshtrail::channel::{Channel, ChannelBuilder};
-use sshtrail::connection::{Connection, Context};
-use sshtrail::siem::{self, cef, SiemEvent, SiemFormat, SiemOptions, TypedCommand};
+use sshtrail::archive::{Archive, Discovery};
+use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ChannelState, ConnectionRef};
+use sshtrail::replay::{Command as Typed, Confidence};
+use sshtrail::siem::{self, RecordBuilder, SiemEvent, SiemFormat, SiemOptions};
 use sshtrail::time::parse_rfc3339;
-use sshtrail::SliceReader;
 
 const FIXTURE: &str = "conn/6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f";
 const TRICKY: &str = "siem/conn-tricky/0b5e7c1a-3d2f-4e6a-8b9c-1d2e3f4a5b6c";
@@ -79,79 +79,11 @@ impl<T> OrErrno<T> for std::io::Result<T> {
 }
 
 /// A connection directory (or one loose log) in memory.
-struct Loaded {
-    id: Option<String>,
-    meta: Option<Connection>,
-    logs: Vec<(String, Vec<u8>)>,
-}
-
-fn load(name: &str) -> Loaded {
-    let path = testdata(name);
-    if path.is_file() {
-        return Loaded {
-            id: None,
-            meta: None,
-            logs: vec![(
-                path.file_stem().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&path).unwrap(),
-            )],
-        };
-    }
-    let meta =
-        Connection::from_json(&std::fs::read(path.join("connection.json")).unwrap()).unwrap();
-    let mut logs: Vec<_> = std::fs::read_dir(&path)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x != "json"))
-        .map(|p| {
-            (
-                p.file_stem().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect();
-    logs.sort();
-    Loaded {
-        id: Some(path.file_name().unwrap().to_string_lossy().into_owned()),
-        meta: Some(meta),
-        logs,
-    }
-}
-
-fn channels(l: &Loaded) -> Vec<Channel<'_>> {
-    let mut buf = Vec::new();
-    l.logs
-        .iter()
-        .map(|(chan, bytes)| {
-            let mut b = ChannelBuilder::new(Context {
-                connection_id: l.id.clone(),
-                channel_id: chan.clone(),
-            });
-            for ev in SliceReader::new(bytes) {
-                b.push(&ev.unwrap(), &mut buf).unwrap();
-            }
-            b.finish(l.meta.as_ref())
-        })
-        .collect()
-}
-
-fn command(ts: &str, text: &str) -> TypedCommand {
-    TypedCommand {
-        ts: parse_rfc3339(ts.as_bytes(), false).unwrap(),
-        ts_text: ts.to_string(),
-        command: text.to_string(),
-        confidence: "exact".to_string(),
-    }
-}
-
-/// Commands with every value CEF and JSON find hard, and a sudo.
-fn tricky_commands(ch: &Channel<'_>) -> Vec<TypedCommand> {
-    let Some((start, _)) = &ch.started else {
+/// Commands with every value CEF and JSON find hard, and a sudo, a
+/// millisecond apart from the channel's start.
+fn tricky_commands(ch: &ChannelState) -> Vec<Typed> {
+    let Some(start) = &ch.started else {
         return Vec::new();
-    };
-    let at = |ms: i128| {
-        let t = start + ms * 1_000_000;
-        command(&sshtrail::time::format_rfc3339(t), "")
     };
     let texts = [
         "sudo -u postgres psql -c 'select 1 | 2'",
@@ -166,32 +98,66 @@ fn tricky_commands(ch: &Channel<'_>) -> Vec<TypedCommand> {
     texts
         .iter()
         .enumerate()
-        .map(|(i, t)| TypedCommand {
+        .map(|(i, t)| Typed {
+            ts: start.ts + (i as i128 + 1) * 1_000_000,
             command: t.to_string(),
-            ..at(i as i128 + 1)
+            confidence: Confidence::Exact,
         })
         .collect()
 }
 
+/// Builds records, giving each channel the tricky commands when it starts.
+struct Records {
+    builder: RecordBuilder,
+    out: Vec<SiemEvent>,
+}
+
+impl ChannelSink for Records {
+    fn connection_start(&mut self, conn: &ConnectionRef<'_>) -> std::io::Result<()> {
+        self.builder.connection_start(conn);
+        Ok(())
+    }
+
+    fn event(&mut self, ev: &ChannelEvent<'_>) -> std::io::Result<()> {
+        if let ChannelEventKind::Started { .. } = ev.kind {
+            for c in tricky_commands(ev.channel) {
+                self.builder.command(ev.channel, &c);
+            }
+        }
+        let out = &mut self.out;
+        self.builder.event(ev, &mut |r| {
+            out.push(r.clone());
+            Ok(())
+        })
+    }
+
+    fn connection_end(&mut self, _: &ConnectionRef<'_>) -> std::io::Result<()> {
+        let out = &mut self.out;
+        self.builder.connection_end(&mut |r| {
+            out.push(r.clone());
+            Ok(())
+        })
+    }
+}
+
 fn library_records(name: &str) -> Vec<SiemEvent> {
-    let l = load(name);
-    let chans = channels(&l);
     let opts = SiemOptions {
         io: true,
-        io_max_bytes: 4096,
-        product_version: env!("CARGO_PKG_VERSION"),
+        recognize_commands: false,
+        ..SiemOptions::default()
     };
-    let mut evs = Vec::new();
-    for ch in &chans {
-        evs.extend(siem::events(
-            l.id.as_deref(),
-            l.meta.as_ref(),
-            ch,
-            &tricky_commands(ch),
-            &opts,
-        ));
-    }
-    evs
+    let mut sink = Records {
+        builder: RecordBuilder::new(opts),
+        out: Vec::new(),
+    };
+    Archive::open(
+        &[testdata(name)],
+        &Discovery::connection_folders(),
+        &mut |p| panic!("{p}"),
+    )
+    .replay(&mut sink, &mut |p| panic!("{p}"))
+    .unwrap();
+    sink.out
 }
 
 fn write_all(evs: &[SiemEvent], format: SiemFormat, path: &Path) {
@@ -208,7 +174,7 @@ fn cef_expectations(evs: &[SiemEvent], path: &Path) {
     let list: Vec<serde_json::Value> = evs
         .iter()
         .map(|e| {
-            let ext: serde_json::Map<String, serde_json::Value> = cef::extension(e)
+            let ext: serde_json::Map<String, serde_json::Value> = siem::cef_extension(e)
                 .into_iter()
                 .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
                 .collect();
@@ -231,7 +197,7 @@ fn what_the_library_writes_passes_the_independent_validators() {
     }
     assert!(evs.len() > 100);
     // The tricky values are really in the records.
-    let cef_ext: Vec<_> = evs.iter().flat_map(cef::extension).collect();
+    let cef_ext: Vec<_> = evs.iter().flat_map(siem::cef_extension).collect();
     for want in [
         "echo a|b=c \\\\server\\share key=value",
         "J\u{f6}rg|ops=admin\\x",

@@ -165,6 +165,16 @@ pub struct Context {
     pub channel_id: String,
 }
 
+impl Context {
+    /// The channel `id` of no known connection.
+    pub fn channel(id: &str) -> Self {
+        Context {
+            connection_id: None,
+            channel_id: id.to_string(),
+        }
+    }
+}
+
 /// True for the 8-4-4-4-12 hex form of a UUID.
 pub fn is_uuid(s: &str) -> bool {
     let b = s.as_bytes();

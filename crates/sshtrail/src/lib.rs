@@ -1,44 +1,60 @@
-//! Zero-copy reading and writing of SSH trail logs.
+//! Reading, rebuilding and converting SSH trail logs.
 //!
 //! A privileged-access gateway records every audited SSH channel as a *trail
 //! log*: one event per SSH message (keystrokes, output, requests, replies),
 //! served in a `jsonl` or a `hex` layout. This crate reads both layouts
-//! without copying the input, decodes payloads into a buffer the caller owns,
-//! filters events by type and writes them back in any layout.
+//! without copying the input, rebuilds channels from them as typed events,
+//! and writes every output format: the evidence layouts byte for byte,
+//! recordings (asciicast, script), transcripts, typed commands and SIEM
+//! records.
 //!
-//! Data flows one way: bytes → [`format`] (readers) → [`Event`] →
-//! [`Filter`] → [`encode`] (writers).
+//! Data flows one way: bytes → [`archive`] (what users point at) →
+//! [`format`](mod@format) readers → [`Event`] → [`channel`] builder → typed
+//! [`channel::ChannelEvent`]s → [`output`] writers or folds → a sink. Nothing
+//! keeps the whole log: memory grows with what is on screen or in flight.
 //!
 //! ```
-//! use sshtrail::{format::SliceReader, EventType};
+//! use sshtrail::{EventType, SliceReader};
 //!
 //! let log = br#"{"type":"stdout","ts":"2023-06-07T17:32:29.513101Z","data":"aGk="}"#;
 //! let mut payload = Vec::new();
 //! for event in SliceReader::new(log) {
-//!     let event = event.unwrap();
-//!     event.decode_payload(&mut payload).unwrap();
+//!     let event = event?;
+//!     event.decode_payload(&mut payload)?;
 //!     assert_eq!(event.kind, EventType::Stdout);
 //!     assert_eq!(payload, b"hi");
 //! }
+//! # Ok::<(), sshtrail::ParseError>(())
 //! ```
+//!
+//! Cargo features (both on by default): `terminal` (the terminal emulator:
+//! transcripts, screens, typed commands) and `siem` (ECS, OCSF, CEF and
+//! Splunk HEC records; needs `terminal` for typed commands).
 
-pub mod channel;
+#![deny(missing_docs)]
+
 mod codec;
-pub mod commands;
+mod error;
+mod event;
+mod filter;
+mod utf8;
+
+pub mod archive;
+pub mod channel;
 pub mod connection;
 pub mod encode;
-pub mod error;
-pub mod event;
-pub mod filter;
 pub mod format;
-pub mod screen;
+pub mod output;
+#[cfg(feature = "terminal")]
+pub mod replay;
+#[cfg(feature = "siem")]
 pub mod siem;
 pub mod ssh;
 pub mod stats;
 pub mod time;
-pub mod utf8;
 
 pub use error::{ParseError, ParseErrorKind, Severity};
-pub use event::{Direction, Event, EventType, Payload};
-pub use filter::Filter;
+pub use event::{Direction, Event, EventType, Extras, Payload};
+pub use filter::{closest_known, Filter, FilterError};
 pub use format::{Format, Record, SliceReader, StreamReader};
+pub use utf8::Utf8Joiner;

@@ -5,6 +5,71 @@ use std::collections::BTreeMap;
 use crate::event::{Event, EventType};
 use crate::time::{Nanos, NANOS_PER_SEC};
 
+/// Events per type name, without allocating for the 15 known types.
+///
+/// ```
+/// use sshtrail::stats::EventCounts;
+/// use sshtrail::EventType;
+/// let mut counts = EventCounts::default();
+/// counts.add(&EventType::Stdout);
+/// counts.add(&EventType::from_name("session-note".into()));
+/// counts.add(&EventType::Stdout);
+/// assert_eq!(counts.total(), 3);
+/// assert_eq!(counts.to_map()["stdout"], 2);
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EventCounts {
+    known: [u64; EventType::KNOWN.len()],
+    other: BTreeMap<String, u64>,
+}
+
+impl EventCounts {
+    /// Counts one event of type `kind`.
+    pub fn add(&mut self, kind: &EventType<'_>) {
+        match kind.known_index() {
+            Some(i) => self.known[i] += 1,
+            None => match self.other.get_mut(kind.name()) {
+                Some(n) => *n += 1,
+                None => {
+                    self.other.insert(kind.name().to_string(), 1);
+                }
+            },
+        }
+    }
+
+    /// Adds another count to this one.
+    pub fn merge(&mut self, other: &EventCounts) {
+        for (a, b) in self.known.iter_mut().zip(other.known) {
+            *a += b;
+        }
+        for (k, n) in &other.other {
+            *self.other.entry(k.clone()).or_default() += n;
+        }
+    }
+
+    /// Events counted.
+    pub fn total(&self) -> u64 {
+        self.known.iter().sum::<u64>() + self.other.values().sum::<u64>()
+    }
+
+    /// The counts by type name, types with no event left out.
+    pub fn to_map(&self) -> BTreeMap<String, u64> {
+        let mut map = self.other.clone();
+        for (name, &n) in EventType::NAMES.iter().zip(&self.known) {
+            if n > 0 {
+                *map.entry(name.to_string()).or_default() += n;
+            }
+        }
+        map
+    }
+}
+
+impl serde::Serialize for EventCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_map().serialize(s)
+    }
+}
+
 /// Events and decoded payload bytes of one type.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TypeCount {

@@ -22,6 +22,22 @@ pub struct TimeError {
     pub message: String,
 }
 
+/// A duration for people: `0.250s`, `4m47s`, `1h02m03s` (never negative).
+///
+/// ```
+/// use sshtrail::time::{human_duration, NANOS_PER_SEC};
+/// assert_eq!(human_duration(287 * NANOS_PER_SEC), "4m47s");
+/// ```
+pub fn human_duration(nanos: Nanos) -> String {
+    let ms = nanos.max(0) / 1_000_000;
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{}.{:03}s", s, ms % 1000),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m{:02}s", s / 3600, s / 60 % 60, s % 60),
+    }
+}
+
 /// Parses `YYYY-MM-DDTHH:MM:SS[.F]Z` or with a `±HH:MM` offset into UTC
 /// nanoseconds. `T`/`t` and `Z`/`z` are accepted; `allow_space` also accepts
 /// a space for `T` (jsonl only: in the hex layouts a space separates fields).

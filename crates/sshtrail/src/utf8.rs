@@ -8,7 +8,7 @@
 /// the next chunk. Bytes that can never be UTF-8 become U+FFFD and are counted.
 ///
 /// ```
-/// use sshtrail::utf8::Utf8Joiner;
+/// use sshtrail::Utf8Joiner;
 /// let mut j = Utf8Joiner::default();
 /// let mut out = String::new();
 /// j.push("h\u{e9}".as_bytes().split_at(2).0, &mut out); // "h" + first byte of "é"

@@ -8,8 +8,10 @@
 use std::borrow::Cow;
 use std::io;
 
-use sshtrail::channel::ChannelBuilder;
+use sshtrail::archive::Archive;
+use sshtrail::channel::{ChannelBuilder, SummaryCollector};
 use sshtrail::connection::{Connection, Context};
+use sshtrail::output::{MemoryOutput, OutputFormat, WriterOptions, Writing};
 use sshtrail::ssh::{self, Decoded};
 use sshtrail::stats::Stats;
 use sshtrail::time::{format_rfc3339, parse_rfc3339};
@@ -226,15 +228,17 @@ fn ssh_strings_claiming_4_gib_are_undecoded_for_every_event_type() {
     // Through the channel builder: counted as undecoded, nothing else.
     let log = "2023-06-07T17:32:29Z forward-request 6200000000ffffffff65786563\n\
                2023-06-07T17:32:29Z reverse-global-request 5000000017686f73746b6579732d3030406f70656e7373682e636f6d00ffffffff00\n";
-    let mut b = ChannelBuilder::new(Context::default());
-    let mut buf = Vec::new();
+    let mut b = ChannelBuilder::new(Context::default(), None);
+    let mut sink = SummaryCollector::default();
     for ev in SliceReader::new(log.as_bytes()) {
-        b.push(&ev.unwrap(), &mut buf).unwrap();
+        b.push(&ev.unwrap(), &mut sink).unwrap();
     }
-    let ch = b.finish(None);
-    assert_eq!(ch.undecoded_count, 2);
+    let state = b.finish(None, &mut sink).unwrap();
+    assert_eq!(state.undecoded, 2);
+    let ch = &sink.connections()[0].channels[0];
+    assert_eq!(ch.undecoded, 2);
     assert_eq!(
-        ch.undecoded
+        ch.undecoded_events
             .iter()
             .map(|u| (u.line, u.len))
             .collect::<Vec<_>>(),
@@ -629,18 +633,25 @@ fn replaying_a_huge_terminal_with_many_clears_is_fast() {
         hex(&pty),
         hex(&b"\x1b[2J".repeat(100))
     );
-    let mut b = ChannelBuilder::new(Context::default());
-    let mut buf = Vec::new();
+    let mut b = ChannelBuilder::new(Context::default(), None);
+    let mut sink = SummaryCollector::default();
     for ev in SliceReader::new(log.as_bytes()) {
-        b.push(&ev.unwrap(), &mut buf).unwrap();
+        b.push(&ev.unwrap(), &mut sink).unwrap();
     }
-    let ch = b.finish(None);
+    let ch = b.finish(None, &mut sink).unwrap();
     assert_eq!(
         ch.pty.as_ref().map(|p| (p.cols, p.rows)),
         Some((u32::MAX, u32::MAX))
     );
-    let screen = sshtrail::screen::replay(&ch, None).unwrap();
-    assert!(screen.into_transcript().is_empty());
+    // The transcript: nothing was ever shown.
+    let mut out = MemoryOutput::default();
+    let mut text = OutputFormat::Text.writer(&WriterOptions::default());
+    Archive::from_bytes("0.hex", log.into_bytes())
+        .replay(&mut Writing::new(&mut text, &mut out), &mut |p| {
+            panic!("{p}")
+        })
+        .unwrap();
+    assert_eq!(out.main("0"), Some(&b""[..]));
 }
 
 /// Many screen clears in one output event: `Screen::feed` used to search
@@ -649,7 +660,7 @@ fn replaying_a_huge_terminal_with_many_clears_is_fast() {
 /// build). Each clear keeps the screen it wipes.
 #[test]
 fn feeding_many_clears_is_linear() {
-    let mut s = sshtrail::screen::Screen::new(80, 24);
+    let mut s = sshtrail::replay::Screen::with_transcript(80, 24);
     s.feed(&b"\x1b[Hx\x1b[2J".repeat(5_000));
     assert_eq!(s.into_transcript().len(), 5_000);
 }
@@ -684,10 +695,10 @@ fn many_distinct_env_requests_build_in_linear_time() {
         let hex: String = p.iter().map(|c| format!("{c:02x}")).collect();
         log.push_str(&format!("2023-06-07T17:32:29Z forward-request {hex}\n"));
     }
-    let mut b = ChannelBuilder::new(Context::default());
-    let mut buf = Vec::new();
+    let mut b = ChannelBuilder::new(Context::default(), None);
+    let mut sink = SummaryCollector::default();
     for ev in SliceReader::new(log.as_bytes()) {
-        b.push(&ev.unwrap(), &mut buf).unwrap();
+        b.push(&ev.unwrap(), &mut sink).unwrap();
     }
-    assert_eq!(b.finish(None).env.len(), 50_000);
+    assert_eq!(b.finish(None, &mut sink).unwrap().env.len(), 50_000);
 }

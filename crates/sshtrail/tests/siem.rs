@@ -7,13 +7,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use sshtrail::channel::{Channel, ChannelBuilder};
-use sshtrail::connection::{Connection, Context};
+use sshtrail::archive::{Archive, Discovery};
+use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ConnectionRef};
+use sshtrail::replay::{Command, Confidence};
 use sshtrail::siem::{
-    self, Action, EventOutcome, Severity, SiemEvent, SiemFormat, SiemOptions, TypedCommand,
+    self, Action, EventOutcome, RecordBuilder, Severity, SiemEvent, SiemFormat, SiemOptions,
 };
 use sshtrail::time::parse_rfc3339;
-use sshtrail::SliceReader;
 
 const FIXTURE: &str = "conn/6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f";
 const TRICKY: &str = "siem/conn-tricky/0b5e7c1a-3d2f-4e6a-8b9c-1d2e3f4a5b6c";
@@ -24,97 +24,91 @@ fn testdata(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A connection directory (or one loose log) read into memory.
-struct Loaded {
-    id: Option<String>,
-    meta: Option<Connection>,
-    logs: Vec<(String, Vec<u8>)>,
-}
-
-fn load(name: &str) -> Loaded {
-    let path = testdata(name);
-    if path.is_file() {
-        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
-        return Loaded {
-            id: None,
-            meta: None,
-            logs: vec![(stem, std::fs::read(&path).unwrap())],
-        };
-    }
-    let meta =
-        Connection::from_json(&std::fs::read(path.join("connection.json")).unwrap()).unwrap();
-    let mut logs: Vec<(String, Vec<u8>)> = std::fs::read_dir(&path)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x != "json"))
-        .map(|p| {
-            (
-                p.file_stem().unwrap().to_string_lossy().into_owned(),
-                std::fs::read(&p).unwrap(),
-            )
-        })
-        .collect();
-    logs.sort();
-    Loaded {
-        id: Some(path.file_name().unwrap().to_string_lossy().into_owned()),
-        meta: Some(meta),
-        logs,
-    }
-}
-
-fn channels(l: &Loaded) -> Vec<Channel<'_>> {
-    let mut buf = Vec::new();
-    l.logs
-        .iter()
-        .map(|(chan, bytes)| {
-            let mut b = ChannelBuilder::new(Context {
-                connection_id: l.id.clone(),
-                channel_id: chan.clone(),
-            });
-            for ev in SliceReader::new(bytes) {
-                b.push(&ev.unwrap(), &mut buf).unwrap();
-            }
-            b.finish(l.meta.as_ref())
-        })
-        .collect()
-}
-
 fn opts(io: bool) -> SiemOptions {
     SiemOptions {
         io,
-        io_max_bytes: 4096,
         product_version: "0.1.0",
+        // The commands come from each test.
+        recognize_commands: false,
+        ..SiemOptions::default()
     }
 }
 
-fn command(ts: &str, text: &str, confidence: &str) -> TypedCommand {
-    TypedCommand {
+fn command(ts: &str, text: &str, confidence: &str) -> Command {
+    Command {
         ts: parse_rfc3339(ts.as_bytes(), false).unwrap(),
-        ts_text: ts.to_string(),
         command: text.to_string(),
-        confidence: confidence.to_string(),
+        confidence: match confidence {
+            "exact" => Confidence::Exact,
+            "echo" => Confidence::Echo,
+            _ => Confidence::Uncertain,
+        },
     }
 }
 
-/// Every record of a connection, channel by channel; `cmds` gives each
+/// Builds records, giving each channel its commands when it starts.
+struct Records<'a> {
+    builder: RecordBuilder,
+    cmds: &'a dyn Fn(&str) -> Vec<Command>,
+    out: Vec<SiemEvent>,
+}
+
+impl ChannelSink for Records<'_> {
+    fn connection_start(&mut self, conn: &ConnectionRef<'_>) -> std::io::Result<()> {
+        self.builder.connection_start(conn);
+        Ok(())
+    }
+
+    fn event(&mut self, ev: &ChannelEvent<'_>) -> std::io::Result<()> {
+        if let ChannelEventKind::Started { .. } = ev.kind {
+            for c in (self.cmds)(&ev.channel.context.channel_id) {
+                self.builder.command(ev.channel, &c);
+            }
+        }
+        let out = &mut self.out;
+        self.builder.event(ev, &mut |r| {
+            out.push(r.clone());
+            Ok(())
+        })
+    }
+
+    fn connection_end(&mut self, _: &ConnectionRef<'_>) -> std::io::Result<()> {
+        let out = &mut self.out;
+        self.builder.connection_end(&mut |r| {
+            out.push(r.clone());
+            Ok(())
+        })
+    }
+}
+
+/// Every record of a connection folder (or one log) with `opts`; `cmds`
+/// gives each channel's typed commands.
+fn records_with(
+    name: &str,
+    opts: SiemOptions,
+    cmds: &dyn Fn(&str) -> Vec<Command>,
+) -> Vec<SiemEvent> {
+    let archive = Archive::open(
+        &[testdata(name)],
+        &Discovery::connection_folders(),
+        &mut |p| panic!("{p}"),
+    );
+    let mut sink = Records {
+        builder: RecordBuilder::new(opts),
+        cmds,
+        out: Vec::new(),
+    };
+    archive.replay(&mut sink, &mut |p| panic!("{p}")).unwrap();
+    sink.out
+}
+
+/// Every record of a connection, in time order; `cmds` gives each
 /// channel's typed commands.
-fn records(name: &str, io: bool, cmds: &dyn Fn(&str) -> Vec<TypedCommand>) -> Vec<SiemEvent> {
-    let l = load(name);
-    let chans = channels(&l);
-    let mut out = Vec::new();
-    for ch in &chans {
-        out.extend(siem::events(
-            l.id.as_deref(),
-            l.meta.as_ref(),
-            ch,
-            &cmds(&ch.context.channel_id),
-            &opts(io),
-        ));
-    }
-    out
+fn records(name: &str, io: bool, cmds: &dyn Fn(&str) -> Vec<Command>) -> Vec<SiemEvent> {
+    records_with(name, opts(io), cmds)
 }
 
-fn no_commands(_: &str) -> Vec<TypedCommand> {
+fn no_commands(_: &str) -> Vec<Command> {
     Vec::new()
 }
 
@@ -223,7 +217,7 @@ fn the_fixture_connection_gives_each_happening_once() {
     let f = open2.forward.as_ref().unwrap();
     assert_eq!(
         (
-            f.kind.as_str(),
+            f.kind.name(),
             f.address.as_deref(),
             f.port,
             f.originator.as_deref(),
@@ -326,7 +320,7 @@ fn typed_commands_become_process_records() {
         (ls.name.as_deref(), ls.privileged, ls.interactive),
         (Some("ls"), false, true)
     );
-    assert_eq!(ls.confidence.as_deref(), Some("exact"));
+    assert_eq!(ls.confidence, Some(Confidence::Exact));
     assert_eq!(cmds[0].severity, Severity::Informational);
     assert_eq!(
         cmds[0].pty.as_ref().map(|p| (p.cols, p.rows)),
@@ -495,15 +489,16 @@ fn io_text_is_cut_at_a_character_boundary_with_a_flag() {
         .collect();
     assert_eq!(sftp.len(), 2);
     // Small limits.
-    let l = load(TRICKY);
-    let chans = channels(&l);
     let tiny = SiemOptions {
-        io: true,
         io_max_bytes: 2,
-        product_version: "0.1.0",
+        ..opts(true)
     };
-    let evs = siem::events(l.id.as_deref(), l.meta.as_ref(), &chans[0], &[], &tiny);
-    let first = evs.iter().find_map(|e| e.io.as_ref()).unwrap();
+    let evs = records_with(TRICKY, tiny, &no_commands);
+    let first = evs
+        .iter()
+        .filter(|e| e.channel_id == "0")
+        .find_map(|e| e.io.as_ref())
+        .unwrap();
     assert_eq!(
         (first.text.as_str(), first.kept, first.truncated),
         ("m", 1, true)
@@ -514,7 +509,7 @@ fn io_text_is_cut_at_a_character_boundary_with_a_flag() {
 fn without_metadata_records_still_come() {
     let evs = records("session.jsonl", true, &no_commands);
     assert_eq!(evs[0].action, Action::ChannelOpen);
-    assert!(evs.iter().all(|e| e.conn == siem::ConnInfo::default()));
+    assert!(evs.iter().all(|e| *e.conn == siem::ConnInfo::default()));
     let close = evs
         .iter()
         .find(|e| e.action == Action::ChannelClose)
@@ -534,16 +529,12 @@ fn without_metadata_records_still_come() {
 
 #[test]
 fn an_integrity_mismatch_raises_the_close_severity() {
-    let l = load("conn-tampered/6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f");
-    let chans = channels(&l);
-    let evs = siem::events(
-        l.id.as_deref(),
-        l.meta.as_ref(),
-        &chans[0],
-        &[],
-        &opts(false),
+    let evs = records(
+        "conn-tampered/6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f",
+        false,
+        &no_commands,
     );
-    let close = evs.last().unwrap();
+    let close = evs.iter().rfind(|e| e.channel_id == "0").unwrap();
     assert_eq!(close.action, Action::ChannelClose);
     assert_eq!(close.severity, Severity::Medium);
     assert!(close.message.contains("UNCLEAN_CLOSE"), "{}", close.message);

@@ -1,11 +1,12 @@
-//! Writers: every output format is one [`Encoder`] that is fed events and
-//! their decoded payloads and never sees the input layout.
+//! Event encoders: each writes events, one at a time, in a log layout
+//! (canonical jsonl, hex line, hex dump), as raw payload bytes, or as a
+//! listing for people. They are fed events and their decoded payloads and
+//! never see the input layout; the evidence formats of [`crate::output`]
+//! are built on them.
 
-pub mod asciicast;
 mod hex;
 mod jsonl;
 mod pretty;
-pub mod script;
 
 use std::io::{self, Write};
 

@@ -228,6 +228,17 @@ pub struct StreamReader<R> {
     eof: bool,
     parser: Parser,
     max_record: usize,
+    /// A whole record starts at `start` (the parser state unchanged since
+    /// that was found), with this time.
+    probed: Option<Option<crate::time::Nanos>>,
+    /// A record found too long while peeking, handed out next.
+    pending_error: Option<ParseError>,
+}
+
+/// What a probe of the buffer found.
+enum Probe {
+    Record(Option<crate::time::Nanos>),
+    End,
 }
 
 impl<R: io::Read> StreamReader<R> {
@@ -246,6 +257,8 @@ impl<R: io::Read> StreamReader<R> {
             eof: false,
             parser: Parser::new(format),
             max_record: DEFAULT_MAX_RECORD,
+            probed: None,
+            pending_error: None,
         }
     }
 
@@ -290,6 +303,100 @@ impl<R: io::Read> StreamReader<R> {
                     },
                 )))?;
                 continue;
+            }
+            self.fill()?;
+        }
+    }
+
+    /// The next record, pulled: for reading several logs side by side.
+    /// `Ok(None)` at the end of the input.
+    ///
+    /// ```
+    /// use sshtrail::StreamReader;
+    /// let mut r = StreamReader::new(&b"2023-06-07T17:32:29Z stdin 6c\n2023-06-07T17:32:30Z stdout 6c\n"[..]);
+    /// assert_eq!(r.peek_ts().unwrap(), Some(Some(1_686_159_149_000_000_000)));
+    /// assert_eq!(r.next_record().unwrap().unwrap().unwrap().line, 1);
+    /// assert_eq!(r.next_record().unwrap().unwrap().unwrap().line, 2);
+    /// assert!(r.next_record().unwrap().is_none());
+    /// ```
+    pub fn next_record(&mut self) -> io::Result<Option<Record<'_>>> {
+        match self.probe()? {
+            Ok(Probe::End) => return Ok(None),
+            Ok(Probe::Record(_)) => {}
+            Err(too_long) => return Ok(Some(Err(too_long))),
+        }
+        self.probed = None;
+        let mut pos = 0;
+        match self
+            .parser
+            .next(&self.buf[self.start..self.end], &mut pos, self.eof)
+        {
+            Next::Record(r) => {
+                self.start += pos;
+                Ok(Some(r))
+            }
+            // The probe found a whole record with the same state and bytes.
+            Next::NeedMore | Next::End => Err(io::Error::other(
+                "the stream reader lost its place (please report this)",
+            )),
+        }
+    }
+
+    /// The time of the next record without taking it: `Some(Some(ts))` for
+    /// an event, `Some(None)` for a malformed record, `None` at the end.
+    pub fn peek_ts(&mut self) -> io::Result<Option<Option<crate::time::Nanos>>> {
+        Ok(match self.probe()? {
+            Ok(Probe::Record(ts)) => Some(ts),
+            Ok(Probe::End) => None,
+            // Reported when taken: the record is skipped, so nothing waits.
+            Err(e) => {
+                self.pending_error = Some(e);
+                Some(None)
+            }
+        })
+    }
+
+    /// Reads until a whole record starts at `start` or the input ends.
+    fn probe(&mut self) -> io::Result<Result<Probe, ParseError>> {
+        if let Some(e) = self.pending_error.take() {
+            return Ok(Err(e));
+        }
+        if let Some(ts) = self.probed {
+            return Ok(Ok(Probe::Record(ts)));
+        }
+        loop {
+            let mut probe = self.parser;
+            let mut pos = 0;
+            let found = match probe.next(&self.buf[self.start..self.end], &mut pos, self.eof) {
+                Next::Record(r) => Some(Probe::Record(r.ok().map(|e| e.ts))),
+                Next::End => Some(Probe::End),
+                Next::NeedMore => None,
+            };
+            match found {
+                Some(p) => {
+                    if let Probe::Record(ts) = p {
+                        self.probed = Some(ts);
+                    }
+                    return Ok(Ok(p));
+                }
+                None => {
+                    // Blank lines and comments before the unfinished record
+                    // are done with.
+                    self.parser = probe;
+                    self.start += pos;
+                }
+            }
+            if self.end - self.start > self.max_record {
+                let line = self.parser.line();
+                self.skip_line()?;
+                self.parser.line += 1;
+                return Ok(Err(ParseError::new(
+                    line,
+                    1,
+                    ParseErrorKind::TooLong {
+                        max: self.max_record,
+                    },
+                )));
             }
             self.fill()?;
         }

@@ -27,7 +27,7 @@
 use super::{ecs, is_ip, millis, Action, SiemEvent};
 
 /// Escapes a header field.
-pub fn escape_header(s: &str) -> String {
+pub(crate) fn escape_header(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -41,7 +41,7 @@ pub fn escape_header(s: &str) -> String {
 }
 
 /// Escapes an extension value.
-pub fn escape_value(s: &str) -> String {
+pub(crate) fn escape_value(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -55,7 +55,8 @@ pub fn escape_value(s: &str) -> String {
     out
 }
 
-/// The extension's key-value pairs of a record, in order, unescaped.
+/// The CEF extension of a record: its key-value pairs, in the order they
+/// are written, unescaped.
 pub fn extension(ev: &SiemEvent) -> Vec<(&'static str, String)> {
     let c = &ev.conn;
     let mut kv: Vec<(&'static str, String)> = Vec::new();
@@ -128,7 +129,7 @@ pub fn extension(ev: &SiemEvent) -> Vec<(&'static str, String)> {
         _ => ev
             .forward
             .as_ref()
-            .map(|f| ("forward", super::forward_text(f))),
+            .map(|f| ("forward", super::records::forward_text(f))),
     };
     if let Some((label, value)) = detail.filter(|(_, v)| !v.is_empty()) {
         add("cs6Label", Some(label.into()));

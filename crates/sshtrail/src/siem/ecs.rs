@@ -39,17 +39,7 @@ fn put_opt<T: Into<Value>>(doc: &mut Map<String, Value>, path: &str, value: Opti
 
 /// `event.category` and `event.type` of a record.
 pub fn categorize(ev: &SiemEvent) -> (&'static str, Vec<&'static str>) {
-    let forward_channel = ev.forward.as_ref().is_some_and(|f| {
-        matches!(
-            f.kind.as_str(),
-            "direct-tcpip"
-                | "forwarded-tcpip"
-                | "direct-streamlocal@openssh.com"
-                | "forwarded-streamlocal@openssh.com"
-                | "x11"
-                | "auth-agent@openssh.com"
-        )
-    });
+    let forward_channel = ev.forward.as_ref().is_some_and(|f| f.kind.is_channel());
     let verdict = match ev.outcome {
         EventOutcome::Success => Some("allowed"),
         EventOutcome::Failure => Some("denied"),
@@ -189,7 +179,11 @@ pub fn document(ev: &SiemEvent) -> Value {
         if p.privileged {
             put(&mut d, "sshtrail.command.privileged", true);
         }
-        put_opt(&mut d, "sshtrail.command.confidence", p.confidence.clone());
+        put_opt(
+            &mut d,
+            "sshtrail.command.confidence",
+            p.confidence.map(|c| c.name()),
+        );
     }
     if let Some((k, v)) = &ev.env {
         put(&mut d, "sshtrail.env.name", k.clone());
@@ -197,7 +191,7 @@ pub fn document(ev: &SiemEvent) -> Value {
     }
     put_opt(&mut d, "sshtrail.subsystem", ev.subsystem.clone());
     if let Some(f) = &ev.forward {
-        put(&mut d, "sshtrail.forward.kind", f.kind.clone());
+        put(&mut d, "sshtrail.forward.kind", f.kind.name());
         put_opt(&mut d, "sshtrail.forward.address", f.address.clone());
         put_opt(&mut d, "sshtrail.forward.port", f.port);
         put_opt(&mut d, "sshtrail.forward.originator", f.originator.clone());

@@ -78,7 +78,7 @@ pub fn event(ev: &SiemEvent) -> Value {
         if p.privileged {
             put("privileged", json!(true));
         }
-        put("confidence", json!(p.confidence));
+        put("confidence", json!(p.confidence.map(|c| c.name())));
     }
     if let Some((k, v)) = &ev.env {
         put("env_name", json!(k));
@@ -86,7 +86,7 @@ pub fn event(ev: &SiemEvent) -> Value {
     }
     put("subsystem", json!(ev.subsystem));
     if let Some(f) = &ev.forward {
-        put("forward_kind", json!(f.kind));
+        put("forward_kind", json!(f.kind.name()));
         put("forward_address", json!(f.address));
         put("forward_port", json!(f.port));
         put("forward_originator", json!(f.originator));

@@ -1,11 +1,12 @@
 //! SIEM feeds: a channel's security-relevant happenings as normalized
-//! records ([`SiemEvent`]), written as Elastic Common Schema 8.11 ([`ecs`]),
-//! OCSF 1.3.0 ([`ocsf`]), ArcSight CEF ([`cef`]) or Splunk HTTP Event
-//! Collector envelopes ([`hec`]), one record a line.
+//! records ([`SiemEvent`]), written ([`write()`]) as Elastic Common Schema
+//! 8.11, OCSF 1.3.0, ArcSight CEF or Splunk HTTP Event Collector envelopes
+//! ([`SiemFormat`]), one record a line.
 //!
-//! [`events`] folds one [`Channel`] (and the commands recovered from it)
-//! into records in time order: the channel's open and close (with duration,
-//! bytes per direction and the integrity verdict), pty, shell, exec,
+//! [`RecordBuilder`] folds a connection's channel events (and the commands
+//! recovered from them) into records in time order: each channel's open and
+//! close (with duration, bytes per direction and the integrity verdict),
+//! pty, shell, exec,
 //! subsystem and env requests, port, socket, agent and X11 forwarding,
 //! signals, the exit status or signal, every typed command, every failed
 //! request (keepalives excepted: OpenSSH servers answer them with a failure
@@ -15,49 +16,40 @@
 //! Output is deterministic: no clock, no random ids, fixed key order.
 //!
 //! ```
-//! use sshtrail::{channel::ChannelBuilder, connection::Context, siem, SliceReader};
+//! use sshtrail::archive::Archive;
+//! use sshtrail::output::{ChannelWriter, MemoryOutput, OutputFormat, WriterOptions};
+//!
 //! let log = b"2023-06-07T17:32:29Z stdin 6c730a\n2023-06-07T17:32:30Z stdout 6869\n";
-//! let mut b = ChannelBuilder::new(Context { connection_id: None, channel_id: "0".into() });
-//! let mut buf = Vec::new();
-//! for ev in SliceReader::new(log) {
-//!     b.push(&ev.unwrap(), &mut buf).unwrap();
-//! }
-//! let ch = b.finish(None);
-//! let opts = siem::SiemOptions { io: false, io_max_bytes: 4096, product_version: "0.1.0" };
-//! let events = siem::events(None, None, &ch, &[], &opts);
-//! assert_eq!(events[0].action, siem::Action::ChannelOpen);
-//! let mut out = Vec::new();
-//! siem::write(siem::SiemFormat::Ecs, &events[0], &mut out);
-//! assert!(out.starts_with(b"{\"@timestamp\":\"2023-06-07T17:32:29Z\""));
+//! let mut out = MemoryOutput::default();
+//! let mut ecs = OutputFormat::Ecs.writer(&WriterOptions::default());
+//! Archive::from_bytes("0.hex", log)
+//!     .replay(&mut ecs.writing_into(&mut out), &mut |p| panic!("{p}"))
+//!     .unwrap();
+//! let records = String::from_utf8(out.main("0").unwrap().to_vec()).unwrap();
+//! let first: serde_json::Value = serde_json::from_str(records.lines().next().unwrap()).unwrap();
+//! assert_eq!(first["event"]["action"], "ssh-channel-open");
+//! assert_eq!(first["@timestamp"], "2023-06-07T17:32:29Z");
 //! ```
 
-pub mod cef;
-pub mod ecs;
-pub mod hec;
-pub mod ocsf;
+mod cef;
+mod ecs;
+mod hec;
+mod ocsf;
+mod records;
+
+pub use cef::extension as cef_extension;
+pub use records::RecordBuilder;
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::channel::{Channel, Outcome, Scope, Stream};
+use crate::channel::{direction_name, Forward, Stream};
 use crate::connection::Connection;
 use crate::event::Direction;
+use crate::replay::Confidence;
 use crate::time::{Nanos, NANOS_PER_SEC};
 
-/// A command line recovered from a channel (typed at a shell prompt).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TypedCommand {
-    /// When it was entered.
-    pub ts: Nanos,
-    /// That time as text (RFC 3339, as in the log).
-    pub ts_text: String,
-    /// The command line.
-    pub command: String,
-    /// How sure the recovery is (`exact`, `echo`, `uncertain`).
-    pub confidence: String,
-}
-
-/// What [`events`] includes and how records name their producer.
+/// What the records include and how they name their producer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SiemOptions {
     /// Also a record for each stdin, stdout and stderr chunk, with its text.
@@ -67,6 +59,10 @@ pub struct SiemOptions {
     /// The producer's version (OCSF `metadata.product.version`, the CEF
     /// header's Version).
     pub product_version: &'static str,
+    /// Recover the commands typed in each channel (through the terminal
+    /// emulator). Off, the only command records are those given with
+    /// [`RecordBuilder::command`].
+    pub recognize_commands: bool,
 }
 
 impl Default for SiemOptions {
@@ -75,6 +71,7 @@ impl Default for SiemOptions {
             io: false,
             io_max_bytes: 4096,
             product_version: env!("CARGO_PKG_VERSION"),
+            recognize_commands: true,
         }
     }
 }
@@ -419,7 +416,7 @@ pub struct ProcessInfo {
     /// True when it runs `sudo`, `su`, `doas`, `pkexec` or `run0`.
     pub privileged: bool,
     /// For typed commands: how sure the recovery is.
-    pub confidence: Option<String>,
+    pub confidence: Option<Confidence>,
 }
 
 impl ProcessInfo {
@@ -434,49 +431,6 @@ impl ProcessInfo {
             exit_code: None,
             privileged: false,
             confidence: None,
-        }
-    }
-}
-
-/// A forward's details.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ForwardInfo {
-    /// The SSH name: `tcpip-forward`, `direct-tcpip`, `x11-req`, ...
-    pub kind: String,
-    /// Address listened on or connected to.
-    pub address: Option<String>,
-    /// Its port (the port the server bound, for `tcpip-forward` on port 0).
-    pub port: Option<u32>,
-    /// Where the forwarded connection came from.
-    pub originator: Option<String>,
-    /// Its port.
-    pub originator_port: Option<u32>,
-    /// Socket path (streamlocal).
-    pub socket_path: Option<String>,
-}
-
-impl ForwardInfo {
-    /// The details of a forward of the channel model.
-    pub fn of(f: &crate::channel::Forward) -> ForwardInfo {
-        ForwardInfo {
-            kind: f.kind.clone(),
-            address: f.address.clone(),
-            port: f.port,
-            originator: f.originator.clone(),
-            originator_port: f.originator_port,
-            socket_path: f.socket_path.clone(),
-        }
-    }
-
-    /// A forward known only by its name.
-    pub fn named(kind: &str) -> ForwardInfo {
-        ForwardInfo {
-            kind: kind.to_string(),
-            address: None,
-            port: None,
-            originator: None,
-            originator_port: None,
-            socket_path: None,
         }
     }
 }
@@ -568,7 +522,7 @@ pub struct SiemEvent {
     /// The SSH request or channel type name.
     pub request: Option<String>,
     /// The connection.
-    pub conn: ConnInfo,
+    pub conn: std::sync::Arc<ConnInfo>,
     /// The channel id.
     pub channel_id: String,
     /// The channel type (`shell`, `exec`, `direct-tcpip`, ...).
@@ -582,7 +536,7 @@ pub struct SiemEvent {
     /// The subsystem (subsystem records).
     pub subsystem: Option<String>,
     /// The forward (forward records, and opens of forward channels).
-    pub forward: Option<ForwardInfo>,
+    pub forward: Option<Forward>,
     /// The signal (signal and exit-signal records).
     pub signal: Option<SignalInfo>,
     /// The session summary (close records).
@@ -596,7 +550,7 @@ pub struct SiemEvent {
 impl SiemEvent {
     /// `client` or `server`.
     pub fn origin_name(&self) -> Option<&'static str> {
-        self.origin.map(crate::channel::direction_name)
+        self.origin.map(direction_name)
     }
 }
 
@@ -709,547 +663,9 @@ pub fn shell_words(line: &str) -> Vec<String> {
     words
 }
 
-const PRIVILEGED: [&str; 5] = ["sudo", "su", "doas", "pkexec", "run0"];
-
-/// The process fields of a command line.
-fn process_of(entity_id: String, command: &str, interactive: bool) -> ProcessInfo {
-    let args = shell_words(command);
-    let program = args
-        .iter()
-        .find(|w| !is_assignment(w))
-        .map(|w| w.rsplit('/').next().unwrap_or(w).to_string())
-        .filter(|n| !n.is_empty());
-    let privileged = program.as_deref().is_some_and(|p| PRIVILEGED.contains(&p));
-    ProcessInfo {
-        entity_id,
-        command_line: Some(command.to_string()),
-        args,
-        name: program,
-        interactive,
-        exit_code: None,
-        privileged,
-        confidence: None,
-    }
-}
-
-fn is_assignment(w: &str) -> bool {
-    match w.split_once('=') {
-        Some((name, _)) => {
-            !name.is_empty()
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        }
-        None => false,
-    }
-}
-
-fn outcome_of(o: &Outcome) -> (EventOutcome, Option<String>) {
-    match o {
-        Outcome::Success => (EventOutcome::Success, None),
-        Outcome::Failure(why) => (EventOutcome::Failure, why.clone()),
-        Outcome::NoReplyWanted | Outcome::Pending | Outcome::Replied => {
-            (EventOutcome::Unknown, None)
-        }
-    }
-}
-
-/// The action of a forward kind.
-fn forward_action(kind: &str) -> Option<Action> {
-    Some(match kind {
-        "tcpip-forward" => Action::TcpipForward,
-        "cancel-tcpip-forward" => Action::CancelTcpipForward,
-        "direct-tcpip" => Action::DirectTcpip,
-        "forwarded-tcpip" => Action::ForwardedTcpip,
-        "direct-streamlocal@openssh.com"
-        | "forwarded-streamlocal@openssh.com"
-        | "streamlocal-forward@openssh.com"
-        | "cancel-streamlocal-forward@openssh.com" => Action::Streamlocal,
-        "auth-agent-req@openssh.com" | "auth-agent@openssh.com" => Action::AgentForward,
-        "x11-req" | "x11" => Action::X11Forward,
-        _ => return None,
-    })
-}
-
-fn forward_text(f: &ForwardInfo) -> String {
-    let mut s = f.kind.clone();
-    if let Some(a) = &f.address {
-        s.push_str(&format!(" {a}"));
-        if let Some(p) = f.port {
-            s.push_str(&format!(":{p}"));
-        }
-    } else if let Some(p) = f.port {
-        s.push_str(&format!(" port {p}"));
-    }
-    if let Some(p) = &f.socket_path {
-        s.push_str(&format!(" {p}"));
-    }
-    if let Some(o) = &f.originator {
-        s.push_str(&format!(" from {o}"));
-        if let Some(p) = f.originator_port {
-            s.push_str(&format!(":{p}"));
-        }
-    }
-    s
-}
-
-/// A record under construction: the fields the caller sets, the rest default.
-struct Draft {
-    ts: Nanos,
-    ts_text: String,
-    local_id: String,
-    rank: u8,
-    action: Action,
-    outcome: EventOutcome,
-    reason: Option<String>,
-    severity: Severity,
-    message: String,
-    origin: Option<Direction>,
-    request: Option<String>,
-    pty: Option<PtyInfo>,
-    process: Option<ProcessInfo>,
-    env: Option<(String, String)>,
-    subsystem: Option<String>,
-    forward: Option<ForwardInfo>,
-    signal: Option<SignalInfo>,
-    session: Option<SessionSummary>,
-    io: Option<IoChunk>,
-}
-
-impl Draft {
-    fn new(ts: Nanos, ts_text: &str, local_id: String, action: Action, message: String) -> Draft {
-        Draft {
-            ts,
-            ts_text: ts_text.to_string(),
-            local_id,
-            rank: 1,
-            action,
-            outcome: EventOutcome::Unknown,
-            reason: None,
-            severity: Severity::Informational,
-            message,
-            origin: None,
-            request: None,
-            pty: None,
-            process: None,
-            env: None,
-            subsystem: None,
-            forward: None,
-            signal: None,
-            session: None,
-            io: None,
-        }
-    }
-
-    fn outcome(mut self, o: &Outcome) -> Draft {
-        let (outcome, reason) = outcome_of(o);
-        self.outcome = outcome;
-        self.reason = reason;
-        if outcome == EventOutcome::Failure {
-            self.severity = self.severity.max(Severity::Low);
-            self.message.push_str(match &self.reason {
-                Some(_) => ": refused",
-                None => ": failed",
-            });
-            if let Some(r) = &self.reason {
-                self.message.push_str(&format!(": {r}"));
-            }
-        }
-        self
-    }
-}
-
-/// The records of one channel, in time order (ties: open first, close
-/// last, otherwise requests in log order, then typed commands, then data
-/// chunks by stream and offset).
-///
-/// `conn_id` names the connection (else the metadata's id); `meta` is the
-/// connection metadata when there is some; `commands` are the commands
-/// recovered from the channel (the first one equal to the channel's exec
-/// command is left out: the exec record has it).
-pub fn events(
-    conn_id: Option<&str>,
-    meta: Option<&Connection>,
-    channel: &Channel<'_>,
-    commands: &[TypedCommand],
-    opts: &SiemOptions,
-) -> Vec<SiemEvent> {
-    let conn = ConnInfo::new(conn_id, meta);
-    let chan_id = channel.context.channel_id.clone();
-    let prefix = match &conn.connection_id {
-        Some(c) => format!("{c}/{chan_id}"),
-        None => chan_id.clone(),
-    };
-    let chan_label = match &channel.kind {
-        Some(k) => format!("channel {chan_id} ({k})"),
-        None => format!("channel {chan_id}"),
-    };
-    let pty = channel.pty.as_ref().map(|p| PtyInfo {
-        term: p.term.clone(),
-        cols: p.cols,
-        rows: p.rows,
-    });
-    let interactive = pty.is_some();
-    let mut drafts: Vec<Draft> = Vec::new();
-
-    // The channel's own open: its first open request, else its first event.
-    let own_open = channel
-        .requests
-        .iter()
-        .position(|r| r.scope == Scope::Open)
-        .filter(|&i| {
-            channel.open_type.as_deref() == Some(channel.requests[i].name.as_str())
-                && channel.requests[..i].iter().all(|r| r.scope != Scope::Open)
-        });
-    let mut refused = false;
-    let mut open_ts = None;
-    if own_open.is_none() {
-        if let Some((ts, text)) = &channel.started {
-            let mut d = Draft::new(
-                *ts,
-                text,
-                format!("{prefix}/open"),
-                Action::ChannelOpen,
-                format!("open {chan_label} (its first event; the open request is not in the log)"),
-            );
-            d.rank = 0;
-            drafts.push(d);
-            open_ts = Some(*ts);
-        }
-    }
-
-    let env_requests = channel.requests.iter().filter(|r| r.name == "env").count();
-    let mut env_seen = 0;
-    let mut signals_seen = 0;
-    for (i, r) in channel.requests.iter().enumerate() {
-        let fwd = r
-            .forward
-            .and_then(|f| channel.forwards.get(f))
-            .map(ForwardInfo::of);
-        let local = format!("{prefix}/r{i}");
-        let draft = |action: Action, message: String| {
-            let mut d = Draft::new(r.ts, &r.ts_text, local.clone(), action, message);
-            d.origin = Some(r.direction);
-            d.request = Some(r.name.clone());
-            d
-        };
-        let d = match r.scope {
-            Scope::Open if Some(i) == own_open => {
-                let mut d = draft(Action::ChannelOpen, format!("open {chan_label}"));
-                d.local_id = format!("{prefix}/open");
-                d.rank = 0;
-                if let Some(f) = &fwd {
-                    d.message = format!("open {chan_label}: {}", forward_text(f));
-                }
-                d.forward = fwd;
-                open_ts = Some(r.ts);
-                let d = d.outcome(&r.outcome);
-                refused = d.outcome == EventOutcome::Failure;
-                Some(d)
-            }
-            Scope::Open => match forward_action(&r.name) {
-                Some(a) => {
-                    let text = fwd.as_ref().map_or(r.name.clone(), forward_text);
-                    let mut d = draft(a, text);
-                    d.forward = fwd;
-                    Some(d.outcome(&r.outcome))
-                }
-                None => Some(
-                    draft(Action::ChannelOpen, format!("open a {} channel", r.name))
-                        .outcome(&r.outcome),
-                ),
-            },
-            Scope::Global => match forward_action(&r.name) {
-                Some(a) => {
-                    let f = fwd.unwrap_or_else(|| ForwardInfo::named(&r.name));
-                    let mut d = draft(a, forward_text(&f));
-                    d.forward = Some(f);
-                    Some(d.outcome(&r.outcome))
-                }
-                None => failed_request(r, draft),
-            },
-            Scope::Channel => match r.name.as_str() {
-                "pty-req" => {
-                    let mut d = draft(
-                        Action::Pty,
-                        match &pty {
-                            Some(p) => format!("terminal {} {}x{}", p.term, p.cols, p.rows),
-                            None => "terminal".to_string(),
-                        },
-                    );
-                    d.pty = pty.clone();
-                    Some(d.outcome(&r.outcome))
-                }
-                "shell" => {
-                    let mut d = draft(Action::Shell, "shell".to_string());
-                    d.process = Some(ProcessInfo::channel(prefix.clone(), interactive));
-                    d.pty = pty.clone();
-                    Some(d.outcome(&r.outcome))
-                }
-                "exec" => {
-                    let command = channel.exec.clone().unwrap_or_default();
-                    let mut d = draft(Action::Exec, format!("exec: {command}"));
-                    let p = process_of(prefix.clone(), &command, interactive);
-                    if p.privileged {
-                        d.severity = Severity::Low;
-                    }
-                    d.process = Some(p);
-                    d.pty = pty.clone();
-                    Some(d.outcome(&r.outcome))
-                }
-                "subsystem" => {
-                    let name = channel.subsystem.clone().unwrap_or_default();
-                    let mut d = draft(Action::Subsystem, format!("subsystem {name}"));
-                    d.process = Some(ProcessInfo {
-                        name: Some(name.clone()).filter(|n| !n.is_empty()),
-                        ..ProcessInfo::channel(prefix.clone(), interactive)
-                    });
-                    d.subsystem = Some(name);
-                    Some(d.outcome(&r.outcome))
-                }
-                "env" => {
-                    let pair = if env_requests == channel.env.len() {
-                        channel.env.get(env_seen).cloned()
-                    } else {
-                        None
-                    }
-                    .unwrap_or_else(|| {
-                        let text = r.summary.strip_prefix("env ").unwrap_or(&r.summary);
-                        let text = text.strip_suffix(" want_reply").unwrap_or(text);
-                        let (k, v) = text.split_once('=').unwrap_or((text, ""));
-                        (k.to_string(), v.to_string())
-                    });
-                    env_seen += 1;
-                    let mut d = draft(Action::Env, format!("env {}={}", pair.0, pair.1));
-                    d.env = Some(pair);
-                    Some(d.outcome(&r.outcome))
-                }
-                "x11-req" | "auth-agent-req@openssh.com" => {
-                    let f = fwd.unwrap_or_else(|| ForwardInfo::named(&r.name));
-                    let a = forward_action(&r.name).unwrap_or(Action::X11Forward);
-                    let mut d = draft(a, forward_text(&f));
-                    d.forward = Some(f);
-                    Some(d.outcome(&r.outcome))
-                }
-                "signal" => {
-                    let name = channel
-                        .signals
-                        .get(signals_seen)
-                        .cloned()
-                        .unwrap_or_default();
-                    signals_seen += 1;
-                    let mut d = draft(Action::Signal, format!("signal {name}"));
-                    d.signal = Some(SignalInfo {
-                        name,
-                        core_dumped: None,
-                        message: None,
-                    });
-                    Some(d.outcome(&r.outcome))
-                }
-                "exit-status" => {
-                    let code = channel.exit_status.unwrap_or_default();
-                    let mut d = draft(Action::ExitStatus, format!("exit status {code}"));
-                    d.process = Some(ProcessInfo {
-                        command_line: channel.exec.clone(),
-                        exit_code: Some(code),
-                        ..ProcessInfo::channel(prefix.clone(), interactive)
-                    });
-                    d.outcome = if code == 0 {
-                        EventOutcome::Success
-                    } else {
-                        EventOutcome::Failure
-                    };
-                    Some(d)
-                }
-                "exit-signal" => {
-                    let (name, core, message) = channel.exit_signal.clone().unwrap_or_default();
-                    let mut text = format!("killed by signal {name}");
-                    if core {
-                        text.push_str(" (core dumped)");
-                    }
-                    if !message.is_empty() {
-                        text.push_str(&format!(": {message}"));
-                    }
-                    let mut d = draft(Action::ExitSignal, text);
-                    d.process = Some(ProcessInfo {
-                        command_line: channel.exec.clone(),
-                        ..ProcessInfo::channel(prefix.clone(), interactive)
-                    });
-                    d.signal = Some(SignalInfo {
-                        name,
-                        core_dumped: Some(core),
-                        message: Some(message).filter(|m| !m.is_empty()),
-                    });
-                    d.outcome = EventOutcome::Failure;
-                    d.severity = Severity::Low;
-                    Some(d)
-                }
-                _ => failed_request(r, draft),
-            },
-        };
-        drafts.extend(d);
-    }
-
-    // The close: unless the open was refused or the metadata says the
-    // channel is still open.
-    let ongoing = meta
-        .and_then(|m| m.channel(&chan_id))
-        .and_then(|c| c.protocol_file.as_ref())
-        .is_some_and(|p| p.status.as_deref() == Some("ONGOING") || p.closed == Some(false));
-    if let (Some((end, end_text)), false, false) = (&channel.ended, refused, ongoing) {
-        let started = open_ts
-            .or(channel.started.as_ref().map(|s| s.0))
-            .unwrap_or(*end);
-        let summary = SessionSummary {
-            started,
-            ended: *end,
-            bytes: channel.bytes,
-            integrity_ok: channel.integrity.ok,
-            problems: channel.integrity.problems.clone(),
-        };
-        let mut d = Draft::new(
-            *end,
-            end_text,
-            format!("{prefix}/close"),
-            Action::ChannelClose,
-            format!(
-                "{chan_label} closed after {}: {} bytes client to server, {} bytes server to client",
-                human_duration(summary.duration()),
-                summary.bytes_client_to_server(),
-                summary.bytes_server_to_client()
-            ),
-        );
-        d.rank = 2;
-        d.outcome = EventOutcome::Success;
-        if conn.has_metadata && !summary.integrity_ok {
-            d.severity = Severity::Medium;
-            d.message
-                .push_str(&format!("; integrity: {}", summary.problems.join("; ")));
-        }
-        if let Some(f) = own_open
-            .and_then(|i| channel.requests[i].forward)
-            .and_then(|f| channel.forwards.get(f))
-        {
-            d.forward = Some(ForwardInfo::of(f));
-        }
-        d.session = Some(summary);
-        drafts.push(d);
-    }
-
-    // Typed commands (the exec command, when the recovery lists it, has its
-    // exec record already).
-    let mut exec_listed = false;
-    for (n, c) in commands.iter().enumerate() {
-        if !exec_listed && channel.exec.as_deref() == Some(c.command.as_str()) {
-            exec_listed = true;
-            continue;
-        }
-        let mut d = Draft::new(
-            c.ts,
-            &c.ts_text,
-            format!("{prefix}/cmd-{}", n + 1),
-            Action::Command,
-            format!("command: {}", c.command),
-        );
-        let mut p = process_of(format!("{prefix}/cmd-{}", n + 1), &c.command, true);
-        p.confidence = Some(c.confidence.clone());
-        if p.privileged {
-            d.severity = Severity::Low;
-        }
-        d.process = Some(p);
-        d.pty = pty.clone();
-        drafts.push(d);
-    }
-
-    // Data chunks.
-    if opts.io {
-        let mut buf = Vec::new();
-        for stream in Stream::ALL {
-            let action = match stream {
-                Stream::Stdin => Action::Input,
-                Stream::Stdout => Action::Output,
-                Stream::Stderr => Action::ErrorOutput,
-            };
-            for chunk in &channel.streams[stream as usize] {
-                if chunk.decode(&mut buf).is_err() {
-                    continue;
-                }
-                let kept = cut_at_char_boundary(&buf, opts.io_max_bytes);
-                let text = String::from_utf8_lossy(&buf[..kept]).into_owned();
-                let io = IoChunk {
-                    stream,
-                    offset: chunk.offset,
-                    len: buf.len(),
-                    kept,
-                    text,
-                    truncated: kept < buf.len(),
-                };
-                let mut d = Draft::new(
-                    chunk.ts,
-                    &crate::time::format_rfc3339(chunk.ts),
-                    format!("{prefix}/{}@{}", stream.name(), chunk.offset),
-                    action,
-                    format!(
-                        "{} {} bytes at offset {}{}",
-                        stream.name(),
-                        io.len,
-                        io.offset,
-                        if io.truncated { " (truncated)" } else { "" }
-                    ),
-                );
-                d.io = Some(io);
-                d.pty = pty.clone();
-                drafts.push(d);
-            }
-        }
-    }
-
-    drafts.sort_by_key(|d| (d.ts, d.rank));
-    drafts
-        .into_iter()
-        .enumerate()
-        .map(|(seq, d)| SiemEvent {
-            ts: d.ts,
-            ts_text: d.ts_text,
-            id: d.local_id,
-            seq: seq as u64,
-            action: d.action,
-            outcome: d.outcome,
-            reason: d.reason,
-            severity: d.severity,
-            message: d.message,
-            origin: d.origin,
-            request: d.request,
-            conn: conn.clone(),
-            channel_id: chan_id.clone(),
-            channel_type: channel.kind.clone(),
-            pty: d.pty,
-            process: d.process,
-            env: d.env,
-            subsystem: d.subsystem,
-            forward: d.forward,
-            signal: d.signal,
-            session: d.session,
-            io: d.io,
-            product_version: opts.product_version,
-        })
-        .collect()
-}
-
-/// A record for a request outside the named ones, only when it failed
-/// (keepalives fail by design and are left out).
-fn failed_request(
-    r: &crate::channel::Request,
-    draft: impl Fn(Action, String) -> Draft,
-) -> Option<Draft> {
-    if !matches!(r.outcome, Outcome::Failure(_)) || r.name.starts_with("keepalive@") {
-        return None;
-    }
-    Some(draft(Action::RequestFailed, format!("request {}", r.name)).outcome(&r.outcome))
-}
-
 /// The length of the longest prefix of `buf` of at most `max` bytes that
 /// does not end inside a UTF-8 sequence (when `buf` is longer than `max`).
-fn cut_at_char_boundary(buf: &[u8], max: usize) -> usize {
+pub(crate) fn cut_at_char_boundary(buf: &[u8], max: usize) -> usize {
     if buf.len() <= max {
         return buf.len();
     }
@@ -1265,17 +681,6 @@ fn cut_at_char_boundary(buf: &[u8], max: usize) -> usize {
     }
 }
 
-/// `2.288s`, `4m47s`, `1h02m03s`.
-fn human_duration(nanos: Nanos) -> String {
-    let ms = nanos.max(0) / 1_000_000;
-    let s = ms / 1000;
-    match s {
-        0..=59 => format!("{}.{:03}s", s, ms % 1000),
-        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
-        _ => format!("{}h{:02}m{:02}s", s / 3600, s / 60 % 60, s % 60),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1286,11 +691,6 @@ mod tests {
         assert_eq!(shell_words("echo 'it''s'"), ["echo", "its"]);
         assert_eq!(shell_words("echo \"unterminated"), ["echo", "unterminated"]);
         assert_eq!(shell_words("a\\\nb ''"), ["ab", ""]);
-        let p = process_of("x".into(), "LC_ALL=C /usr/bin/sudo -u postgres psql", true);
-        assert_eq!(p.name.as_deref(), Some("sudo"));
-        assert!(p.privileged);
-        assert!(!process_of("x".into(), "sudoku", true).privileged);
-        assert_eq!(process_of("x".into(), "", false).name, None);
     }
 
     #[test]

@@ -15,6 +15,7 @@
 use serde_json::{json, Map, Value};
 
 use super::{is_ip, millis, Action, EventOutcome, SiemEvent};
+use crate::channel::ForwardKind;
 
 /// The OCSF schema version the events follow.
 pub const OCSF_VERSION: &str = "1.3.0";
@@ -40,7 +41,7 @@ fn is_hostname(s: &str) -> bool {
 /// Class, activity id and activity name of a record.
 pub fn classify(ev: &SiemEvent) -> (u32, u32, String) {
     let failed = ev.outcome == EventOutcome::Failure;
-    let kind = ev.forward.as_ref().map(|f| f.kind.as_str());
+    let kind = ev.forward.as_ref().map(|f| f.kind);
     let open_or_refuse = || {
         if failed {
             (SSH_ACTIVITY, 5, "Refuse".to_string())
@@ -53,20 +54,12 @@ pub fn classify(ev: &SiemEvent) -> (u32, u32, String) {
         Action::ChannelClose => (SSH_ACTIVITY, 2, "Close".to_string()),
         Action::DirectTcpip | Action::ForwardedTcpip => open_or_refuse(),
         Action::Streamlocal | Action::X11Forward | Action::AgentForward
-            if matches!(
-                kind,
-                Some(
-                    "direct-streamlocal@openssh.com"
-                        | "forwarded-streamlocal@openssh.com"
-                        | "x11"
-                        | "auth-agent@openssh.com"
-                )
-            ) =>
+            if kind.is_some_and(ForwardKind::is_channel) =>
         {
             open_or_refuse()
         }
         Action::TcpipForward => (SSH_ACTIVITY, 7, "Listen".to_string()),
-        Action::Streamlocal if kind == Some("streamlocal-forward@openssh.com") => {
+        Action::Streamlocal if kind == Some(ForwardKind::StreamlocalForward) => {
             (SSH_ACTIVITY, 7, "Listen".to_string())
         }
         Action::Exec | Action::Command => (PROCESS_ACTIVITY, 1, "Launch".to_string()),
@@ -276,7 +269,7 @@ pub fn document(ev: &SiemEvent) -> Value {
     }
     if let Some(f) = &ev.forward {
         let mut fw = Map::new();
-        fw.insert("kind".into(), json!(f.kind));
+        fw.insert("kind".into(), json!(f.kind.name()));
         for (k, v) in [
             ("address", f.address.as_ref().map(|v| json!(v))),
             ("port", f.port.map(|v| json!(v))),
@@ -381,7 +374,7 @@ pub fn document(ev: &SiemEvent) -> Value {
             }
             let mut cmd = Map::new();
             if let Some(conf) = &p.confidence {
-                cmd.insert("confidence".into(), json!(conf));
+                cmd.insert("confidence".into(), json!(conf.name()));
             }
             if p.privileged {
                 cmd.insert("privileged".into(), json!(true));

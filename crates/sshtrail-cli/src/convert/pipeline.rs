@@ -24,10 +24,11 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
 use sshtrail::format::RecordBlocks;
-use sshtrail::{EventType, Filter, Format, SliceReader};
+use sshtrail::output::{event_encoder, OutputFormat};
+use sshtrail::stats::EventCounts;
+use sshtrail::{Filter, Format, SliceReader};
 
-use crate::convert::ConvertFormat;
-use crate::output::AtomicFile;
+use crate::cli::output::AtomicFile;
 
 /// The size a block aims at: a block and its outputs stay in the core's
 /// cache from reading to hashing the output (measured on 2 threads: 256 KiB
@@ -43,7 +44,7 @@ pub struct Large<'a> {
     pub channel_id: &'a str,
     /// The layout, when the user gave it.
     pub format: Option<Format>,
-    pub formats: &'a [ConvertFormat],
+    pub formats: &'a [OutputFormat],
     pub filter: &'a Filter,
     /// One output path per format.
     pub outputs: &'a [PathBuf],
@@ -81,46 +82,6 @@ pub enum Outcome {
     Interrupted,
 }
 
-/// Events per type, without allocating for the known ones.
-#[derive(Default)]
-struct Counts {
-    known: [u64; EventType::KNOWN.len()],
-    other: BTreeMap<String, u64>,
-}
-
-impl Counts {
-    fn add(&mut self, kind: &EventType<'_>) {
-        match kind.known_index() {
-            Some(i) => self.known[i] += 1,
-            None => match self.other.get_mut(kind.name()) {
-                Some(n) => *n += 1,
-                None => {
-                    self.other.insert(kind.name().to_string(), 1);
-                }
-            },
-        }
-    }
-
-    fn merge(&mut self, other: Counts) {
-        for (a, b) in self.known.iter_mut().zip(other.known) {
-            *a += b;
-        }
-        for (k, n) in other.other {
-            *self.other.entry(k).or_default() += n;
-        }
-    }
-
-    fn into_map(self) -> BTreeMap<String, u64> {
-        let mut map = self.other;
-        for (name, n) in EventType::NAMES.iter().zip(self.known) {
-            if n > 0 {
-                *map.entry(name.to_string()).or_default() += n;
-            }
-        }
-        map
-    }
-}
-
 /// The reader's state.
 struct Reader {
     blocks: RecordBlocks<File>,
@@ -155,7 +116,7 @@ struct State {
     hash_in: Option<Hasher<Sha256>>,
     writer: Option<Writer>,
     hash_out: Option<Hasher<Vec<Sha256>>>,
-    counts: Counts,
+    counts: EventCounts,
     warning: Option<sshtrail::ParseError>,
     stop: Option<Stop>,
 }
@@ -244,7 +205,7 @@ pub fn convert_large(job: &Large<'_>) -> Outcome {
                 hash: vec![Sha256::new(); n],
                 next: 0,
             }),
-            counts: Counts::default(),
+            counts: EventCounts::default(),
             warning: None,
             stop: None,
         }),
@@ -292,7 +253,7 @@ pub fn convert_large(job: &Large<'_>) -> Outcome {
     Outcome::Converted {
         size: reader.blocks.offset(),
         sha256: format!("{:x}", hash_in.hash.finalize()),
-        by_type: state.counts.into_map(),
+        by_type: state.counts.to_map(),
         warning: state.warning,
         outputs,
     }
@@ -383,7 +344,7 @@ impl Pipe<'_> {
                 return;
             }
             outputs.iter_mut().for_each(Vec::clear);
-            let mut counts = Counts::default();
+            let mut counts = EventCounts::default();
             match convert_block(self.job, &input, k == 0, format, &mut outputs, &mut counts) {
                 BlockEnd::Done => {}
                 BlockEnd::Careful => return self.stop(Stop::Careful),
@@ -400,7 +361,7 @@ impl Pipe<'_> {
                     }
                 },
             }
-            self.lock().counts.merge(counts);
+            self.lock().counts.merge(&counts);
             let written = self.gate(Some(k), |w: &mut Writer| {
                 w.next += 1;
                 for (i, out) in outputs.iter().enumerate() {
@@ -462,9 +423,13 @@ fn convert_block(
     first: bool,
     format: Format,
     outputs: &mut [Vec<u8>],
-    counts: &mut Counts,
+    counts: &mut EventCounts,
 ) -> BlockEnd {
-    let mut encoders: Vec<_> = job.formats.iter().map(|f| f.event_encoder(first)).collect();
+    let mut encoders: Vec<_> = job
+        .formats
+        .iter()
+        .map(|&f| event_encoder(f, first))
+        .collect();
     let mut payload = Vec::new();
     for record in SliceReader::with_format(block, Some(format)) {
         let ev = match record {

@@ -13,8 +13,8 @@
 //! Lines typed without any echo (passwords at a prompt) are not commands and
 //! are left out; keys typed on the alternate screen (vim, less, top) too.
 
-use crate::channel::{Channel, Step, Stream};
-use crate::screen::{strip_ansi, Screen};
+use super::screen::{strip_ansi, Screen};
+use crate::channel::{ChannelEvent, ChannelEventKind, RequestKind, Stream};
 use crate::time::Nanos;
 use crate::utf8::Utf8Joiner;
 
@@ -217,76 +217,171 @@ fn from_screen(screen_line: &str, known_prefix: &str) -> Option<String> {
         .map(|i| screen_line[i..].to_string())
 }
 
-/// The commands of a channel: its exec command, or the lines typed in its shell.
-pub fn commands(ch: &Channel<'_>) -> Result<Vec<Command>, crate::ParseError> {
-    let mut out = Vec::new();
-    if let Some(cmd) = &ch.exec {
-        let ts = ch.started.as_ref().map_or(0, |s| s.0);
-        out.push(Command {
-            ts,
-            command: cmd.clone(),
-            confidence: Confidence::Exact,
-        });
-        return Ok(out);
+/// Recovers the commands of one channel from its events, as they come: its
+/// exec command, or the lines typed in its shell.
+///
+/// Feed it the channel's events with [`CommandRecognizer::event`]; take
+/// the commands found so far with [`CommandRecognizer::take`]. A line whose
+/// echo had not arrived at Enter waits for the output that follows (its
+/// first line decides), so it may come out a little later than the Enter;
+/// [`CommandRecognizer::waiting_since`] says since when.
+///
+/// ```
+/// use sshtrail::channel::{ChannelBuilder, ChannelEvent, ChannelSink};
+/// use sshtrail::connection::Context;
+/// use sshtrail::replay::CommandRecognizer;
+/// use sshtrail::SliceReader;
+///
+/// struct Commands(CommandRecognizer);
+/// impl ChannelSink for Commands {
+///     fn event(&mut self, ev: &ChannelEvent<'_>) -> std::io::Result<()> {
+///         self.0.event(ev);
+///         Ok(())
+///     }
+/// }
+/// // "$ " on screen, then `ls` typed and echoed, then Enter.
+/// let log = b"2023-06-07T17:32:00Z stdout 242020\n2023-06-07T17:32:01Z stdin 6c\n\
+/// 2023-06-07T17:32:01Z stdout 6c\n2023-06-07T17:32:02Z stdin 73\n2023-06-07T17:32:02Z stdout 73\n\
+/// 2023-06-07T17:32:03Z stdin 0d\n";
+/// let mut sink = Commands(CommandRecognizer::default());
+/// let mut builder = ChannelBuilder::new(Context::channel("0"), None);
+/// for ev in SliceReader::new(log) {
+///     builder.push(&ev.unwrap(), &mut sink).unwrap();
+/// }
+/// builder.finish(None, &mut sink).unwrap();
+/// let commands = sink.0.take();
+/// assert_eq!(commands[0].command, "ls");
+/// ```
+#[derive(Debug, Default)]
+pub struct CommandRecognizer {
+    screen: Option<Screen>,
+    editor: Editor,
+    keys: Utf8Joiner,
+    shown: Utf8Joiner,
+    text: String,
+    /// A line entered before its echo arrived: decided by the output that follows.
+    pending: Option<Pending>,
+    /// Output goes through `shown` from a line that awaited its echo until
+    /// the next keys (even once the line is decided), so that a character
+    /// split across chunks joins as it always did.
+    showing: bool,
+    /// The channel ran an exec command: that is its one command.
+    exec: bool,
+    found: Vec<Command>,
+}
+
+impl CommandRecognizer {
+    fn screen(&mut self, ev: &ChannelEvent<'_>) -> &mut Screen {
+        self.screen.get_or_insert_with(|| {
+            let (cols, rows) = ev
+                .channel
+                .pty
+                .as_ref()
+                .map_or((80, 24), |p| (p.cols, p.rows));
+            Screen::new(cols, rows)
+        })
     }
-    let (cols, rows) = ch.pty.as_ref().map_or((80, 24), |p| (p.cols, p.rows));
-    let mut screen = Screen::new(cols, rows);
-    let mut editor = Editor::default();
-    let mut keys = Utf8Joiner::default();
-    let mut shown = Utf8Joiner::default();
-    let mut buf = Vec::new();
-    let mut text = String::new();
-    // A line entered before its echo arrived: decided by the output that follows.
-    let mut pending: Option<Pending> = None;
-    for step in ch.timeline() {
-        match step {
-            Step::Data(Stream::Stdin, chunk) => {
-                if let Some(p) = pending.take() {
-                    out.extend(p.resolve());
+
+    /// Folds in one event of the channel.
+    pub fn event(&mut self, ev: &ChannelEvent<'_>) {
+        if self.exec {
+            return;
+        }
+        match ev.kind {
+            ChannelEventKind::Request(r) => match &r.kind {
+                RequestKind::Exec { command } => {
+                    // The exec command is the channel's command; keys typed
+                    // into it are input to that program.
+                    self.exec = true;
+                    self.pending = None;
+                    self.found.push(Command {
+                        ts: ev.channel.start(),
+                        command: command.clone(),
+                        confidence: Confidence::Exact,
+                    });
                 }
-                chunk.decode(&mut buf)?;
-                text.clear();
-                keys.push(&buf, &mut text);
-                for c in text.chars() {
-                    match editor.key(c) {
-                        Key::None => {}
-                        Key::Cancel => editor.reset(),
-                        Key::Enter => {
-                            if !screen.in_alternate_screen() {
-                                if let Some(p) = pending.take() {
-                                    out.extend(p.resolve());
-                                }
-                                match finish_line(&editor, &screen.cursor_line(), chunk.ts) {
-                                    Line::Done(cmd) => out.push(cmd),
-                                    Line::AwaitEcho(p) => pending = Some(p),
-                                    Line::Nothing => {}
-                                }
-                            }
-                            editor.reset();
-                        }
+                RequestKind::WindowChange { cols, rows } => {
+                    let (cols, rows) = (*cols, *rows);
+                    self.screen(ev).resize(cols, rows);
+                }
+                _ => {}
+            },
+            ChannelEventKind::Data {
+                stream: Stream::Stdin,
+                data,
+                ts,
+                ..
+            } => self.keys(ev, data, ts),
+            ChannelEventKind::Data { data, .. } => {
+                self.screen(ev).feed(data);
+                if self.showing {
+                    self.text.clear();
+                    self.shown.push(data, &mut self.text);
+                }
+                if let Some(p) = &mut self.pending {
+                    if p.following.len() < FOLLOWING_KEPT {
+                        strip_ansi(&self.text, &mut p.following);
+                    }
+                    if p.decided() {
+                        self.resolve();
                     }
                 }
             }
-            Step::Data(_, chunk) => {
-                chunk.decode(&mut buf)?;
-                screen.feed(&buf);
-                if let Some(p) = &mut pending {
-                    text.clear();
-                    shown.push(&buf, &mut text);
-                    if p.following.len() < 4096 {
-                        strip_ansi(&text, &mut p.following);
-                    }
-                }
-            }
-            Step::Resize(r) => screen.resize(r.cols, r.rows),
-            Step::Exit(_) => {}
+            ChannelEventKind::Ended { .. } => self.resolve(),
+            _ => {}
         }
     }
-    if let Some(p) = pending.take() {
-        out.extend(p.resolve());
+
+    fn resolve(&mut self) {
+        if let Some(p) = self.pending.take() {
+            self.found.extend(p.resolve());
+        }
     }
-    Ok(out)
+
+    fn keys(&mut self, ev: &ChannelEvent<'_>, data: &[u8], ts: Nanos) {
+        self.resolve();
+        self.screen(ev);
+        self.text.clear();
+        self.keys.push(data, &mut self.text);
+        let text = std::mem::take(&mut self.text);
+        for c in text.chars() {
+            match self.editor.key(c) {
+                Key::None => {}
+                Key::Cancel => self.editor.reset(),
+                Key::Enter => {
+                    let Some(screen) = &self.screen else { continue };
+                    if !screen.in_alternate_screen() {
+                        let line = screen.cursor_line();
+                        self.resolve();
+                        match finish_line(&self.editor, &line, ts) {
+                            Line::Done(cmd) => self.found.push(cmd),
+                            Line::AwaitEcho(p) => self.pending = Some(p),
+                            Line::Nothing => {}
+                        }
+                    }
+                    self.editor.reset();
+                }
+            }
+        }
+        self.text = text;
+        self.showing = self.pending.is_some();
+    }
+
+    /// The commands found since the last call, in order.
+    pub fn take(&mut self) -> Vec<Command> {
+        std::mem::take(&mut self.found)
+    }
+
+    /// The time of the Enter of a line still waiting for its echo: commands
+    /// found later are never earlier than this.
+    pub fn waiting_since(&self) -> Option<Nanos> {
+        self.pending.as_ref().map(|p| p.command.ts)
+    }
 }
+
+/// How much of the output after a line waiting for its echo is kept (its
+/// first line decides).
+const FOLLOWING_KEPT: usize = 4096;
 
 /// What Enter produced.
 enum Line {
@@ -296,6 +391,7 @@ enum Line {
 }
 
 /// A line whose echo had not arrived when Enter was pressed.
+#[derive(Debug)]
 struct Pending {
     command: Command,
     line_at_enter: String,
@@ -303,6 +399,12 @@ struct Pending {
 }
 
 impl Pending {
+    /// Whether the output that follows can no longer change the verdict:
+    /// its first line is complete, or no more of it is kept.
+    fn decided(&self) -> bool {
+        self.following.contains('\n') || self.following.len() >= FOLLOWING_KEPT
+    }
+
     /// Echoed (the prompt line plus the first line of output ends with the
     /// command): a command. Never echoed: input to a program, such as a
     /// password, and not a command.

@@ -2,8 +2,6 @@
 //! (avt, the one asciinema uses), as a transcript that keeps what scrolled
 //! away or was cleared, or as the screen at one moment.
 
-use crate::channel::{Channel, Step, Stream};
-use crate::time::Nanos;
 use crate::utf8::Utf8Joiner;
 
 /// Sequences after which the screen's content is gone: clear screen, clear
@@ -29,16 +27,23 @@ const ALT_OFF: [&str; 3] = ["\x1b[?1049l", "\x1b[?47l", "\x1b[?1047l"];
 
 /// A terminal fed with a channel's output.
 ///
+/// With a transcript ([`Screen::with_transcript`]), the lines that leave
+/// the screen (scrolled away, cleared, or left for the alternate screen)
+/// are kept until [`Screen::take_transcript`] takes them, so a writer can
+/// write them as they come and memory stays at one screen.
+///
 /// ```
-/// use sshtrail::screen::Screen;
-/// let mut s = Screen::new(20, 2);
+/// use sshtrail::replay::Screen;
+/// let mut s = Screen::with_transcript(20, 2);
 /// s.feed(b"one\r\ntwo\r\nthree");
 /// assert_eq!(s.view(), ["two", "three"]);
-/// assert_eq!(s.into_transcript(), ["one", "two", "three"]);
+/// assert_eq!(s.take_transcript(), ["one"]);
+/// assert_eq!(s.into_transcript(), ["two", "three"]);
 /// ```
 pub struct Screen {
     vt: avt::Vt,
-    transcript: Vec<String>,
+    /// Lines that left the screen, when a transcript is kept.
+    transcript: Option<Vec<String>>,
     joiner: Utf8Joiner,
     alt: bool,
     text: String,
@@ -61,7 +66,8 @@ fn line_text(line: &avt::Line) -> String {
 }
 
 impl Screen {
-    /// A blank screen of `cols` x `rows` (at least 1 x 1).
+    /// A blank screen of `cols` x `rows` (at least 1 x 1), keeping no
+    /// transcript.
     pub fn new(cols: u32, rows: u32) -> Self {
         let vt = avt::Vt::builder()
             .size(
@@ -72,11 +78,19 @@ impl Screen {
             .build();
         Screen {
             vt,
-            transcript: Vec::new(),
+            transcript: None,
             joiner: Utf8Joiner::default(),
             alt: false,
             text: String::new(),
             dirty: false,
+        }
+    }
+
+    /// A blank screen that keeps the lines leaving it, for a transcript.
+    pub fn with_transcript(cols: u32, rows: u32) -> Self {
+        Screen {
+            transcript: Some(Vec::new()),
+            ..Screen::new(cols, rows)
         }
     }
 
@@ -112,17 +126,23 @@ impl Screen {
         }
         self.dirty = true;
         let changes = self.vt.feed_str(s);
-        self.transcript
-            .extend(changes.scrollback.map(|l| line_text(&l)));
+        if let Some(t) = &mut self.transcript {
+            t.extend(changes.scrollback.map(|l| line_text(&l)));
+        }
     }
 
     /// Appends the visible screen to the transcript (what a clear would lose).
     fn snapshot(&mut self) {
+        if self.transcript.is_none() {
+            return;
+        }
         let mut view = self.view();
         while view.last().is_some_and(String::is_empty) {
             view.pop();
         }
-        self.transcript.extend(view);
+        if let Some(t) = &mut self.transcript {
+            t.extend(view);
+        }
     }
 
     /// Resizes the terminal.
@@ -131,8 +151,9 @@ impl Screen {
             (cols as usize).clamp(1, MAX_COLS),
             (rows as usize).clamp(1, MAX_ROWS),
         );
-        self.transcript
-            .extend(changes.scrollback.map(|l| line_text(&l)));
+        if let Some(t) = &mut self.transcript {
+            t.extend(changes.scrollback.map(|l| line_text(&l)));
+        }
     }
 
     /// The visible lines, right-trimmed.
@@ -156,16 +177,28 @@ impl Screen {
         self.joiner.replaced()
     }
 
-    /// Everything shown: lines that scrolled away, screens that were cleared,
-    /// and the final screen, without trailing blank lines.
+    /// The transcript lines that left the screen since the last call, in
+    /// order (none without a transcript).
+    pub fn take_transcript(&mut self) -> Vec<String> {
+        self.transcript
+            .as_mut()
+            .map(std::mem::take)
+            .unwrap_or_default()
+    }
+
+    /// The rest of the transcript: lines not taken yet and the final screen,
+    /// without trailing blank lines. Without a transcript, the final screen.
     pub fn into_transcript(mut self) -> Vec<String> {
         let mut tail = String::new();
         self.joiner.finish(&mut tail);
         if !tail.is_empty() {
             self.vt.feed_str(&tail);
         }
+        if self.transcript.is_none() {
+            self.transcript = Some(Vec::new());
+        }
         self.snapshot();
-        let mut t = self.transcript;
+        let mut t = self.transcript.unwrap_or_default();
         while t.last().is_some_and(String::is_empty) {
             t.pop();
         }
@@ -211,28 +244,6 @@ pub fn strip_ansi(text: &str, out: &mut String) {
     }
 }
 
-/// Replays a channel's output (stdout and stderr, resizes included) into a
-/// [`Screen`], stopping before the first event after `until` when given.
-pub fn replay(ch: &Channel<'_>, until: Option<Nanos>) -> Result<Screen, crate::ParseError> {
-    let (cols, rows) = ch.pty.as_ref().map_or((80, 24), |p| (p.cols, p.rows));
-    let mut screen = Screen::new(cols, rows);
-    let mut buf = Vec::new();
-    for step in ch.timeline() {
-        if until.is_some_and(|u| step.ts() > u) {
-            break;
-        }
-        match step {
-            Step::Data(Stream::Stdin, _) | Step::Exit(_) => {}
-            Step::Data(_, chunk) => {
-                chunk.decode(&mut buf)?;
-                screen.feed(&buf);
-            }
-            Step::Resize(r) => screen.resize(r.cols, r.rows),
-        }
-    }
-    Ok(screen)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -249,7 +260,7 @@ mod tests {
 
     #[test]
     fn cleared_screens_stay_in_the_transcript() {
-        let mut s = Screen::new(20, 3);
+        let mut s = Screen::with_transcript(20, 3);
         s.feed(b"ls\r\na b c\r\n$ clear\r\n\x1b[H\x1b[2J\x1b[3J$ vim\r\n");
         s.feed(b"\x1b[?1049h\x1b[Hfile contents\x1b[?1049l");
         s.feed(b"$ exit");

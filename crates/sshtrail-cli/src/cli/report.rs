@@ -1,0 +1,163 @@
+//! Reporting problems as `PATH:LINE:COLUMN: error: MESSAGE` on stderr, and
+//! the one way a command fails.
+
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use sshtrail::archive::{Problem, ProblemKind};
+use sshtrail::output::Note;
+use sshtrail::ParseError;
+
+use super::exit;
+
+/// Why a command could not do its work, reported once by `main`.
+#[derive(Debug)]
+pub enum Failure {
+    /// The command line is wrong (exit status 2).
+    Usage(String),
+    /// An output could not be written (exit status 1).
+    Output(String),
+}
+
+impl Failure {
+    /// Prints the failure and gives the exit code.
+    pub fn report(self) -> ExitCode {
+        match self {
+            Failure::Usage(m) => {
+                say_error(&m);
+                exit::code(exit::USAGE)
+            }
+            Failure::Output(m) => {
+                say_error(&m);
+                exit::code(exit::INPUT)
+            }
+        }
+    }
+}
+
+/// What a command returns: its exit code, or why it could not run.
+pub type CommandResult = Result<ExitCode, Failure>;
+
+/// A usage failure.
+pub fn usage(message: impl Into<String>) -> Failure {
+    Failure::Usage(message.into())
+}
+
+/// Counts what was reported, to choose the exit status, and keeps the
+/// first messages for records such as the batch manifest.
+#[derive(Debug, Default)]
+pub struct Reporter {
+    pub errors: u64,
+    pub warnings: u64,
+    /// The first [`KEPT`] messages, as printed.
+    pub messages: Vec<String>,
+}
+
+/// How many messages a [`Reporter`] keeps.
+pub const KEPT: usize = 20;
+
+impl Reporter {
+    /// Reports a located problem in `path`.
+    pub fn parse_error(&mut self, path: &str, e: &ParseError) {
+        if e.is_warning() {
+            self.warnings += 1;
+        } else {
+            self.errors += 1;
+        }
+        self.say(format!(
+            "{path}:{}:{}: {}: {}",
+            e.line,
+            e.column,
+            e.severity.name(),
+            e.kind
+        ));
+    }
+
+    /// Reports a problem with a whole input (cannot open, read error).
+    pub fn input_error(&mut self, path: &str, message: &str) {
+        self.errors += 1;
+        self.say(format!("{path}: error: {message}"));
+    }
+
+    /// Reports what the archive found wrong.
+    pub fn problem(&mut self, p: &Problem) {
+        match &p.kind {
+            ProblemKind::Parse(e) => self.parse_error(&p.path, e),
+            ProblemKind::Read(e) => self.input_error(&p.path, &e.to_string()),
+            ProblemKind::Metadata(e) => {
+                self.errors += 1;
+                self.say(format!(
+                    "{}:{}:{}: error: bad connection JSON: {}",
+                    p.path, e.line, e.column, e.message
+                ));
+            }
+            ProblemKind::NoLogs => self.input_error(
+                &p.path,
+                "no trail logs (*.jsonl, *.hex, *.hexdump) in this directory",
+            ),
+            ProblemKind::Loop => self.input_error(&p.path, "symbolic link loop: not followed"),
+            _ => {
+                self.errors += 1;
+                self.say(format!("error: {p}"));
+            }
+        }
+    }
+
+    fn say(&mut self, line: String) {
+        let _ = writeln!(io::stderr().lock(), "{line}");
+        if self.messages.len() < KEPT {
+            self.messages.push(line);
+        }
+    }
+
+    /// The exit status for what was reported.
+    pub fn status(&self) -> u8 {
+        if self.errors > 0 {
+            exit::INPUT
+        } else {
+            exit::OK
+        }
+    }
+
+    /// The exit code for what was reported.
+    pub fn code(&self) -> ExitCode {
+        exit::code(self.status())
+    }
+
+    /// Ends the run after an output error: a closed pipe (`| head`) is
+    /// normal and ends it quietly.
+    pub fn output_failed(&self, e: &io::Error) -> CommandResult {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            return Ok(self.code());
+        }
+        Err(Failure::Output(format!("writing the output failed: {e}")))
+    }
+}
+
+/// A warning that is not about an input line.
+pub fn warn(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "sshtrail: warning: {message}");
+}
+
+/// What a writer had to make up or repair, as a warning.
+pub fn note_warning(note: &Note, log: Option<&str>) {
+    let label = match &note.channel.connection_id {
+        Some(c) => format!("{c}/{}", note.channel.channel_id),
+        None => note.channel.channel_id.clone(),
+    };
+    match (note.line, log) {
+        (Some(line), Some(path)) => warn(&format!("{path}:{line}: {}", note.message)),
+        (Some(line), None) => warn(&format!("channel {label}:{line}: {}", note.message)),
+        (None, _) => warn(&format!("channel {label}: {}", note.message)),
+    }
+}
+
+/// An error that is not about an input line.
+pub fn say_error(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "sshtrail: error: {message}");
+}
+
+/// Progress for people, on stderr.
+pub fn note(message: &str) {
+    let _ = writeln!(io::stderr().lock(), "sshtrail: {message}");
+}

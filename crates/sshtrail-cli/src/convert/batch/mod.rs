@@ -1,0 +1,606 @@
+//! Bulk conversion into an output directory: every log under the PATHs
+//! (walked recursively), converted in parallel, written atomically, with a
+//! manifest that records the chain of custody and lets `--resume` skip what
+//! is done.
+
+pub mod journal;
+pub mod manifest;
+pub mod select;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, IsTerminal, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+use sshtrail::archive::{ConnectionSource, Discovery, LogSource, ReplayOptions};
+use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ConnectionRef};
+use sshtrail::connection::Context;
+use sshtrail::output::{ChannelWriter, Output, PartKey, PartName};
+use sshtrail::stats::EventCounts;
+
+use super::pipeline::{convert_large, Large, Outcome};
+use super::plan::Plan;
+use crate::cli::exit;
+use crate::cli::input;
+use crate::cli::output::{channel_path, part_path, write_atomically, DirOutput, Finished};
+use crate::cli::report::{self, note_warning, usage, CommandResult, Reporter};
+use journal::{remove_stale_temporaries, Journal, JOURNAL};
+use manifest::{AnyRow, OutputRow, Row, Status, Unread};
+
+/// Set by Ctrl-C: workers stop taking new inputs.
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+/// Logs at least this large are converted in blocks on every thread.
+const SPLIT_THRESHOLD: u64 = 16 << 20;
+
+/// One input log: its connection, with only this log.
+struct Job {
+    conn: ConnectionSource,
+    log: LogSource,
+    size: u64,
+}
+
+impl Job {
+    fn input(&self) -> String {
+        self.log.path.display().to_string()
+    }
+}
+
+fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(format!("{:x}", h.finalize()));
+        }
+        h.update(&buf[..n]);
+    }
+}
+
+/// Counters for the summary.
+#[derive(Default)]
+struct Totals {
+    converted: AtomicU64,
+    failed: AtomicU64,
+    skipped: AtomicU64,
+    events: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// What every job shares.
+struct Batch<'a> {
+    plan: &'a Plan,
+    outdir: &'a Path,
+    /// Rows of earlier runs, by input, as written (parsed when their input
+    /// comes up).
+    old: BTreeMap<String, String>,
+    totals: Totals,
+    /// Outputs or the journal that could not be written.
+    errors: AtomicU64,
+    bar: indicatif::ProgressBar,
+}
+
+/// Runs a batch conversion into `outdir`.
+pub fn run(plan: &Plan, outdir: &Path) -> CommandResult {
+    let manifest_path = outdir.join("manifest.jsonl");
+    let journal_path = outdir.join(JOURNAL);
+    if !plan.force && !plan.resume {
+        if let Some(held) = [&manifest_path, &journal_path]
+            .into_iter()
+            .find(|p| p.exists())
+        {
+            return Err(usage(format!(
+                "{} already holds a conversion ({}): use --resume to continue it or --force to redo it",
+                outdir.display(),
+                held.display()
+            )));
+        }
+    }
+    let mut old: BTreeMap<String, String> = BTreeMap::new();
+    if plan.resume {
+        // The journal of a run that did not finish comes after the manifest:
+        // its rows are newer.
+        for path in [&manifest_path, &journal_path] {
+            let Ok(file) = std::fs::File::open(path) else {
+                continue;
+            };
+            for line in io::BufRead::lines(io::BufReader::new(file)).map_while(Result::ok) {
+                #[derive(serde::Deserialize)]
+                struct Input {
+                    input: String,
+                }
+                if let Ok(row) = serde_json::from_str::<Input>(&line) {
+                    old.insert(row.input, line);
+                }
+            }
+        }
+    }
+    if plan.force && !plan.resume {
+        let _ = std::fs::remove_file(&journal_path);
+    }
+    if plan.force || plan.resume {
+        for stale in remove_stale_temporaries(outdir) {
+            report::note(&format!(
+                "removed {}, a partial output left by a run that did not finish",
+                stale.display()
+            ));
+        }
+    }
+    if let Err(e) = std::fs::create_dir_all(outdir) {
+        return Err(usage(format!("{}: {e}", outdir.display())));
+    }
+    // Rows are appended as inputs finish, so that a crash leaves a record
+    // of the finished work for --resume; the manifest replaces it at the end.
+    let journal = match Journal::open(&journal_path) {
+        Ok(j) => Mutex::new(j),
+        Err(e) => return Err(usage(format!("{}: {e}", journal_path.display()))),
+    };
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }
+    });
+    let started = Instant::now();
+    let mut rep = Reporter::default();
+    let archive = input::open(&plan.paths, Discovery::trees(), &mut rep);
+    let jobs: Vec<Job> = archive
+        .connections
+        .iter()
+        .filter(|c| plan.selector.matches(c.meta.as_deref()))
+        .flat_map(|c| {
+            (0..c.logs.len()).map(|i| Job {
+                conn: c.only(i),
+                log: c.logs[i].clone(),
+                size: c.logs[i].size.unwrap_or(0),
+            })
+        })
+        .collect();
+    let discovery_errors = rep.errors;
+    let total_bytes: u64 = jobs.iter().map(|j| j.size).sum();
+    let show = !plan.quiet && io::stderr().is_terminal();
+    let bar = if show {
+        indicatif::ProgressBar::new(total_bytes)
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    bar.set_style(indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} eta {eta} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+    let batch = Batch {
+        plan,
+        outdir,
+        old,
+        totals: Totals::default(),
+        errors: AtomicU64::new(0),
+        bar,
+    };
+    let files_done = AtomicU64::new(0);
+    let pool = match rayon::ThreadPoolBuilder::new()
+        .num_threads(plan.jobs.unwrap_or(0))
+        .build()
+    {
+        Ok(p) => p,
+        Err(e) => return Err(usage(format!("-j: {e}"))),
+    };
+    pool.install(|| {
+        jobs.par_iter().for_each(|job| {
+            if INTERRUPTED.load(Ordering::SeqCst) {
+                return;
+            }
+            let Some(row) = batch.job(job) else {
+                return;
+            };
+            let mut journal = journal.lock().unwrap_or_else(|e| e.into_inner());
+            if let Err(e) = journal.append(&row.to_line(), plan.fsync) {
+                report::warn(&format!("{}: {e}", journal_path.display()));
+                batch.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            drop(journal);
+            let n = files_done.fetch_add(1, Ordering::Relaxed) + 1;
+            batch.bar.set_message(format!("{n}/{} files", jobs.len()));
+        })
+    });
+    batch.bar.finish_and_clear();
+    let interrupted = INTERRUPTED.load(Ordering::SeqCst);
+    // The manifest: this run's rows, copied from the journal.
+    let journal = journal.into_inner().unwrap_or_else(|e| e.into_inner());
+    let written = write_atomically(&manifest_path, true, plan.fsync, |w| {
+        journal.rows(&journal_path, w)
+    });
+    match written {
+        Ok(()) => {
+            drop(journal);
+            if let Err(e) = std::fs::remove_file(&journal_path) {
+                report::warn(&format!("{}: {e}", journal_path.display()));
+            }
+        }
+        Err(e) => rep.input_error(&manifest_path.display().to_string(), &e.to_string()),
+    }
+    let totals = &batch.totals;
+    let secs = started.elapsed().as_secs_f64();
+    let bytes = totals.bytes.load(Ordering::Relaxed);
+    report::note(&format!(
+        "{}converted {} file(s), failed {}, skipped {}; {} events; {} bytes in {:.2} s ({:.1} MB/s){}",
+        if interrupted { "interrupted: " } else { "" },
+        totals.converted.load(Ordering::Relaxed),
+        totals.failed.load(Ordering::Relaxed),
+        totals.skipped.load(Ordering::Relaxed),
+        totals.events.load(Ordering::Relaxed),
+        bytes,
+        secs,
+        bytes as f64 / 1e6 / secs.max(1e-9),
+        if discovery_errors > 0 { format!("; {discovery_errors} path(s) could not be read") } else { String::new() },
+    ));
+    let status = if interrupted {
+        exit::INTERRUPTED
+    } else if totals.failed.load(Ordering::Relaxed) > 0
+        || rep.errors > 0
+        || batch.errors.load(Ordering::Relaxed) > 0
+    {
+        exit::INPUT
+    } else {
+        exit::OK
+    };
+    Ok(ExitCode::from(status))
+}
+
+impl Batch<'_> {
+    fn failed_row(&self, job: &Job, message: &str) -> AnyRow {
+        self.totals.failed.fetch_add(1, Ordering::Relaxed);
+        report::warn(message);
+        AnyRow::Unread(Unread::new(
+            &job.input(),
+            job.size,
+            vec![message.to_string()],
+        ))
+    }
+
+    /// Converts one input; `None` when interrupted.
+    fn job(&self, job: &Job) -> Option<AnyRow> {
+        let input = job.input();
+        if let Some(prev) = self
+            .old
+            .get(&input)
+            .and_then(|line| serde_json::from_str::<AnyRow>(line).ok())
+        {
+            // Resuming: an input whose size and hash match and whose outputs
+            // are intact is done.
+            let sha = match sha256_file(&job.log.path) {
+                Ok(h) => h,
+                Err(e) => return Some(self.failed_row(job, &format!("{input}: {e}"))),
+            };
+            if prev.vouches_for(job.size, &sha, self.outdir, |p| sha256_file(p).ok()) {
+                self.totals.skipped.fetch_add(1, Ordering::Relaxed);
+                self.bar.inc(job.size);
+                let mut row = prev;
+                if let AnyRow::Read(r) = &mut row {
+                    r.status = Status::Skipped;
+                }
+                return Some(row);
+            }
+        }
+        // Large logs in evidence formats: converted in blocks on every thread.
+        let mut counted = 0;
+        if self.plan.formats.iter().all(|f| f.is_evidence()) && job.size >= SPLIT_THRESHOLD {
+            let context = &job.log.context;
+            let mut paths = Vec::new();
+            for &fmt in &self.plan.formats {
+                match channel_path(
+                    self.outdir,
+                    context.connection_id.as_deref(),
+                    &context.channel_id,
+                    fmt.ext(),
+                ) {
+                    Ok(p) => paths.push(p),
+                    Err(m) => return Some(self.failed_row(job, &format!("{input}: {m}"))),
+                }
+            }
+            let read = AtomicU64::new(0);
+            let large = Large {
+                path: &job.log.path,
+                channel_id: &context.channel_id,
+                format: self.plan.input_format,
+                formats: &self.plan.formats,
+                filter: &self.plan.writer.filter,
+                outputs: &paths,
+                force: self.plan.force || self.plan.resume,
+                fsync: self.plan.fsync,
+                progress: &|n| {
+                    read.fetch_add(n, Ordering::Relaxed);
+                    self.bar.inc(n);
+                },
+                interrupted: &|| INTERRUPTED.load(Ordering::SeqCst),
+            };
+            let outcome = convert_large(&large);
+            counted = read.load(Ordering::Relaxed);
+            match outcome {
+                Outcome::Converted {
+                    size,
+                    sha256,
+                    by_type,
+                    outputs,
+                    warning,
+                } => {
+                    // Reported like the careful path reports it.
+                    let mut rep = Reporter::default();
+                    if let Some(w) = &warning {
+                        rep.parse_error(&input, w);
+                    }
+                    let events: u64 = by_type.values().sum();
+                    let outputs: Vec<OutputRow> = outputs
+                        .iter()
+                        .zip(&self.plan.formats)
+                        .map(|(w, fmt)| OutputRow {
+                            bytes: w.bytes,
+                            format: fmt.name().to_string(),
+                            path: relative(&w.path, self.outdir),
+                            sha256: w.sha256.clone(),
+                        })
+                        .collect();
+                    self.totals.converted.fetch_add(1, Ordering::Relaxed);
+                    self.totals.events.fetch_add(events, Ordering::Relaxed);
+                    self.totals.bytes.fetch_add(size, Ordering::Relaxed);
+                    self.bar.inc(job.size.saturating_sub(counted));
+                    return Some(AnyRow::Read(Row {
+                        by_type,
+                        channel_id: context.channel_id.clone(),
+                        channels: vec![context.channel_id.clone()],
+                        connection_id: context.connection_id.clone(),
+                        errors: 0,
+                        events,
+                        input,
+                        messages: rep.messages,
+                        outputs,
+                        sha256,
+                        size,
+                        status: Status::Converted,
+                        warnings: rep.warnings,
+                    }));
+                }
+                Outcome::Failed(m) => {
+                    self.errors.fetch_add(1, Ordering::Relaxed);
+                    return Some(self.failed_row(job, &m));
+                }
+                Outcome::Interrupted => return None,
+                Outcome::Careful => {}
+            }
+        }
+        let row = self.careful(job);
+        self.bar.inc(job.size.saturating_sub(counted));
+        Some(row)
+    }
+
+    /// Converts one log as a stream of channel events, reporting every
+    /// problem; a log with any error is recorded as failed and nothing of
+    /// it is written.
+    fn careful(&self, job: &Job) -> AnyRow {
+        let input = job.input();
+        let mut rep = Reporter::default();
+        let file = match sshtrail::archive::open_input(&job.log.path) {
+            Ok(f) => f,
+            Err(e) => {
+                rep.input_error(&input, &e.to_string());
+                self.totals.failed.fetch_add(1, Ordering::Relaxed);
+                return AnyRow::Unread(Unread::new(&input, job.size, rep.messages));
+            }
+        };
+        let hashed = Arc::new(Mutex::new((Sha256::new(), 0u64)));
+        let reader = Hashing {
+            inner: file,
+            hash: Arc::clone(&hashed),
+        };
+        let mut conn = job.conn.clone();
+        conn.logs = vec![LogSource::with_reader(
+            &job.log.path,
+            job.log.context.clone(),
+            Box::new(reader),
+        )];
+        // Resuming redoes outputs the manifest could not vouch for.
+        let force = self.plan.force || self.plan.resume;
+        let mut out = DirOutput::new(self.outdir, force);
+        let mut writers: Vec<Box<dyn ChannelWriter>> = self
+            .plan
+            .formats
+            .iter()
+            .map(|f| f.writer(&self.plan.writer))
+            .collect();
+        let mut tally = Tally::default();
+        let replayed = {
+            let mut tee = Tee {
+                writers: &mut writers,
+                out: &mut out,
+                tally: &mut tally,
+            };
+            conn.replay(
+                &ReplayOptions::with_format(self.plan.input_format),
+                &mut tee,
+                &mut |p| rep.problem(&p),
+            )
+        };
+        let (hash, size) = {
+            let h = hashed.lock().unwrap_or_else(|e| e.into_inner());
+            (format!("{:x}", h.0.clone().finalize()), h.1)
+        };
+        let context = &job.log.context;
+        let mut row = Row {
+            by_type: tally.events.to_map(),
+            channel_id: context.channel_id.clone(),
+            channels: tally
+                .channels
+                .iter()
+                .map(|c| c.channel_id.clone())
+                .collect(),
+            connection_id: context.connection_id.clone(),
+            errors: tally.errors,
+            events: tally.events.total(),
+            input: input.clone(),
+            messages: Vec::new(),
+            outputs: Vec::new(),
+            sha256: hash,
+            size,
+            status: Status::Failed,
+            warnings: tally.warnings,
+        };
+        if let Err(e) = replayed {
+            rep.input_error(&input, &e.to_string());
+        }
+        if tally.errors > 0 || rep.errors > 0 {
+            // A corrupt file is recorded and left unconverted; the batch goes on.
+            self.totals.failed.fetch_add(1, Ordering::Relaxed);
+            row.messages = rep.messages;
+            return AnyRow::Read(row);
+        }
+        let logs: std::collections::HashMap<Context, String> =
+            [(context.clone(), input.clone())].into_iter().collect();
+        for w in &mut writers {
+            for note in w.take_notes() {
+                note_warning(&note, logs.get(&note.channel).map(String::as_str));
+            }
+        }
+        let refused = out.take_refused();
+        let mut failed = !refused.is_empty();
+        for m in refused {
+            rep.input_error(&input, &m);
+        }
+        if !failed {
+            match out.commit(self.plan.fsync) {
+                Ok(files) => row.outputs = self.output_rows(&tally, &files),
+                Err((path, e)) => {
+                    rep.input_error(&path.display().to_string(), &e.to_string());
+                    failed = true;
+                }
+            }
+        }
+        if failed {
+            self.totals.failed.fetch_add(1, Ordering::Relaxed);
+            self.errors.fetch_add(1, Ordering::Relaxed);
+        } else {
+            self.totals.converted.fetch_add(1, Ordering::Relaxed);
+            self.totals.events.fetch_add(row.events, Ordering::Relaxed);
+            self.totals.bytes.fetch_add(size, Ordering::Relaxed);
+            row.status = Status::Converted;
+        }
+        row.messages = rep.messages;
+        AnyRow::Read(row)
+    }
+
+    /// The manifest's outputs: channel by channel (in order of their ids),
+    /// format by format, each format's files in order.
+    fn output_rows(&self, tally: &Tally, files: &[Finished]) -> Vec<OutputRow> {
+        let mut rows = Vec::new();
+        let mut listed: BTreeSet<PathBuf> = BTreeSet::new();
+        for ch in &tally.channels {
+            for &fmt in &self.plan.formats {
+                let key = PartKey::main(ch, fmt.ext());
+                let names = std::iter::once(PartName::Main)
+                    .chain(fmt.extra_parts().iter().map(|s| PartName::Suffix(s)));
+                for name in names {
+                    let Ok(path) = part_path(self.outdir, &key.with(name)) else {
+                        continue;
+                    };
+                    if let Some(f) = files.iter().find(|f| f.path == path) {
+                        listed.insert(path);
+                        rows.push(OutputRow {
+                            bytes: f.bytes,
+                            format: fmt.name().to_string(),
+                            path: relative(&f.path, self.outdir),
+                            sha256: f.sha256.clone(),
+                        });
+                    }
+                }
+            }
+        }
+        // Anything else written (files in channel folders), in order.
+        for f in files.iter().filter(|f| !listed.contains(&f.path)) {
+            rows.push(OutputRow {
+                bytes: f.bytes,
+                format: String::new(),
+                path: relative(&f.path, self.outdir),
+                sha256: f.sha256.clone(),
+            });
+        }
+        rows
+    }
+}
+
+fn relative(path: &Path, outdir: &Path) -> String {
+    path.strip_prefix(outdir)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// Reads through, hashing what it reads and counting it.
+struct Hashing {
+    inner: Box<dyn Read + Send>,
+    hash: Arc<Mutex<(Sha256, u64)>>,
+}
+
+impl Read for Hashing {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut h = self.hash.lock().unwrap_or_else(|e| e.into_inner());
+        h.0.update(&buf[..n]);
+        h.1 += n as u64;
+        Ok(n)
+    }
+}
+
+/// What the manifest says of a log's channels.
+#[derive(Default)]
+struct Tally {
+    /// The channels, in order of their ids.
+    channels: BTreeSet<Context>,
+    events: EventCounts,
+    errors: u64,
+    warnings: u64,
+}
+
+impl ChannelSink for Tally {
+    fn event(&mut self, ev: &ChannelEvent<'_>) -> io::Result<()> {
+        if let ChannelEventKind::Ended { .. } = ev.kind {
+            let ch = ev.channel;
+            self.channels.insert(ch.context.clone());
+            self.events.merge(&ch.events);
+            self.errors += ch.log_errors;
+            self.warnings += ch.log_warnings;
+        }
+        Ok(())
+    }
+}
+
+/// Every writer of the batch's formats, writing into one output, and the
+/// tally.
+struct Tee<'a> {
+    writers: &'a mut [Box<dyn ChannelWriter>],
+    out: &'a mut dyn Output,
+    tally: &'a mut Tally,
+}
+
+impl ChannelSink for Tee<'_> {
+    fn connection_start(&mut self, conn: &ConnectionRef<'_>) -> io::Result<()> {
+        for w in self.writers.iter_mut() {
+            w.connection_start(conn, self.out)?;
+        }
+        self.tally.connection_start(conn)
+    }
+
+    fn event(&mut self, ev: &ChannelEvent<'_>) -> io::Result<()> {
+        for w in self.writers.iter_mut() {
+            w.event(ev, self.out)?;
+        }
+        self.tally.event(ev)
+    }
+
+    fn connection_end(&mut self, conn: &ConnectionRef<'_>) -> io::Result<()> {
+        for w in self.writers.iter_mut() {
+            w.connection_end(conn, self.out)?;
+        }
+        self.tally.connection_end(conn)
+    }
+}

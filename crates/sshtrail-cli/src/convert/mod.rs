@@ -1,0 +1,174 @@
+//! `sshtrail convert`: channels to every output format of the library.
+//!
+//! One rule for `-o`: with one channel and one format it may name the
+//! output file; otherwise it names a directory that receives
+//! `<connection_id>/<channel_id>.<ext>` and a manifest (a batch); without
+//! `-o`, a single output goes to standard output.
+
+pub mod batch;
+mod pipeline;
+pub mod plan;
+mod single;
+
+use std::path::{Path, PathBuf};
+
+use clap::builder::TypedValueParser;
+use clap::Args;
+use sshtrail::output::{OutputFormat, WriterOptions};
+
+use crate::cli::args::{output_formats, parse_filter, FormatArg};
+use crate::cli::report::{usage, CommandResult};
+use batch::select::Selector;
+use plan::{Plan, Target};
+
+/// The most bytes of a data chunk's text a SIEM record keeps with `--io`.
+pub const IO_MAX_BYTES: usize = 4096;
+
+/// Arguments of `sshtrail convert`.
+#[derive(Args, Debug, Clone)]
+pub struct ConvertArgs {
+    /// Output format(s), comma separated.
+    #[arg(
+        long = "to",
+        value_delimiter = ',',
+        required = true,
+        value_name = "FMT",
+        value_parser = output_formats().try_map(|s| s.parse::<OutputFormat>())
+    )]
+    pub to: Vec<OutputFormat>,
+    /// Output file (one channel, one format) or directory.
+    #[arg(short = 'o', long = "output", value_name = "PATH")]
+    pub output: Option<PathBuf>,
+    /// asciicast: also record stdin as `i` events.
+    #[arg(long)]
+    pub input: bool,
+    /// asciicast: `idle_time_limit` in seconds.
+    #[arg(long, value_name = "SECONDS")]
+    pub idle_limit: Option<f64>,
+    /// jsonl, hex, hexdump, raw: keep only these event types.
+    #[arg(long, value_name = "LIST")]
+    pub filter: Option<String>,
+    /// SIEM: also a record for each stdin, stdout and stderr chunk, with its
+    /// text cut after 4096 bytes.
+    #[arg(long)]
+    pub io: bool,
+    /// Replace existing output files.
+    #[arg(long)]
+    pub force: bool,
+    /// Sync each output file to disk before renaming it into place.
+    #[arg(long)]
+    pub fsync: bool,
+    /// Input layout.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+    /// Batch: worker threads (default: one per core).
+    #[arg(short = 'j', long = "jobs", value_name = "N")]
+    pub jobs: Option<usize>,
+    /// Batch: no progress bar.
+    #[arg(short = 'q', long)]
+    pub quiet: bool,
+    /// Batch: skip inputs whose size and SHA-256 match OUTDIR/manifest.jsonl
+    /// and whose outputs are intact; redo the rest.
+    #[arg(long)]
+    pub resume: bool,
+    /// Batch: convert only connections whose FIELD matches GLOB (user, host,
+    /// address, account, tag, status); repeatable, all must match.
+    #[arg(long = "where", value_name = "FIELD=GLOB")]
+    pub where_: Vec<String>,
+    /// Batch: only connections that started at or after this RFC 3339 time.
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Batch: only connections that started at or before this RFC 3339 time.
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Trail logs, connection directories or whole archive trees.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
+}
+
+/// True when the PATHs name one log: a file, or a connection directory
+/// holding a single log.
+fn single_log(paths: &[String]) -> bool {
+    let [path] = paths else {
+        return false;
+    };
+    let p = Path::new(path);
+    if !p.is_dir() {
+        return true;
+    }
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return false;
+    };
+    let entries: Vec<_> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
+    p.join(sshtrail::archive::CONNECTION_FILE).is_file()
+        && entries.iter().all(|e| e.is_file())
+        && entries
+            .iter()
+            .filter(|e| e.extension().is_some_and(|x| x != "json"))
+            .count()
+            == 1
+}
+
+/// Resolves the command line into what the conversion will do.
+fn plan(args: ConvertArgs) -> Result<Plan, String> {
+    if let Some(limit) = args.idle_limit {
+        if !(limit.is_finite() && limit > 0.0) {
+            return Err("--idle-limit must be a positive number of seconds".into());
+        }
+    }
+    let filter = parse_filter(args.filter.as_deref())?;
+    let mut formats: Vec<OutputFormat> = Vec::new();
+    for f in &args.to {
+        if !formats.contains(f) {
+            formats.push(*f);
+        }
+    }
+    let selector = Selector::new(&args.where_, args.since.as_deref(), args.until.as_deref())?;
+    // An output folder: an existing directory, or more outputs than one
+    // file can hold (several formats; several logs but for SIEM records,
+    // which form one stream).
+    let target = match &args.output {
+        Some(out)
+            if out.is_dir()
+                || formats.len() > 1
+                || (!formats[0].is_record_stream() && !single_log(&args.paths)) =>
+        {
+            Target::Folder(out.clone())
+        }
+        Some(out) => Target::File(out.clone()),
+        None => Target::Stdout,
+    };
+    let writer = WriterOptions {
+        input: args.input,
+        idle_time_limit: args.idle_limit,
+        filter,
+        io: args.io,
+        io_max_bytes: IO_MAX_BYTES,
+        ..WriterOptions::default()
+    };
+    Ok(Plan {
+        paths: args.paths,
+        formats,
+        writer,
+        input_format: args.format.to_format(),
+        target,
+        force: args.force,
+        fsync: args.fsync,
+        jobs: args.jobs,
+        quiet: args.quiet,
+        resume: args.resume,
+        selector,
+    })
+}
+
+/// Runs `sshtrail convert`.
+pub fn run(args: ConvertArgs) -> CommandResult {
+    let plan = plan(args).map_err(usage)?;
+    match &plan.target {
+        Target::Folder(dir) => batch::run(&plan, dir),
+        Target::Stdout | Target::File(_) if plan.formats[0].is_record_stream() => {
+            single::records(&plan)
+        }
+        Target::Stdout | Target::File(_) => single::channel(&plan),
+    }
+}

@@ -1,0 +1,153 @@
+//! One output: one channel's conversion, or the SIEM records of every
+//! connection, on standard output or into the file `-o` names.
+
+use std::collections::HashSet;
+use std::io::{self, Write};
+
+use sshtrail::archive::{Archive, Discovery};
+use sshtrail::connection::Context;
+use sshtrail::output::{ChannelWriter, StreamOutput};
+use sshtrail::StreamReader;
+
+use super::plan::{Plan, Target};
+use crate::cli::input;
+use crate::cli::output::{DirOutput, FileOutput};
+use crate::cli::report::{note_warning, usage, CommandResult, Failure, Reporter};
+
+/// The channels of the logs: each log's own, and any other that its
+/// events name (a `channel_id` key). Standard input counts as one.
+fn count_channels(archive: &Archive, format: Option<sshtrail::Format>) -> usize {
+    let mut channels: HashSet<Context> = HashSet::new();
+    for log in archive.connections.iter().flat_map(|c| c.logs.iter()) {
+        channels.insert(log.context.clone());
+        if log.path.as_os_str() == "-" {
+            continue;
+        }
+        let Ok(input) = log.open() else { continue };
+        let _ = StreamReader::with_format(input, format).for_each(|r| -> io::Result<()> {
+            if let Ok(ev) = r {
+                if let Some(id) = ev.channel_id() {
+                    if *id != log.context.channel_id {
+                        channels.insert(Context {
+                            connection_id: log.context.connection_id.clone(),
+                            channel_id: id.into_owned(),
+                        });
+                    }
+                }
+            }
+            Ok(())
+        });
+    }
+    channels.len()
+}
+
+/// Converts the one channel the paths name (one format); a log holding
+/// several channels (events naming their channel) goes to a folder `-o`
+/// names, one file a channel.
+pub fn channel(plan: &Plan) -> CommandResult {
+    let format = plan.formats[0];
+    let mut rep = Reporter::default();
+    let archive = input::open(&plan.paths, Discovery::connection_folders(), &mut rep);
+    let channels = count_channels(&archive, plan.input_format);
+    match &plan.target {
+        Target::Stdout if channels > 1 => {
+            return Err(usage(format!(
+                "{channels} outputs ({channels} channels x 1 formats): give -o DIR"
+            )))
+        }
+        Target::Stdout if !format.extra_parts().is_empty() => {
+            return Err(usage(format!(
+                "--to {format} writes two files: give -o FILE"
+            )))
+        }
+        Target::File(dir) if channels > 1 => return into_folder(plan, &archive, dir, &mut rep),
+        _ => {}
+    }
+    write(plan, &archive, &mut rep, false)
+}
+
+/// One file a channel under `dir`, `<connection>/<channel>.<ext>`.
+fn into_folder(
+    plan: &Plan,
+    archive: &Archive,
+    dir: &std::path::Path,
+    rep: &mut Reporter,
+) -> CommandResult {
+    let mut writer = plan.formats[0].writer(&plan.writer);
+    let mut out = DirOutput::new(dir, plan.force);
+    if let Err(e) = input::replay(
+        archive,
+        plan.input_format,
+        &mut writer.writing_into(&mut out),
+        rep,
+    ) {
+        return Err(Failure::Output(format!("{}: {e}", dir.display())));
+    }
+    let logs = input::log_paths(archive);
+    for note in writer.take_notes() {
+        note_warning(&note, logs.get(&note.channel).map(String::as_str));
+    }
+    for refused in out.take_refused() {
+        rep.input_error(&dir.display().to_string(), &refused);
+    }
+    if let Err((path, e)) = out.commit(plan.fsync) {
+        rep.input_error(&path.display().to_string(), &e.to_string());
+    }
+    Ok(rep.code())
+}
+
+/// Writes the SIEM records of every connection the paths name, connection
+/// by connection, each connection's records in time order.
+pub fn records(plan: &Plan) -> CommandResult {
+    let mut rep = Reporter::default();
+    let archive = input::open(&plan.paths, Discovery::connection_folders(), &mut rep);
+    write(plan, &archive, &mut rep, true)
+}
+
+fn write(plan: &Plan, archive: &Archive, rep: &mut Reporter, merge: bool) -> CommandResult {
+    let mut writer = plan.formats[0].writer(&plan.writer);
+    let logs = input::log_paths(archive);
+    let result = match &plan.target {
+        Target::File(path) => {
+            // A file the user named: replaced, as a shell redirection would.
+            let mut out = FileOutput::new(path, true, merge);
+            let replayed = input::replay(
+                archive,
+                plan.input_format,
+                &mut writer.writing_into(&mut out),
+                rep,
+            );
+            match replayed {
+                Ok(()) => out
+                    .commit(plan.fsync)
+                    .map_err(|e| (path.display().to_string(), e)),
+                Err(e) => Err((path.display().to_string(), e)),
+            }
+        }
+        _ => {
+            let stdout = io::BufWriter::with_capacity(256 << 10, io::stdout().lock());
+            let mut out = if merge {
+                StreamOutput::merged(stdout)
+            } else {
+                StreamOutput::new(stdout)
+            };
+            let replayed = input::replay(
+                archive,
+                plan.input_format,
+                &mut writer.writing_into(&mut out),
+                rep,
+            );
+            replayed
+                .and_then(|()| out.into_inner().flush())
+                .map_err(|e| ("standard output".to_string(), e))
+        }
+    };
+    for note in writer.take_notes() {
+        note_warning(&note, logs.get(&note.channel).map(String::as_str));
+    }
+    match result {
+        Ok(()) => Ok(rep.code()),
+        Err((_, e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(rep.code()),
+        Err((target, e)) => Err(Failure::Output(format!("writing {target} failed: {e}"))),
+    }
+}

@@ -1,0 +1,194 @@
+//! `sshtrail grep`: search what sessions showed and the commands typed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{self, Write};
+
+use clap::Args;
+use regex::Regex;
+use serde_json::json;
+use sshtrail::archive::Discovery;
+use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ConnectionRef, Stream};
+use sshtrail::connection::Context;
+use sshtrail::replay::{strip_ansi, Command, CommandRecognizer};
+use sshtrail::time::{format_rfc3339, Nanos, NANOS_PER_SEC};
+use sshtrail::Utf8Joiner;
+
+use crate::cli::args::FormatArg;
+use crate::cli::input;
+use crate::cli::report::{usage, CommandResult, Reporter};
+use crate::cli::spool::Spool;
+use crate::cli::text::offset_text;
+
+/// Arguments of `sshtrail grep`.
+#[derive(Args, Debug)]
+pub struct GrepArgs {
+    /// A regular expression (Rust regex syntax).
+    #[arg(value_name = "PATTERN")]
+    pattern: String,
+    /// Ignore case.
+    #[arg(short = 'i', long)]
+    ignore_case: bool,
+    /// Search only the output, or only the typed commands.
+    #[arg(long, value_enum)]
+    only: Option<GrepWhat>,
+    /// One JSON object per hit.
+    #[arg(long)]
+    json: bool,
+    /// Input layout.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    format: FormatArg,
+    /// Trail logs or connection directories.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<String>,
+}
+
+/// What `grep` searches.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrepWhat {
+    /// The text the session showed.
+    Output,
+    /// The commands typed.
+    Commands,
+}
+
+/// One channel being searched.
+#[derive(Default)]
+struct Searching {
+    start: Nanos,
+    joiner: Utf8Joiner,
+    text: String,
+    /// Output text after the last line end.
+    line: String,
+    recognizer: CommandRecognizer,
+    commands: Vec<Command>,
+    hits: Spool,
+}
+
+/// Searches each channel, writing its hits channel by channel.
+struct Searcher<'a> {
+    re: Regex,
+    json: bool,
+    output: bool,
+    commands: bool,
+    hits: u64,
+    channels: HashMap<Context, Searching>,
+    ended: BTreeMap<Context, Spool>,
+    out: &'a mut dyn Write,
+}
+
+impl Searcher<'_> {
+    fn hit(&mut self, context: &Context, what: &str, ts: Nanos, text: &str) -> io::Result<()> {
+        self.hits += 1;
+        let Some(s) = self.channels.get_mut(context) else {
+            return Ok(());
+        };
+        let start = s.start;
+        if self.json {
+            let v = json!({"connection_id": context.connection_id, "channel_id": context.channel_id, "ts": format_rfc3339(ts), "offset_s": (ts - start) as f64 / NANOS_PER_SEC as f64, "in": what, "text": text});
+            writeln!(s.hits, "{v}")
+        } else {
+            let label = match &context.connection_id {
+                Some(c) => format!("{c}/{}", context.channel_id),
+                None => context.channel_id.clone(),
+            };
+            writeln!(
+                s.hits,
+                "{label}  +{}  {}  {what}: {text}",
+                offset_text(ts - start),
+                format_rfc3339(ts)
+            )
+        }
+    }
+}
+
+impl ChannelSink for Searcher<'_> {
+    fn event(&mut self, ev: &ChannelEvent<'_>) -> io::Result<()> {
+        let ch = ev.channel;
+        let s = self.channels.entry(ch.context.clone()).or_default();
+        s.start = ch.start();
+        if self.commands {
+            s.recognizer.event(ev);
+            s.commands.extend(s.recognizer.take());
+        }
+        match ev.kind {
+            ChannelEventKind::Data {
+                stream: Stream::Stdout | Stream::Stderr,
+                data,
+                ts,
+                ..
+            } if self.output => {
+                s.text.clear();
+                s.joiner.push(data, &mut s.text);
+                strip_ansi(&s.text, &mut s.line);
+                let mut found = Vec::new();
+                while let Some(nl) = s.line.find('\n') {
+                    if self.re.is_match(&s.line[..nl]) {
+                        found.push(s.line[..nl].to_string());
+                    }
+                    s.line.drain(..=nl);
+                }
+                if s.line.len() > 1 << 16 {
+                    s.line.drain(..s.line.len() - (1 << 15));
+                }
+                for text in found {
+                    self.hit(&ch.context, "output", ts, &text)?;
+                }
+            }
+            ChannelEventKind::Ended { .. } => {
+                let ended = ch.ended.as_ref().map_or(s.start, |e| e.ts);
+                let rest = std::mem::take(&mut s.line);
+                let commands = std::mem::take(&mut s.commands);
+                if self.output && self.re.is_match(&rest) {
+                    self.hit(&ch.context, "output", ended, &rest)?;
+                }
+                for c in &commands {
+                    if self.re.is_match(&c.command) {
+                        self.hit(&ch.context, "command", c.ts, &c.command)?;
+                    }
+                }
+                if let Some(s) = self.channels.remove(&ch.context) {
+                    self.ended.insert(ch.context.clone(), s.hits);
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn connection_end(&mut self, _conn: &ConnectionRef<'_>) -> io::Result<()> {
+        for (_, hits) in std::mem::take(&mut self.ended) {
+            hits.drain_into(self.out)?;
+        }
+        Ok(())
+    }
+}
+
+/// Runs `sshtrail grep`.
+pub fn run(args: GrepArgs) -> CommandResult {
+    let re = regex::RegexBuilder::new(&args.pattern)
+        .case_insensitive(args.ignore_case)
+        .size_limit(1 << 24)
+        .build()
+        .map_err(|e| usage(format!("bad PATTERN: {e}")))?;
+    let mut rep = Reporter::default();
+    let archive = input::open(&args.paths, Discovery::connection_folders(), &mut rep);
+    let mut out = io::BufWriter::new(io::stdout().lock());
+    let mut searcher = Searcher {
+        re,
+        json: args.json,
+        output: args.only != Some(GrepWhat::Commands),
+        commands: args.only != Some(GrepWhat::Output),
+        hits: 0,
+        channels: HashMap::new(),
+        ended: BTreeMap::new(),
+        out: &mut out,
+    };
+    let result = input::replay(&archive, args.format.to_format(), &mut searcher, &mut rep);
+    let hits = searcher.hits;
+    match result.and_then(|()| out.flush()) {
+        Ok(()) if rep.errors > 0 => Ok(rep.code()),
+        // Like grep: 1 when nothing matched.
+        Ok(()) => Ok(crate::cli::exit::code(u8::from(hits == 0))),
+        Err(e) => rep.output_failed(&e),
+    }
+}

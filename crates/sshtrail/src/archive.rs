@@ -1,0 +1,829 @@
+//! What users point at: a log, a connection folder, or a tree of them,
+//! opened as connections with their metadata and channel logs, and replayed
+//! into channel events.
+//!
+//! A connection folder is what the gateway's API gives (FORMAT.md section
+//! 5): the connection object saved as `connection.json` beside one log per
+//! channel, named by channel id (`<connection_id>/<channel_id>.jsonl`). A
+//! log file finds its metadata beside it (`connection.json`,
+//! `<connection_id>.json`, or `<connection_id>.json` beside its folder).
+//!
+//! Discovery lives only here: one set of log extensions, one metadata
+//! reader. In a tree, sshtrail's own files (a conversion's
+//! `manifest.jsonl` and its journal, temporary and lock files, a
+//! connection's `files/` folder) are never taken for logs; a file named on
+//! the command line always is.
+//!
+//! ```
+//! use sshtrail::archive::Archive;
+//! use sshtrail::channel::SummaryCollector;
+//!
+//! let log = b"2023-06-07T17:32:29Z stdin 6c\n2023-06-07T17:32:30Z stdout 6c6c\n";
+//! let mut summaries = SummaryCollector::default();
+//! Archive::from_bytes("0.hex", log)
+//!     .replay(&mut summaries, &mut |problem| panic!("{problem}"))
+//!     .unwrap();
+//! let channel = &summaries.connections()[0].channels[0];
+//! assert_eq!((channel.bytes.stdin, channel.bytes.stdout), (1, 2));
+//! ```
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt;
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::channel::{ChannelSink, ConnectionBuilder, ReplayError};
+use crate::connection::{context_from_path, Connection, ConnectionError, Context};
+use crate::error::ParseError;
+use crate::format::{Format, Record, StreamReader};
+
+/// File extensions taken as trail logs in a folder.
+pub const LOG_EXTENSIONS: [&str; 5] = ["jsonl", "hex", "hexdump", "log", "trail"];
+
+/// The name of the connection metadata file in a connection folder.
+pub const CONNECTION_FILE: &str = "connection.json";
+
+/// The names of sshtrail's own files in an output folder: never logs.
+const OWN_FILES: [&str; 3] = ["manifest.jsonl", "manifest.jsonl.journal", "index.json"];
+
+/// The folder in a connection folder where fetched transferred files go.
+const FILES_FOLDER: &str = "files";
+
+/// Whether a file found in a folder is one of sshtrail's own.
+fn is_own_file(name: &str) -> bool {
+    OWN_FILES.contains(&name) || name.contains(".sshtrail-tmp-") || name.ends_with(".lock")
+}
+
+/// Whether a file found in a folder is taken as a trail log.
+fn is_log_name(path: &Path) -> bool {
+    let name = path.file_name().map(|n| n.to_string_lossy());
+    path.extension()
+        .is_some_and(|x| LOG_EXTENSIONS.iter().any(|l| x == *l))
+        && !name.is_some_and(|n| is_own_file(&n))
+}
+
+/// A problem found while opening or reading what the user pointed at.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct Problem {
+    /// The path, as the user would recognize it (`<stdin>` for `-`).
+    pub path: String,
+    /// What is wrong.
+    pub kind: ProblemKind,
+}
+
+/// What is wrong: see [`Problem`].
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// A malformed record (or a cut-off last line, a warning).
+    Parse(ParseError),
+    /// The file could not be opened or read.
+    Read(io::Error),
+    /// The connection metadata does not parse.
+    Metadata(ConnectionError),
+    /// A folder holds no trail log.
+    NoLogs,
+    /// A symbolic link loop, not followed.
+    Loop,
+}
+
+impl Problem {
+    /// Whether the problem is only a warning (a cut-off last line).
+    pub fn is_warning(&self) -> bool {
+        matches!(&self.kind, ProblemKind::Parse(e) if e.is_warning())
+    }
+}
+
+impl fmt::Display for Problem {
+    /// `PATH:LINE:COLUMN: MESSAGE` for a located problem, else `PATH: MESSAGE`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.kind {
+            ProblemKind::Parse(e) => write!(f, "{}:{e}", self.path),
+            ProblemKind::Read(e) => write!(f, "{}: {e}", self.path),
+            ProblemKind::Metadata(e) => write!(f, "{}:{e}", self.path),
+            ProblemKind::NoLogs => write!(
+                f,
+                "{}: no trail logs (*.jsonl, *.hex, *.hexdump) in this directory",
+                self.path
+            ),
+            ProblemKind::Loop => write!(f, "{}: symbolic link loop: not followed", self.path),
+        }
+    }
+}
+
+impl std::error::Error for Problem {}
+
+/// One log of a connection.
+#[derive(Debug, Clone)]
+pub struct LogSource {
+    /// Where it is (`-` for standard input).
+    pub path: PathBuf,
+    /// Its connection and channel.
+    pub context: Context,
+    /// Its size when found (`None` for standard input, pipes and devices).
+    pub size: Option<u64>,
+    /// The log itself, when it is in memory.
+    bytes: Option<Arc<[u8]>>,
+    /// A reader given by the caller, taken by the first open.
+    reader: Option<GivenReader>,
+}
+
+/// A reader a caller hands to a [`LogSource`], taken once.
+#[derive(Clone)]
+struct GivenReader(Arc<std::sync::Mutex<Option<Box<dyn Read + Send>>>>);
+
+impl fmt::Debug for GivenReader {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("GivenReader")
+    }
+}
+
+impl LogSource {
+    /// The name problems give it: the path, or `<stdin>`.
+    pub fn name(&self) -> String {
+        if self.path.as_os_str() == "-" {
+            "<stdin>".to_string()
+        } else {
+            self.path.display().to_string()
+        }
+    }
+
+    /// A log read from `reader` (once), known as `path`: for a caller
+    /// that reads the bytes itself, to hash them on the way.
+    pub fn with_reader(path: &Path, context: Context, reader: Box<dyn Read + Send>) -> Self {
+        LogSource {
+            path: path.to_path_buf(),
+            context,
+            size: None,
+            bytes: None,
+            reader: Some(GivenReader(Arc::new(std::sync::Mutex::new(Some(reader))))),
+        }
+    }
+
+    /// Opens it for reading.
+    pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
+        if let Some(r) = &self.reader {
+            return r
+                .0
+                .lock()
+                .map_err(|_| io::Error::other("the reader was poisoned"))?
+                .take()
+                .ok_or_else(|| io::Error::other("the log was already read"));
+        }
+        match &self.bytes {
+            Some(b) => Ok(Box::new(io::Cursor::new(Arc::clone(b)))),
+            None => open_input(&self.path),
+        }
+    }
+}
+
+/// Opens a log for reading: `-` is standard input; a regular file is read
+/// with a check that it does not shrink meanwhile; pipes and devices are
+/// read as they are. Files are read, never memory-mapped: a mapped file
+/// that another process truncates raises SIGBUS, which kills the process
+/// without a message.
+pub fn open_input(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(io::stdin()));
+    }
+    let file = File::open(path)?;
+    let meta = file.metadata()?;
+    if meta.is_dir() {
+        return Err(io::Error::other("is a directory, not a trail log"));
+    }
+    if !meta.is_file() {
+        // A FIFO, a character device, /dev/stdin on a pipe: no size to check.
+        return Ok(Box::new(file));
+    }
+    Ok(Box::new(FileStream::new(file, meta.len())))
+}
+
+/// A regular file read from its start, that knows the size it had when it
+/// was opened: reaching its end before that size means another process
+/// truncated it while it was read, and is an error rather than a silently
+/// short log. A file that grows is read to its new end.
+#[derive(Debug)]
+pub struct FileStream {
+    file: File,
+    /// The size when opened.
+    expected: u64,
+    /// Bytes read so far.
+    done: u64,
+}
+
+impl FileStream {
+    /// Wraps `file`, whose size was `expected` when it was opened.
+    pub fn new(file: File, expected: u64) -> Self {
+        FileStream {
+            file,
+            expected,
+            done: 0,
+        }
+    }
+
+    fn shrank(&self) -> io::Error {
+        io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            format!(
+                "the file shrank while it was read: it had {} bytes when opened, only {} could be read (truncated by another process?)",
+                self.expected, self.done
+            ),
+        )
+    }
+}
+
+impl Read for FileStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if n == 0 && !buf.is_empty() && self.done < self.expected {
+            return Err(self.shrank());
+        }
+        self.done += n as u64;
+        Ok(n)
+    }
+}
+
+/// One connection: its metadata and its logs.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionSource {
+    /// The connection id, when known.
+    pub id: Option<String>,
+    /// The metadata, when found.
+    pub meta: Option<Arc<Connection>>,
+    /// Where the metadata came from.
+    pub meta_path: Option<PathBuf>,
+    /// Its logs.
+    pub logs: Vec<LogSource>,
+}
+
+/// How to find logs under the paths given.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct Discovery {
+    /// Walk folders recursively (following symbolic links, reporting
+    /// loops), rather than taking a folder as one connection folder.
+    pub walk: bool,
+    /// A folder named on the command line names its connection by its own
+    /// name when neither its metadata nor a UUID name does.
+    pub folder_names: bool,
+}
+
+impl Discovery {
+    /// Each folder named is one connection folder, named after itself.
+    pub fn connection_folders() -> Self {
+        Discovery {
+            walk: false,
+            folder_names: true,
+        }
+    }
+
+    /// Folders are walked recursively; logs without metadata or a UUID
+    /// folder belong to no connection.
+    pub fn trees() -> Self {
+        Discovery {
+            walk: true,
+            folder_names: false,
+        }
+    }
+}
+
+/// Settings of a replay.
+#[derive(Debug, Clone, Copy, Default)]
+#[non_exhaustive]
+pub struct ReplayOptions {
+    /// The log layout, when the user gave it (else detected per log).
+    pub format: Option<Format>,
+}
+
+impl ReplayOptions {
+    /// Logs in `format`, or detected when `None`.
+    pub fn with_format(format: Option<Format>) -> Self {
+        ReplayOptions { format }
+    }
+}
+
+/// Counts of what a replay reported.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReplayCounts {
+    /// Malformed records, undecodable payloads and unreadable logs.
+    pub errors: u64,
+    /// Cut-off last lines.
+    pub warnings: u64,
+}
+
+/// The connections that paths name.
+#[derive(Debug, Clone, Default)]
+pub struct Archive {
+    /// The connections, in order: those with an id sorted by id and folder,
+    /// then those without, in the order their logs were given.
+    pub connections: Vec<ConnectionSource>,
+}
+
+/// The metadata file for a log of connection `conn` at `path`, if one
+/// exists: `<dir>/connection.json`, `<dir>/<conn>.json` or, for
+/// `<conn>/<chan>.ext`, `<conn>.json` beside the folder.
+fn meta_for(path: &Path, conn: Option<&str>) -> Option<PathBuf> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut candidates = vec![dir.join(CONNECTION_FILE)];
+    if let Some(c) = conn {
+        candidates.push(dir.join(format!("{c}.json")));
+        if dir.file_name().is_some_and(|d| d == c) {
+            if let Some(up) = dir.parent() {
+                candidates.push(up.join(format!("{c}.json")));
+            }
+        }
+    }
+    candidates.into_iter().find(|p| p.is_file())
+}
+
+/// Reads a connection metadata file.
+pub fn read_metadata(path: &Path) -> Result<Connection, ProblemKind> {
+    let bytes = std::fs::read(path).map_err(ProblemKind::Read)?;
+    Connection::from_json(&bytes).map_err(ProblemKind::Metadata)
+}
+
+/// What discovery gathers before grouping.
+#[derive(Default)]
+struct Gathering<'p> {
+    groups: BTreeMap<(Option<String>, PathBuf), ConnectionSource>,
+    loose: Vec<ConnectionSource>,
+    seen: HashSet<PathBuf>,
+    metas: HashMap<PathBuf, Option<Arc<Connection>>>,
+    problems: Option<&'p mut dyn FnMut(Problem)>,
+}
+
+impl Gathering<'_> {
+    fn problem(&mut self, path: &Path, kind: ProblemKind) {
+        if let Some(p) = self.problems.as_mut() {
+            p(Problem {
+                path: path.display().to_string(),
+                kind,
+            });
+        }
+    }
+
+    fn meta(&mut self, path: &Path) -> Option<Arc<Connection>> {
+        if let Some(m) = self.metas.get(path) {
+            return m.clone();
+        }
+        let meta = match read_metadata(path) {
+            Ok(m) => Some(Arc::new(m)),
+            Err(kind) => {
+                self.problem(path, kind);
+                None
+            }
+        };
+        self.metas.insert(path.to_path_buf(), meta.clone());
+        meta
+    }
+
+    /// Adds one log; `named_folder` is the folder given on the command line
+    /// when the log lies directly in it and folders name connections.
+    fn log(&mut self, path: PathBuf, named_folder: bool) {
+        if path.as_os_str() == "-" {
+            self.loose.push(ConnectionSource {
+                logs: vec![LogSource {
+                    path,
+                    context: Context::channel("-"),
+                    size: None,
+                    bytes: None,
+                    reader: None,
+                }],
+                ..ConnectionSource::default()
+            });
+            return;
+        }
+        let real = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+        if !self.seen.insert(real) {
+            return;
+        }
+        let size = match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => {
+                self.problem(&path, ProblemKind::Read(io::Error::other("is a directory")));
+                return;
+            }
+            Ok(m) if m.is_file() => Some(m.len()),
+            Ok(_) => None,
+            Err(e) => {
+                self.problem(&path, ProblemKind::Read(e));
+                return;
+            }
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        let dir_meta = dir.join(CONNECTION_FILE).is_file();
+        let mut context = context_from_path(&path, dir_meta || named_folder);
+        let meta_path = meta_for(&path, context.connection_id.as_deref());
+        let meta = meta_path.as_ref().and_then(|p| self.meta(p));
+        if let Some(id) = meta.as_ref().and_then(|m| m.id.clone()) {
+            context.connection_id = Some(id);
+        }
+        let log = LogSource {
+            path,
+            context,
+            size,
+            bytes: None,
+            reader: None,
+        };
+        let Some(id) = log.context.connection_id.clone() else {
+            self.loose.push(ConnectionSource {
+                id: None,
+                meta,
+                meta_path,
+                logs: vec![log],
+            });
+            return;
+        };
+        let home = std::fs::canonicalize(&dir).unwrap_or(dir);
+        let group = self
+            .groups
+            .entry((Some(id.clone()), home))
+            .or_insert_with(|| ConnectionSource {
+                id: Some(id),
+                ..ConnectionSource::default()
+            });
+        if group.meta.is_none() && meta.is_some() {
+            group.meta = meta;
+            group.meta_path = meta_path;
+        }
+        group.logs.push(log);
+    }
+
+    fn folder(&mut self, dir: &Path, how: &Discovery) {
+        let mut files: Vec<PathBuf> = Vec::new();
+        if how.walk {
+            let walker = walkdir::WalkDir::new(dir)
+                .follow_links(true)
+                .sort_by_file_name()
+                .into_iter()
+                .filter_entry(|e| {
+                    !(e.depth() > 0 && e.file_type().is_dir() && e.file_name() == FILES_FOLDER)
+                });
+            for entry in walker {
+                match entry {
+                    Ok(e) if e.file_type().is_file() && is_log_name(e.path()) => {
+                        files.push(e.into_path())
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let at = e
+                            .path()
+                            .map_or_else(|| dir.to_path_buf(), Path::to_path_buf);
+                        let kind = if e.loop_ancestor().is_some() {
+                            ProblemKind::Loop
+                        } else {
+                            ProblemKind::Read(
+                                e.into_io_error()
+                                    .unwrap_or_else(|| io::Error::other("cannot be walked")),
+                            )
+                        };
+                        self.problem(&at, kind);
+                    }
+                }
+            }
+        } else {
+            match std::fs::read_dir(dir) {
+                Ok(rd) => {
+                    files = rd
+                        .filter_map(Result::ok)
+                        .map(|e| e.path())
+                        .filter(|p| p.is_file() && is_log_name(p))
+                        .collect();
+                    files.sort();
+                }
+                Err(e) => {
+                    self.problem(dir, ProblemKind::Read(e));
+                    return;
+                }
+            }
+        }
+        if files.is_empty() {
+            self.problem(dir, ProblemKind::NoLogs);
+        }
+        for file in files {
+            let named = how.folder_names && file.parent() == Some(dir);
+            self.log(file, named);
+        }
+    }
+}
+
+impl Archive {
+    /// Finds the connections under `paths`; problems (unreadable paths, bad
+    /// metadata, symbolic link loops, folders without logs) go to
+    /// `problems` and the rest goes on.
+    pub fn open<P: AsRef<Path>>(
+        paths: &[P],
+        how: &Discovery,
+        problems: &mut dyn FnMut(Problem),
+    ) -> Archive {
+        let mut g = Gathering {
+            problems: Some(problems),
+            ..Gathering::default()
+        };
+        for p in paths {
+            let path = p.as_ref();
+            if path.as_os_str() != "-" && path.is_dir() {
+                g.folder(path, how);
+            } else {
+                g.log(path.to_path_buf(), false);
+            }
+        }
+        let mut connections: Vec<ConnectionSource> =
+            std::mem::take(&mut g.groups).into_values().collect();
+        connections.append(&mut g.loose);
+        Archive { connections }
+    }
+
+    /// One log held in memory, named `name` (its channel comes from the
+    /// name, as for a file).
+    pub fn from_bytes(name: &str, bytes: impl AsRef<[u8]>) -> Archive {
+        let path = PathBuf::from(name);
+        let context = context_from_path(&path, false);
+        Archive {
+            connections: vec![ConnectionSource {
+                id: context.connection_id.clone(),
+                meta: None,
+                meta_path: None,
+                logs: vec![LogSource {
+                    path,
+                    context,
+                    size: None,
+                    bytes: Some(Arc::from(bytes.as_ref())),
+                    reader: None,
+                }],
+            }],
+        }
+    }
+
+    /// Gives every connection metadata (for logs held in memory).
+    pub fn with_metadata(mut self, meta: Connection) -> Archive {
+        let meta = Arc::new(meta);
+        for c in &mut self.connections {
+            if c.id.is_none() {
+                c.id = meta.id.clone();
+                for log in &mut c.logs {
+                    log.context.connection_id = meta.id.clone();
+                }
+            }
+            c.meta = Some(Arc::clone(&meta));
+        }
+        self
+    }
+
+    /// Whether no log was found.
+    pub fn is_empty(&self) -> bool {
+        self.connections.iter().all(|c| c.logs.is_empty())
+    }
+
+    /// Replays every connection into `sink`, in order; see
+    /// [`ConnectionSource::replay`].
+    pub fn replay(
+        &self,
+        sink: &mut dyn ChannelSink,
+        problems: &mut dyn FnMut(Problem),
+    ) -> io::Result<ReplayCounts> {
+        self.replay_with(&ReplayOptions::default(), sink, problems)
+    }
+
+    /// [`Archive::replay`] with options.
+    pub fn replay_with(
+        &self,
+        options: &ReplayOptions,
+        sink: &mut dyn ChannelSink,
+        problems: &mut dyn FnMut(Problem),
+    ) -> io::Result<ReplayCounts> {
+        let mut counts = ReplayCounts::default();
+        for c in &self.connections {
+            let one = c.replay(options, sink, problems)?;
+            counts.errors += one.errors;
+            counts.warnings += one.warnings;
+        }
+        Ok(counts)
+    }
+}
+
+/// One log being read during a replay.
+struct Reading {
+    reader: Option<StreamReader<Box<dyn Read + Send>>>,
+    name: String,
+}
+
+impl ConnectionSource {
+    /// The same connection with only its log number `i`.
+    pub fn only(&self, i: usize) -> ConnectionSource {
+        ConnectionSource {
+            logs: self.logs.get(i).cloned().into_iter().collect(),
+            ..self.clone()
+        }
+    }
+
+    /// Reads every log of the connection and pushes what happened into
+    /// `sink`: events go to the channel they name (a `channel_id` key), else
+    /// to the channel of their log. Several logs are read side by side, in
+    /// time order, so that the channels' events interleave as they
+    /// happened. Memory holds one record a log, whatever their size.
+    ///
+    /// Problems (a malformed record, a payload that does not decode, a log
+    /// that cannot be read) go to `problems` and count against the channel's
+    /// integrity verdict; the rest goes on. Only the sink failing stops the
+    /// replay.
+    pub fn replay(
+        &self,
+        options: &ReplayOptions,
+        sink: &mut dyn ChannelSink,
+        problems: &mut dyn FnMut(Problem),
+    ) -> io::Result<ReplayCounts> {
+        let mut counts = ReplayCounts::default();
+        let mut conn = ConnectionBuilder::new(self.id.as_deref(), self.meta.as_deref());
+        conn.start(sink)?;
+        let mut logs: Vec<Reading> = Vec::with_capacity(self.logs.len());
+        for (i, log) in self.logs.iter().enumerate() {
+            let reader = match log.open() {
+                Ok(r) => {
+                    conn.open_log(i, &log.context);
+                    Some(StreamReader::with_format(r, options.format))
+                }
+                Err(e) => {
+                    counts.errors += 1;
+                    problems(Problem {
+                        path: log.name(),
+                        kind: ProblemKind::Read(e),
+                    });
+                    None
+                }
+            };
+            logs.push(Reading {
+                reader,
+                name: log.name(),
+            });
+        }
+        let mut report = |problem: Problem, conn: &mut ConnectionBuilder<'_>, context: &Context| {
+            if let ProblemKind::Parse(e) = &problem.kind {
+                conn.problem(context, e);
+            }
+            if problem.is_warning() {
+                counts.warnings += 1;
+            } else {
+                counts.errors += 1;
+            }
+            problems(problem);
+        };
+        if self.logs.len() == 1 {
+            // One log: read it straight through.
+            let log = &self.logs[0];
+            if let Some(mut reader) = logs[0].reader.take() {
+                let name = &logs[0].name;
+                let read = reader.for_each(|record: Record<'_>| -> Result<(), Stop> {
+                    take(&mut conn, 0, &log.context, record, name, sink, &mut report)
+                });
+                match read {
+                    Ok(()) => {}
+                    Err(Stop::Sink(e)) => return Err(e),
+                    Err(Stop::Read(e)) => report(
+                        Problem {
+                            path: name.clone(),
+                            kind: ProblemKind::Read(e),
+                        },
+                        &mut conn,
+                        &log.context,
+                    ),
+                }
+            }
+            conn.log_ended(0, sink)?;
+        } else {
+            loop {
+                // The log whose next record comes first (ties: the first log).
+                let mut best: Option<(usize, Option<crate::time::Nanos>)> = None;
+                for (i, r) in logs.iter_mut().enumerate() {
+                    let Some(reader) = r.reader.as_mut() else {
+                        continue;
+                    };
+                    match reader.peek_ts() {
+                        Ok(Some(ts)) => {
+                            // A malformed record goes first: reported at once.
+                            let earlier = match (best, ts) {
+                                (None, _) => true,
+                                (Some((_, None)), _) => false,
+                                (Some(_), None) => true,
+                                (Some((_, Some(b))), Some(t)) => t < b,
+                            };
+                            if earlier {
+                                best = Some((i, ts));
+                            }
+                        }
+                        Ok(None) => {
+                            r.reader = None;
+                            conn.log_ended(i, sink)?;
+                        }
+                        Err(e) => {
+                            r.reader = None;
+                            let log = &self.logs[i];
+                            report(
+                                Problem {
+                                    path: log.name(),
+                                    kind: ProblemKind::Read(e),
+                                },
+                                &mut conn,
+                                &log.context,
+                            );
+                            conn.log_ended(i, sink)?;
+                        }
+                    }
+                }
+                let Some((i, _)) = best else { break };
+                let log = &self.logs[i];
+                let r = &mut logs[i];
+                let Some(reader) = r.reader.as_mut() else {
+                    break;
+                };
+                match reader.next_record() {
+                    Ok(Some(record)) => {
+                        match take(
+                            &mut conn,
+                            i,
+                            &log.context,
+                            record,
+                            &r.name,
+                            sink,
+                            &mut report,
+                        ) {
+                            Ok(()) => {}
+                            Err(Stop::Sink(e)) => return Err(e),
+                            Err(Stop::Read(e)) => return Err(e),
+                        }
+                    }
+                    Ok(None) => {
+                        r.reader = None;
+                        conn.log_ended(i, sink)?;
+                    }
+                    Err(e) => {
+                        r.reader = None;
+                        report(
+                            Problem {
+                                path: log.name(),
+                                kind: ProblemKind::Read(e),
+                            },
+                            &mut conn,
+                            &log.context,
+                        );
+                        conn.log_ended(i, sink)?;
+                    }
+                }
+            }
+        }
+        conn.finish(sink)?;
+        Ok(counts)
+    }
+}
+
+/// Why reading a log stopped early.
+enum Stop {
+    /// The sink failed: the replay stops.
+    Sink(io::Error),
+    /// Reading the log failed.
+    Read(io::Error),
+}
+
+impl From<io::Error> for Stop {
+    fn from(e: io::Error) -> Self {
+        Stop::Read(e)
+    }
+}
+
+/// Folds one record of log `i` in.
+fn take(
+    conn: &mut ConnectionBuilder<'_>,
+    i: usize,
+    context: &Context,
+    record: Record<'_>,
+    name: &str,
+    sink: &mut dyn ChannelSink,
+    report: &mut dyn FnMut(Problem, &mut ConnectionBuilder<'_>, &Context),
+) -> Result<(), Stop> {
+    let problem = |e: ParseError| Problem {
+        path: name.to_string(),
+        kind: ProblemKind::Parse(e),
+    };
+    match record {
+        Ok(event) => match conn.push(i, context, &event, sink) {
+            Ok(()) => Ok(()),
+            Err(ReplayError::Payload(e)) => {
+                report(problem(e), conn, context);
+                Ok(())
+            }
+            Err(ReplayError::Io(e)) => Err(Stop::Sink(e)),
+        },
+        Err(e) => {
+            report(problem(e), conn, context);
+            Ok(())
+        }
+    }
+}

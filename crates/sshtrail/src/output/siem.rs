@@ -1,0 +1,115 @@
+//! SIEM records (ECS, OCSF, CEF, Splunk HEC), one a line.
+
+use std::collections::HashSet;
+use std::io;
+
+use super::{ChannelWriter, Output, PartKey, WriterOptions};
+use crate::channel::{ChannelEvent, ChannelEventKind, ConnectionRef};
+use crate::connection::Context;
+use crate::siem::{self, RecordBuilder, SiemEvent, SiemFormat, SiemOptions};
+
+/// Writes the SIEM records of each connection in time order, each record
+/// into the part of its channel: a stream output (standard output, one
+/// file) gets the connection's records merged; a folder gets one file a
+/// channel.
+pub struct SiemWriter {
+    format: SiemFormat,
+    records: RecordBuilder,
+    /// The connection being written.
+    connection: Option<String>,
+    /// Channels whose part exists (every channel gets one, even without
+    /// records).
+    touched: HashSet<Context>,
+    line: Vec<u8>,
+}
+
+impl SiemWriter {
+    /// A writer of `format` with the SIEM settings of `options`.
+    pub fn new(format: SiemFormat, options: &WriterOptions) -> Self {
+        SiemWriter {
+            format,
+            records: RecordBuilder::new(SiemOptions {
+                io: options.io,
+                io_max_bytes: options.io_max_bytes,
+                product_version: env!("CARGO_PKG_VERSION"),
+                recognize_commands: true,
+            }),
+            connection: None,
+            touched: HashSet::new(),
+            line: Vec::new(),
+        }
+    }
+
+    fn ext(&self) -> &'static str {
+        match self.format {
+            SiemFormat::Ecs => "ecs.ndjson",
+            SiemFormat::Ocsf => "ocsf.ndjson",
+            SiemFormat::Cef => "cef",
+            SiemFormat::Hec => "hec",
+        }
+    }
+}
+
+/// Writes one record into its channel's part.
+fn write_record(
+    format: SiemFormat,
+    ext: &str,
+    connection: Option<&str>,
+    line: &mut Vec<u8>,
+    out: &mut dyn Output,
+    record: &SiemEvent,
+) -> io::Result<()> {
+    line.clear();
+    siem::write(format, record, line);
+    let key = PartKey {
+        connection,
+        channel: Some(&record.channel_id),
+        ext,
+        name: super::PartName::Main,
+    };
+    out.part(&key)?.write_all(line)
+}
+
+impl ChannelWriter for SiemWriter {
+    fn connection_start(
+        &mut self,
+        conn: &ConnectionRef<'_>,
+        _out: &mut dyn Output,
+    ) -> io::Result<()> {
+        self.connection = conn.id.map(str::to_string);
+        self.touched.clear();
+        self.records.connection_start(conn);
+        Ok(())
+    }
+
+    fn event(&mut self, ev: &ChannelEvent<'_>, out: &mut dyn Output) -> io::Result<()> {
+        let (format, ext) = (self.format, self.ext());
+        let connection = self.connection.as_deref();
+        if let ChannelEventKind::Ended { .. } = ev.kind {
+            if self.touched.insert(ev.channel.context.clone()) {
+                out.part(&PartKey {
+                    connection,
+                    channel: Some(&ev.channel.context.channel_id),
+                    ext,
+                    name: super::PartName::Main,
+                })?;
+            }
+        }
+        let line = &mut self.line;
+        self.records.event(ev, &mut |r| {
+            write_record(format, ext, connection, line, out, r)
+        })
+    }
+
+    fn connection_end(
+        &mut self,
+        _conn: &ConnectionRef<'_>,
+        out: &mut dyn Output,
+    ) -> io::Result<()> {
+        let (format, ext) = (self.format, self.ext());
+        let connection = self.connection.clone();
+        let line = &mut self.line;
+        self.records
+            .connection_end(&mut |r| write_record(format, ext, connection.as_deref(), line, out, r))
+    }
+}

@@ -1,0 +1,1028 @@
+//! Turning channel events into SIEM records, as they come, in time order.
+
+use std::cmp::Ordering;
+use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::io;
+use std::sync::Arc;
+
+use super::{
+    cut_at_char_boundary, shell_words, Action, ConnInfo, EventOutcome, IoChunk, ProcessInfo,
+    PtyInfo, SessionSummary, Severity, SiemEvent, SiemOptions, SignalInfo,
+};
+use crate::channel::{
+    ChannelEvent, ChannelEventKind, ChannelState, ConnectionRef, Forward, ForwardKind, OpenKind,
+    Outcome, Request, RequestKind, Scope, Stream,
+};
+use crate::connection::Context;
+use crate::event::Direction;
+use crate::replay::{Command, CommandRecognizer};
+use crate::time::{format_rfc3339, human_duration, Nanos};
+
+const PRIVILEGED: [&str; 5] = ["sudo", "su", "doas", "pkexec", "run0"];
+
+/// The process fields of a command line.
+pub(crate) fn process_of(entity_id: String, command: &str, interactive: bool) -> ProcessInfo {
+    let args = shell_words(command);
+    let program = args
+        .iter()
+        .find(|w| !is_assignment(w))
+        .map(|w| w.rsplit('/').next().unwrap_or(w).to_string())
+        .filter(|n| !n.is_empty());
+    let privileged = program.as_deref().is_some_and(|p| PRIVILEGED.contains(&p));
+    ProcessInfo {
+        entity_id,
+        command_line: Some(command.to_string()),
+        args,
+        name: program,
+        interactive,
+        exit_code: None,
+        privileged,
+        confidence: None,
+    }
+}
+
+fn is_assignment(w: &str) -> bool {
+    match w.split_once('=') {
+        Some((name, _)) => {
+            !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        }
+        None => false,
+    }
+}
+
+fn outcome_of(o: &Outcome) -> (EventOutcome, Option<String>) {
+    match o {
+        Outcome::Success => (EventOutcome::Success, None),
+        Outcome::Failure(why) => (EventOutcome::Failure, why.clone()),
+        Outcome::NoReplyWanted | Outcome::Pending | Outcome::Replied => {
+            (EventOutcome::Unknown, None)
+        }
+    }
+}
+
+/// The action of a forward.
+fn forward_action(kind: ForwardKind) -> Action {
+    match kind {
+        ForwardKind::TcpipForward => Action::TcpipForward,
+        ForwardKind::CancelTcpipForward => Action::CancelTcpipForward,
+        ForwardKind::DirectTcpip => Action::DirectTcpip,
+        ForwardKind::ForwardedTcpip => Action::ForwardedTcpip,
+        ForwardKind::DirectStreamlocal
+        | ForwardKind::StreamlocalForward
+        | ForwardKind::CancelStreamlocalForward
+        | ForwardKind::ForwardedStreamlocal => Action::Streamlocal,
+        ForwardKind::AgentRequest | ForwardKind::AgentChannel => Action::AgentForward,
+        ForwardKind::X11Request | ForwardKind::X11Channel => Action::X11Forward,
+    }
+}
+
+/// One line for people about a forward: its name, addresses and ports.
+pub(crate) fn forward_text(f: &Forward) -> String {
+    let mut s = f.kind.name().to_string();
+    if let Some(a) = &f.address {
+        s.push_str(&format!(" {a}"));
+        if let Some(p) = f.port {
+            s.push_str(&format!(":{p}"));
+        }
+    } else if let Some(p) = f.port {
+        s.push_str(&format!(" port {p}"));
+    }
+    if let Some(p) = &f.socket_path {
+        s.push_str(&format!(" {p}"));
+    }
+    if let Some(o) = &f.originator {
+        s.push_str(&format!(" from {o}"));
+        if let Some(p) = f.originator_port {
+            s.push_str(&format!(":{p}"));
+        }
+    }
+    s
+}
+
+/// The order of records of equal time within a channel: the open, then
+/// requests, the close, typed commands, and data chunks by stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Class {
+    Open = 0,
+    Request = 1,
+    Close = 2,
+    Command = 3,
+    Stdin = 4,
+    Stdout = 5,
+    Stderr = 6,
+}
+
+/// A record under construction: the fields the caller sets, the rest default.
+#[derive(Debug)]
+struct Draft {
+    ts: Nanos,
+    ts_text: String,
+    local_id: String,
+    /// 0 for the channel's open, 2 for its close, 1 for everything else.
+    rank: u8,
+    class: Class,
+    /// Position within the class (request index, command number, offset).
+    idx: u64,
+    action: Action,
+    outcome: EventOutcome,
+    reason: Option<String>,
+    severity: Severity,
+    /// When set, the message starts with this, then the channel's label
+    /// (known only once the channel type is settled), then `message`.
+    labeled: Option<&'static str>,
+    message: String,
+    origin: Option<Direction>,
+    request: Option<String>,
+    pty: Option<PtyInfo>,
+    process: Option<ProcessInfo>,
+    env: Option<(String, String)>,
+    subsystem: Option<String>,
+    forward: Option<Forward>,
+    signal: Option<SignalInfo>,
+    session: Option<SessionSummary>,
+    io: Option<IoChunk>,
+}
+
+impl Draft {
+    fn new(ts: Nanos, ts_text: &str, local_id: String, action: Action, message: String) -> Draft {
+        Draft {
+            ts,
+            ts_text: ts_text.to_string(),
+            local_id,
+            rank: 1,
+            class: Class::Request,
+            idx: 0,
+            action,
+            outcome: EventOutcome::Unknown,
+            reason: None,
+            severity: Severity::Informational,
+            labeled: None,
+            message,
+            origin: None,
+            request: None,
+            pty: None,
+            process: None,
+            env: None,
+            subsystem: None,
+            forward: None,
+            signal: None,
+            session: None,
+            io: None,
+        }
+    }
+
+    fn outcome(&mut self, o: &Outcome) {
+        let (outcome, reason) = outcome_of(o);
+        self.outcome = outcome;
+        self.reason = reason;
+        if outcome == EventOutcome::Failure {
+            self.severity = self.severity.max(Severity::Low);
+            self.message.push_str(match &self.reason {
+                Some(_) => ": refused",
+                None => ": failed",
+            });
+            if let Some(r) = &self.reason {
+                self.message.push_str(&format!(": {r}"));
+            }
+        }
+    }
+}
+
+/// A draft ready to go out, ordered by time, then channel, rank, class and
+/// position.
+#[derive(Debug)]
+struct Held {
+    channel: Arc<Context>,
+    draft: Draft,
+}
+
+impl Held {
+    fn key(&self) -> (Nanos, &Context, u8, Class, u64) {
+        let d = &self.draft;
+        (d.ts, &self.channel, d.rank, d.class, d.idx)
+    }
+}
+
+impl PartialEq for Held {
+    fn eq(&self, other: &Self) -> bool {
+        self.key() == other.key()
+    }
+}
+
+impl Eq for Held {}
+
+impl PartialOrd for Held {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Held {
+    /// Reversed: the heap gives the smallest key first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.key().cmp(&self.key())
+    }
+}
+
+/// What the builder keeps of one channel.
+#[derive(Debug)]
+struct Chan {
+    context: Arc<Context>,
+    /// `<connection>/<channel>`, the start of every record id.
+    prefix: String,
+    kind: Option<String>,
+    kind_settled: bool,
+    started: Option<Nanos>,
+    /// The first event's time as the log wrote it.
+    started_text: String,
+    /// Whether the channel's open record is decided: its own open request
+    /// came, or something else came first (then the open is made up from
+    /// the first event).
+    open_decided: bool,
+    open_ts: Option<Nanos>,
+    refused: bool,
+    /// The forward of the channel's own open, for the close record.
+    open_forward: Option<Forward>,
+    commands: CommandRecognizer,
+    /// The exec command, as the channel stands.
+    exec: Option<String>,
+    /// The terminal, as the channel stands.
+    pty: Option<PtyInfo>,
+    /// Commands found (the exec command included).
+    command_count: u64,
+    exec_listed: bool,
+    /// Last event time, while the channel is open.
+    last: Option<Nanos>,
+    ended: bool,
+    /// Records of the channel written so far.
+    seq: u64,
+}
+
+/// Requests waiting for their reply before their record can be made.
+#[derive(Debug)]
+struct Waiting {
+    draft: Draft,
+    request: Request,
+    chan: usize,
+}
+
+/// The most records held back to be put in time order. A log whose clock
+/// jumps back, or a channel that stays quiet while others talk, can make
+/// records wait; past this many, the earliest goes out anyway, so memory
+/// stays bounded (and order is kept wherever the log's own order allows).
+const MAX_HELD: usize = 20_000;
+
+/// Turns a connection's channel events into SIEM records, in time order.
+///
+/// The records of one connection come out in time order (ties: channels in
+/// order of their ids; within a channel the open first, then requests, the
+/// close, typed commands, and data chunks by stream and offset), each
+/// channel's numbered from 0. A record waits until nothing earlier can still
+/// come: a request waits for its reply (the record says how it ended), a
+/// typed line for its echo, a channel's first records for its type.
+///
+/// ```
+/// use sshtrail::archive::Archive;
+/// use sshtrail::channel::{ChannelEvent, ChannelSink, ConnectionRef};
+/// use sshtrail::siem::{Action, RecordBuilder, SiemEvent, SiemOptions};
+///
+/// struct Records(RecordBuilder, Vec<SiemEvent>);
+/// impl ChannelSink for Records {
+///     fn connection_start(&mut self, conn: &ConnectionRef<'_>) -> std::io::Result<()> {
+///         self.0.connection_start(conn);
+///         Ok(())
+///     }
+///     fn event(&mut self, ev: &ChannelEvent<'_>) -> std::io::Result<()> {
+///         let out = &mut self.1;
+///         self.0.event(ev, &mut |r| Ok(out.push(r.clone())))
+///     }
+///     fn connection_end(&mut self, _: &ConnectionRef<'_>) -> std::io::Result<()> {
+///         let out = &mut self.1;
+///         self.0.connection_end(&mut |r| Ok(out.push(r.clone())))
+///     }
+/// }
+/// let log = b"2023-06-07T17:32:29Z stdin 6c730a\n2023-06-07T17:32:30Z stdout 6869\n";
+/// let mut records = Records(RecordBuilder::new(SiemOptions::default()), Vec::new());
+/// Archive::from_bytes("0.hex", log).replay(&mut records, &mut |_| {}).unwrap();
+/// assert_eq!(records.1[0].action, Action::ChannelOpen);
+/// assert_eq!(records.1.last().unwrap().action, Action::ChannelClose);
+/// ```
+#[derive(Debug)]
+pub struct RecordBuilder {
+    opts: SiemOptions,
+    conn: Arc<ConnInfo>,
+    ongoing: Vec<String>,
+    chans: Vec<Chan>,
+    index: HashMap<Context, usize>,
+    held: BinaryHeap<Held>,
+    /// Requests waiting for a reply, by (channel, request index).
+    waiting: HashMap<(usize, usize), Waiting>,
+    /// Their times, for the earliest.
+    waiting_times: BTreeSet<(Nanos, usize, usize)>,
+    /// The latest event time seen.
+    clock: Option<Nanos>,
+}
+
+type Emit<'e> = dyn FnMut(&SiemEvent) -> io::Result<()> + 'e;
+
+impl RecordBuilder {
+    /// A builder making records with `opts`.
+    pub fn new(opts: SiemOptions) -> Self {
+        RecordBuilder {
+            opts,
+            conn: Arc::new(ConnInfo::default()),
+            ongoing: Vec::new(),
+            chans: Vec::new(),
+            index: HashMap::new(),
+            held: BinaryHeap::new(),
+            waiting: HashMap::new(),
+            waiting_times: BTreeSet::new(),
+            clock: None,
+        }
+    }
+
+    /// A connection begins: its records carry its metadata.
+    pub fn connection_start(&mut self, conn: &ConnectionRef<'_>) {
+        self.conn = Arc::new(ConnInfo::new(conn.id, conn.meta));
+        // Channels the metadata says are still open get no close record.
+        self.ongoing = conn
+            .meta
+            .and_then(|m| m.trail.as_ref())
+            .map(|t| {
+                t.channels
+                    .iter()
+                    .filter(|c| {
+                        c.protocol_file.as_ref().is_some_and(|p| {
+                            p.status.as_deref() == Some("ONGOING") || p.closed == Some(false)
+                        })
+                    })
+                    .filter_map(|c| c.id.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.chans.clear();
+        self.index.clear();
+        self.clock = None;
+    }
+
+    /// The connection's events are over: every record held goes out.
+    pub fn connection_end(&mut self, emit: &mut Emit<'_>) -> io::Result<()> {
+        let waiting: Vec<(usize, usize)> = self.waiting.keys().copied().collect();
+        for key in waiting {
+            if let Some(w) = self.waiting.remove(&key) {
+                self.waiting_times.remove(&(w.request.ts, key.0, key.1));
+                self.hold(w.chan, w.draft);
+            }
+        }
+        while let Some(h) = self.held.pop() {
+            self.emit(h, emit)?;
+        }
+        Ok(())
+    }
+
+    fn chan(&mut self, ch: &ChannelState) -> usize {
+        if let Some(&i) = self.index.get(&ch.context) {
+            return i;
+        }
+        let prefix = match &self.conn.connection_id {
+            Some(c) => format!("{c}/{}", ch.context.channel_id),
+            None => ch.context.channel_id.clone(),
+        };
+        self.chans.push(Chan {
+            context: Arc::new(ch.context.clone()),
+            prefix,
+            kind: ch.kind.clone(),
+            kind_settled: ch.kind_settled,
+            started: None,
+            started_text: String::new(),
+            open_decided: false,
+            open_ts: None,
+            refused: false,
+            open_forward: None,
+            commands: CommandRecognizer::default(),
+            exec: None,
+            pty: None,
+            command_count: 0,
+            exec_listed: false,
+            last: None,
+            ended: false,
+            seq: 0,
+        });
+        self.index.insert(ch.context.clone(), self.chans.len() - 1);
+        self.chans.len() - 1
+    }
+
+    /// Folds in one channel event; records that can no longer be preceded
+    /// by another go to `emit`, in order.
+    pub fn event(&mut self, ev: &ChannelEvent<'_>, emit: &mut Emit<'_>) -> io::Result<()> {
+        let c = self.chan(ev.channel);
+        {
+            let chan = &mut self.chans[c];
+            chan.kind = ev.channel.kind.clone();
+            chan.kind_settled = ev.channel.kind_settled;
+            if chan.exec.is_none() && ev.channel.exec.is_some() {
+                chan.exec = ev.channel.exec.clone();
+            }
+            if let ChannelEventKind::Request(r) = ev.kind {
+                if let RequestKind::Pty(p) = &r.kind {
+                    chan.pty = Some(PtyInfo {
+                        term: p.term.clone(),
+                        cols: p.cols,
+                        rows: p.rows,
+                    });
+                }
+            }
+        }
+        let ts = ev.kind.ts();
+        match ev.kind {
+            ChannelEventKind::Started { ts } => {
+                let chan = &mut self.chans[c];
+                chan.started = Some(ts);
+                chan.started_text = ev
+                    .channel
+                    .started
+                    .as_ref()
+                    .map_or_else(|| format_rfc3339(ts), |s| s.text.clone());
+            }
+            ChannelEventKind::Logged { .. } => return Ok(()),
+            ChannelEventKind::Request(r) => self.request(c, ev.channel, r),
+            ChannelEventKind::Reply {
+                request,
+                outcome,
+                bound_port,
+                ..
+            } => self.answered(c, request, outcome, bound_port),
+            ChannelEventKind::Unanswered(r) => {
+                self.answered(c, r, &Outcome::Pending, None);
+            }
+            ChannelEventKind::Data {
+                stream,
+                ts,
+                offset,
+                data,
+                ..
+            } => {
+                if !self.chans[c].open_decided {
+                    self.made_up_open(c);
+                }
+                if self.opts.io {
+                    self.io(c, ev.channel, stream, ts, offset, data);
+                }
+            }
+            ChannelEventKind::Ended { .. } => {
+                if !self.chans[c].open_decided {
+                    self.made_up_open(c);
+                }
+            }
+            ChannelEventKind::Undecoded { .. } => {}
+        }
+        if self.opts.recognize_commands {
+            self.chans[c].commands.event(ev);
+            let found: Vec<Command> = self.chans[c].commands.take();
+            for cmd in &found {
+                self.add_command(c, cmd);
+            }
+        }
+        if let ChannelEventKind::Ended { .. } = ev.kind {
+            self.close(c, ev.channel);
+            self.chans[c].ended = true;
+            self.chans[c].last = None;
+        } else {
+            self.chans[c].last = Some(self.chans[c].last.map_or(ts, |l| l.max(ts)));
+        }
+        self.clock = Some(ts);
+        self.flush(emit)
+    }
+
+    /// The open record made up from the channel's first event, when no open
+    /// request of its own came first.
+    fn made_up_open(&mut self, c: usize) {
+        let chan = &mut self.chans[c];
+        chan.open_decided = true;
+        let Some(ts) = chan.started else { return };
+        chan.open_ts = Some(ts);
+        let mut d = Draft::new(
+            ts,
+            &chan.started_text,
+            format!("{}/open", chan.prefix),
+            Action::ChannelOpen,
+            " (its first event; the open request is not in the log)".into(),
+        );
+        d.labeled = Some("open ");
+        d.rank = 0;
+        d.class = Class::Open;
+        self.hold(c, d);
+    }
+
+    fn request(&mut self, c: usize, ch: &ChannelState, r: &Request) {
+        let prefix = self.chans[c].prefix.clone();
+        let pty = ch.pty.as_ref().map(|p| PtyInfo {
+            term: p.term.clone(),
+            cols: p.cols,
+            rows: p.rows,
+        });
+        let interactive = pty.is_some();
+        let mut d = Draft::new(
+            r.ts,
+            &r.ts_text,
+            format!("{prefix}/r{}", r.index),
+            Action::RequestFailed,
+            String::new(),
+        );
+        d.idx = r.index as u64;
+        d.origin = Some(r.direction);
+        d.request = Some(r.name.clone());
+        let fwd = r.forward();
+        // Whether the record shows only when the request fails.
+        let mut only_if_failed = false;
+        let own_open = r.scope == Scope::Open && ch.own_open == Some(r.index);
+        match &r.kind {
+            RequestKind::Open(open) if own_open => {
+                let chan = &mut self.chans[c];
+                chan.open_decided = true;
+                chan.open_ts = Some(r.ts);
+                chan.open_forward = fwd.clone();
+                d.action = Action::ChannelOpen;
+                d.local_id = format!("{prefix}/open");
+                d.rank = 0;
+                d.labeled = Some("open ");
+                if let Some(f) = &fwd {
+                    d.message = format!(": {}", forward_text(f));
+                }
+                d.forward = fwd;
+                let _: &OpenKind = open;
+            }
+            RequestKind::Open(_) => match &fwd {
+                Some(f) => {
+                    d.action = forward_action(f.kind);
+                    d.message = forward_text(f);
+                    d.forward = fwd;
+                }
+                None => {
+                    d.action = Action::ChannelOpen;
+                    d.message = format!("open a {} channel", r.name);
+                }
+            },
+            RequestKind::Pty(p) => {
+                d.action = Action::Pty;
+                d.message = format!("terminal {} {}x{}", p.term, p.cols, p.rows);
+                d.pty = pty.clone();
+            }
+            RequestKind::Shell => {
+                d.action = Action::Shell;
+                d.message = "shell".into();
+                d.process = Some(ProcessInfo::channel(prefix.clone(), interactive));
+                d.pty = pty.clone();
+            }
+            RequestKind::Exec { command } => {
+                d.action = Action::Exec;
+                d.message = format!("exec: {command}");
+                let p = process_of(prefix.clone(), command, interactive);
+                if p.privileged {
+                    d.severity = Severity::Low;
+                }
+                d.process = Some(p);
+                d.pty = pty.clone();
+            }
+            RequestKind::Subsystem { name } => {
+                d.action = Action::Subsystem;
+                d.message = format!("subsystem {name}");
+                d.process = Some(ProcessInfo {
+                    name: Some(name.clone()).filter(|n| !n.is_empty()),
+                    ..ProcessInfo::channel(prefix.clone(), interactive)
+                });
+                d.subsystem = Some(name.clone());
+            }
+            RequestKind::Env { name, value } => {
+                d.action = Action::Env;
+                d.message = format!("env {name}={value}");
+                d.env = Some((name.clone(), value.clone()));
+            }
+            RequestKind::Signal { name } => {
+                d.action = Action::Signal;
+                d.message = format!("signal {name}");
+                d.signal = Some(SignalInfo {
+                    name: name.clone(),
+                    core_dumped: None,
+                    message: None,
+                });
+            }
+            RequestKind::ExitStatus { status } => {
+                d.action = Action::ExitStatus;
+                d.message = format!("exit status {status}");
+                d.process = Some(ProcessInfo {
+                    command_line: ch.exec.clone(),
+                    exit_code: Some(*status),
+                    ..ProcessInfo::channel(prefix.clone(), interactive)
+                });
+                d.outcome = if *status == 0 {
+                    EventOutcome::Success
+                } else {
+                    EventOutcome::Failure
+                };
+                // The status is the outcome, whatever a reply says.
+                self.hold(c, d);
+                return;
+            }
+            RequestKind::ExitSignal(s) => {
+                let mut text = format!("killed by signal {}", s.signal);
+                if s.core_dumped {
+                    text.push_str(" (core dumped)");
+                }
+                if !s.message.is_empty() {
+                    text.push_str(&format!(": {}", s.message));
+                }
+                d.action = Action::ExitSignal;
+                d.message = text;
+                d.process = Some(ProcessInfo {
+                    command_line: ch.exec.clone(),
+                    ..ProcessInfo::channel(prefix.clone(), interactive)
+                });
+                d.signal = Some(SignalInfo {
+                    name: s.signal.clone(),
+                    core_dumped: Some(s.core_dumped),
+                    message: Some(s.message.clone()).filter(|m| !m.is_empty()),
+                });
+                d.outcome = EventOutcome::Failure;
+                d.severity = Severity::Low;
+                self.hold(c, d);
+                return;
+            }
+            RequestKind::TcpipForward { .. }
+            | RequestKind::CancelTcpipForward { .. }
+            | RequestKind::StreamlocalForward
+            | RequestKind::CancelStreamlocalForward
+            | RequestKind::X11 { .. }
+            | RequestKind::AuthAgent => {
+                let f = fwd.unwrap_or_else(|| unreachable_forward(r));
+                d.action = forward_action(f.kind);
+                d.message = forward_text(&f);
+                d.forward = Some(f);
+            }
+            RequestKind::WindowChange { .. }
+            | RequestKind::XonXoff { .. }
+            | RequestKind::Break { .. }
+            | RequestKind::Eow
+            | RequestKind::Keepalive
+            | RequestKind::NoMoreSessions
+            | RequestKind::HostKeys { .. }
+            | RequestKind::Other => {
+                // Keepalives fail by design (OpenSSH servers refuse them).
+                if r.name.starts_with("keepalive@") {
+                    return;
+                }
+                d.action = Action::RequestFailed;
+                d.message = format!("request {}", r.name);
+                only_if_failed = true;
+            }
+        }
+        if r.want_reply {
+            let key = (c, r.index);
+            self.waiting_times.insert((r.ts, c, r.index));
+            self.waiting.insert(
+                key,
+                Waiting {
+                    draft: d,
+                    request: r.clone(),
+                    chan: c,
+                },
+            );
+            return;
+        }
+        if only_if_failed {
+            return;
+        }
+        self.answer(c, d, &Outcome::NoReplyWanted);
+    }
+
+    /// A request was answered (or given up as unanswered).
+    fn answered(&mut self, c: usize, r: &Request, outcome: &Outcome, bound_port: Option<u32>) {
+        let Some(mut w) = self.waiting.remove(&(c, r.index)) else {
+            return;
+        };
+        self.waiting_times.remove(&(r.ts, c, r.index));
+        if let Some(f) = &mut w.draft.forward {
+            f.answered(outcome, bound_port);
+            if w.draft.action == Action::TcpipForward || w.draft.rank == 0 {
+                // The message names the port the server bound.
+                let text = forward_text(f);
+                w.draft.message = if w.draft.rank == 0 {
+                    format!(": {text}")
+                } else {
+                    text
+                };
+            }
+        }
+        if w.draft.rank == 0 {
+            let chan = &mut self.chans[c];
+            if let Some(f) = &mut chan.open_forward {
+                f.answered(outcome, bound_port);
+            }
+        }
+        if w.draft.action == Action::RequestFailed && !matches!(outcome, Outcome::Failure(_)) {
+            return;
+        }
+        self.answer(c, w.draft, outcome);
+    }
+
+    fn answer(&mut self, c: usize, mut d: Draft, outcome: &Outcome) {
+        d.outcome(outcome);
+        if d.rank == 0 && d.outcome == EventOutcome::Failure {
+            self.chans[c].refused = true;
+        }
+        self.hold(c, d);
+    }
+
+    /// Adds the record of a command typed in the channel `ch`, known from
+    /// elsewhere than this builder's own recovery (a shell's history, say);
+    /// it goes out in time order with the channel's other records.
+    pub fn command(&mut self, ch: &ChannelState, command: &Command) {
+        let c = self.chan(ch);
+        self.add_command(c, command);
+    }
+
+    fn add_command(&mut self, c: usize, cmd: &Command) {
+        let chan = &mut self.chans[c];
+        chan.command_count += 1;
+        let n = chan.command_count;
+        let id = format!("{}/cmd-{n}", chan.prefix);
+        let mut d = Draft::new(
+            cmd.ts,
+            &format_rfc3339(cmd.ts),
+            id.clone(),
+            Action::Command,
+            format!("command: {}", cmd.command),
+        );
+        d.class = Class::Command;
+        d.idx = n;
+        let mut p = process_of(id, &cmd.command, true);
+        p.confidence = Some(cmd.confidence);
+        if p.privileged {
+            d.severity = Severity::Low;
+        }
+        d.process = Some(p);
+        // The terminal in force is filled in when the record goes out.
+        self.hold(c, d);
+    }
+
+    fn io(
+        &mut self,
+        c: usize,
+        ch: &ChannelState,
+        stream: Stream,
+        ts: Nanos,
+        offset: u64,
+        data: &[u8],
+    ) {
+        let action = match stream {
+            Stream::Stdin => Action::Input,
+            Stream::Stdout => Action::Output,
+            Stream::Stderr => Action::ErrorOutput,
+        };
+        let kept = cut_at_char_boundary(data, self.opts.io_max_bytes);
+        let io = IoChunk {
+            stream,
+            offset,
+            len: data.len(),
+            kept,
+            text: String::from_utf8_lossy(&data[..kept]).into_owned(),
+            truncated: kept < data.len(),
+        };
+        let mut d = Draft::new(
+            ts,
+            &format_rfc3339(ts),
+            format!("{}/{}@{offset}", self.chans[c].prefix, stream.name()),
+            action,
+            format!(
+                "{} {} bytes at offset {}{}",
+                stream.name(),
+                io.len,
+                io.offset,
+                if io.truncated { " (truncated)" } else { "" }
+            ),
+        );
+        d.class = match stream {
+            Stream::Stdin => Class::Stdin,
+            Stream::Stdout => Class::Stdout,
+            Stream::Stderr => Class::Stderr,
+        };
+        d.idx = offset;
+        d.io = Some(io);
+        d.pty = ch.pty.as_ref().map(|p| PtyInfo {
+            term: p.term.clone(),
+            cols: p.cols,
+            rows: p.rows,
+        });
+        self.hold(c, d);
+    }
+
+    /// The close record, unless the open was refused or the metadata says
+    /// the channel is still open.
+    fn close(&mut self, c: usize, ch: &ChannelState) {
+        let chan = &self.chans[c];
+        let ongoing = self.ongoing.contains(&ch.context.channel_id);
+        let Some(end) = &ch.ended else { return };
+        if chan.refused || ongoing {
+            return;
+        }
+        let integrity = ch.integrity.clone().unwrap_or_default();
+        let summary = SessionSummary {
+            started: chan.open_ts.or(chan.started).unwrap_or(end.ts),
+            ended: end.ts,
+            bytes: ch.bytes,
+            integrity_ok: integrity.ok,
+            problems: integrity.problems,
+        };
+        let mut d = Draft::new(
+            end.ts,
+            &end.text,
+            format!("{}/close", chan.prefix),
+            Action::ChannelClose,
+            format!(
+                " closed after {}: {} bytes client to server, {} bytes server to client",
+                human_duration(summary.duration()),
+                summary.bytes_client_to_server(),
+                summary.bytes_server_to_client()
+            ),
+        );
+        d.labeled = Some("");
+        d.rank = 2;
+        d.class = Class::Close;
+        d.outcome = EventOutcome::Success;
+        if self.conn.has_metadata && !summary.integrity_ok {
+            d.severity = Severity::Medium;
+            d.message
+                .push_str(&format!("; integrity: {}", summary.problems.join("; ")));
+        }
+        d.forward = chan.open_forward.clone();
+        d.session = Some(summary);
+        self.hold(c, d);
+    }
+
+    fn hold(&mut self, c: usize, draft: Draft) {
+        self.held.push(Held {
+            channel: self.chans[c].context.clone(),
+            draft,
+        });
+    }
+
+    /// The earliest time a record still to be made can have.
+    fn watermark(&self) -> Option<Nanos> {
+        let mut w = self.clock?;
+        if let Some((t, _, _)) = self.waiting_times.first() {
+            w = w.min(*t);
+        }
+        for chan in &self.chans {
+            if chan.ended {
+                continue;
+            }
+            if !(chan.kind_settled && chan.open_decided) {
+                if let Some(s) = chan.started {
+                    w = w.min(s);
+                }
+            }
+            if let Some(t) = chan.commands.waiting_since() {
+                w = w.min(t);
+            }
+            if let Some(l) = chan.last {
+                w = w.min(l);
+            }
+        }
+        Some(w)
+    }
+
+    fn flush(&mut self, emit: &mut Emit<'_>) -> io::Result<()> {
+        loop {
+            let Some(w) = self.watermark() else {
+                return Ok(());
+            };
+            while self.held.peek().is_some_and(|top| top.draft.ts < w) {
+                if let Some(h) = self.held.pop() {
+                    self.emit(h, emit)?;
+                }
+            }
+            if self.held.len() <= MAX_HELD && self.waiting.len() <= MAX_HELD {
+                return Ok(());
+            }
+            // Too much waits. A request still waiting for its reply goes out
+            // without it first (it is the oldest thing in the way, and a
+            // request answered this late is hardly ever answered), then the
+            // earliest record, whatever may still come before it.
+            let oldest_waiting = self.waiting_times.first().copied();
+            let top = self.held.peek().map(|h| h.draft.ts);
+            match (oldest_waiting, top) {
+                (Some((ts, c, i)), Some(t)) if ts <= t || self.waiting.len() > MAX_HELD => {
+                    self.give_up(ts, c, i)
+                }
+                (Some((ts, c, i)), None) => self.give_up(ts, c, i),
+                _ => {
+                    if let Some(h) = self.held.pop() {
+                        self.emit(h, emit)?;
+                    }
+                }
+            }
+        }
+    }
+
+    /// A request waits no longer for its reply: its record goes out with
+    /// the outcome unknown (a failure-only record, not at all).
+    fn give_up(&mut self, ts: Nanos, c: usize, i: usize) {
+        self.waiting_times.remove(&(ts, c, i));
+        if let Some(w) = self.waiting.remove(&(c, i)) {
+            if w.draft.action != Action::RequestFailed {
+                self.answer(c, w.draft, &Outcome::Pending);
+            }
+        }
+    }
+
+    fn emit(&mut self, h: Held, emit: &mut Emit<'_>) -> io::Result<()> {
+        let Some(&c) = self.index.get(&*h.channel) else {
+            return Ok(());
+        };
+        let chan = &mut self.chans[c];
+        let d = h.draft;
+        // The first command that is the exec command has its exec record.
+        if d.action == Action::Command
+            && !chan.exec_listed
+            && chan.exec.is_some()
+            && d.process.as_ref().and_then(|p| p.command_line.as_ref()) == chan.exec.as_ref()
+        {
+            chan.exec_listed = true;
+            return Ok(());
+        }
+        let message = match d.labeled {
+            Some(before) => {
+                let label = match &chan.kind {
+                    Some(k) => format!("channel {} ({k})", chan.context.channel_id),
+                    None => format!("channel {}", chan.context.channel_id),
+                };
+                format!("{before}{label}{}", d.message)
+            }
+            None => d.message,
+        };
+        let seq = chan.seq;
+        chan.seq += 1;
+        let pty = match d.action {
+            Action::Command => chan.pty.clone(),
+            _ => d.pty,
+        };
+        let record = SiemEvent {
+            ts: d.ts,
+            ts_text: d.ts_text,
+            id: d.local_id,
+            seq,
+            action: d.action,
+            outcome: d.outcome,
+            reason: d.reason,
+            severity: d.severity,
+            message,
+            origin: d.origin,
+            request: d.request,
+            conn: Arc::clone(&self.conn),
+            channel_id: chan.context.channel_id.clone(),
+            channel_type: chan.kind.clone(),
+            pty,
+            process: d.process,
+            env: d.env,
+            subsystem: d.subsystem,
+            forward: d.forward,
+            signal: d.signal,
+            session: d.session,
+            io: d.io,
+            product_version: self.opts.product_version,
+        };
+        emit(&record)
+    }
+}
+
+/// A forward request's forward: [`Request::forward`] gives one for every
+/// forward kind, so this is never used; it keeps the record's shape.
+fn unreachable_forward(r: &Request) -> Forward {
+    Forward {
+        kind: ForwardKind::TcpipForward,
+        ts_text: r.ts_text.clone(),
+        direction: r.direction,
+        address: None,
+        port: None,
+        originator: None,
+        originator_port: None,
+        socket_path: None,
+        outcome: Outcome::Pending,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_and_programs() {
+        let p = process_of("x".into(), "LC_ALL=C /usr/bin/sudo -u postgres psql", true);
+        assert_eq!(p.name.as_deref(), Some("sudo"));
+        assert!(p.privileged);
+        assert!(!process_of("x".into(), "sudoku", true).privileged);
+        assert_eq!(process_of("x".into(), "", false).name, None);
+    }
+}
