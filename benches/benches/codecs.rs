@@ -1,8 +1,10 @@
 //! The library's dependency choices against the crates the design card
 //! names (docs/DESIGN.md keeps the figures):
 //!
-//! - `hex_decode`: `hex` vs `faster-hex` (used) vs `const-hex`;
-//! - `base64_decode`: `base64` vs `base64-simd` (used);
+//! - `hex_decode`: `hex` vs `faster-hex` 0.10 (used) vs `const-hex`, and
+//!   `faster-hex` 2;
+//! - `base64_decode`: `base64` 0.22 vs `base64-simd` (used), and the SIMD
+//!   engine of `base64` 0.23;
 //! - `jsonl_lines`: a nom 8 parser of the canonical line vs the hand-written
 //!   fast path (`sshtrail::SliceReader`), and serde_json for reference;
 //! - `read_256mib`: `memmap2` vs `read(2)` with a 256 KiB buffer.
@@ -130,6 +132,9 @@ fn hex_decode(c: &mut Criterion) {
             out.fill(0);
             const_hex::decode_to_slice(text, out).unwrap();
             assert_eq!(out, &want[..]);
+            out.fill(0);
+            faster_hex_2::hex_decode(text, out).unwrap();
+            assert_eq!(out, &want[..]);
         }
 
         let mut g = fast_group(c, &format!("hex_decode/{size}"), total);
@@ -160,6 +165,14 @@ fn hex_decode(c: &mut Criterion) {
                 }
             })
         });
+        g.bench_function("faster_hex_2", |b| {
+            b.iter(|| {
+                for text in &texts {
+                    let out = &mut buf[..text.len() / 2];
+                    black_box(faster_hex_2::hex_decode(black_box(text), out).unwrap());
+                }
+            })
+        });
         g.finish();
     }
 }
@@ -169,6 +182,7 @@ fn hex_decode(c: &mut Criterion) {
 fn base64_decode(c: &mut Criterion) {
     let corpus = corpus();
     let engine = base64::engine::general_purpose::STANDARD;
+    let simd_0_23 = base64_0_23::engine::Simd::standard(base64_0_23::engine::general_purpose::PAD);
     for (size, range, count) in [("small", SMALL, SMALL_COUNT), ("large", LARGE, LARGE_COUNT)] {
         let raw = payloads(&corpus, range, count);
         describe(&format!("base64_decode/{size}"), &raw);
@@ -179,6 +193,8 @@ fn base64_decode(c: &mut Criterion) {
 
         for (text, want) in texts.iter().zip(&raw) {
             let n = engine.decode_slice(text, &mut buf).unwrap();
+            assert_eq!(&buf[..n], &want[..]);
+            let n = base64_0_23::Engine::decode_slice(&simd_0_23, text, &mut buf).unwrap();
             assert_eq!(&buf[..n], &want[..]);
             let out = base64_simd::STANDARD
                 .decode(text, base64_simd::Out::from_slice(&mut buf))
@@ -194,6 +210,16 @@ fn base64_decode(c: &mut Criterion) {
             b.iter(|| {
                 for text in &texts {
                     let n = engine.decode_slice(black_box(text), &mut buf).unwrap();
+                    black_box(&buf[..n]);
+                }
+            })
+        });
+        g.bench_function("base64_0_23_simd", |b| {
+            b.iter(|| {
+                for text in &texts {
+                    let n =
+                        base64_0_23::Engine::decode_slice(&simd_0_23, black_box(text), &mut buf)
+                            .unwrap();
                     black_box(&buf[..n]);
                 }
             })
@@ -453,6 +479,11 @@ fn read_256mib(c: &mut Criterion) {
     });
     g.bench_function("read_256k", |b| {
         b.iter(|| black_box(read_count(&path, &mut buf)))
+    });
+    // A buffer half the size: more calls, but it stays in a smaller cache.
+    let mut half = vec![0u8; 128 << 10];
+    g.bench_function("read_128k", |b| {
+        b.iter(|| black_box(read_count(&path, &mut half)))
     });
     g.finish();
 }
