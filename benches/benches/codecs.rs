@@ -279,13 +279,19 @@ fn base64_decode(c: &mut Criterion) {
 
 // ---------------------------------------------------------------- jsonl lines
 
+/// The `type`, `ts` and `data` strings of a line, still raw.
+type Fields<'a> = (&'a [u8], &'a [u8], &'a [u8]);
+
+/// A line parser run over a whole corpus: returns how many lines it accepted.
+type CorpusParser = fn(&[u8]) -> usize;
+
 /// A JSON string without escapes: anything else fails.
 fn nom_string(i: &[u8]) -> IResult<&[u8], &[u8]> {
     delimited(char('"'), take_till(|c| c == b'"' || c == b'\\'), char('"')).parse(i)
 }
 
 /// `{"type":"T","ts":"TS","data":"B64"}`, the whole line, nothing else.
-fn nom_line(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8], &[u8])> {
+fn nom_line(i: &[u8]) -> IResult<&[u8], Fields<'_>> {
     all_consuming((
         preceded(tag(&b"{\"type\":"[..]), nom_string),
         preceded(tag(&b",\"ts\":"[..]), nom_string),
@@ -296,7 +302,7 @@ fn nom_line(i: &[u8]) -> IResult<&[u8], (&[u8], &[u8], &[u8])> {
 
 /// The same shape split by hand, as the library's fast path
 /// (`parse_canonical` in `format/jsonl.rs`) does before its per-line work.
-fn hand_line(line: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+fn hand_line(line: &[u8]) -> Option<Fields<'_>> {
     let rest = line.strip_prefix(b"{\"type\":\"")?;
     let n = memchr::memchr(b'"', rest)?;
     let (ty, rest) = rest.split_at(n);
@@ -424,7 +430,7 @@ fn jsonl_lines(c: &mut Criterion) {
         input.len() / lines
     );
     // Every variant accepts every line of the corpus.
-    let variants: [(&str, fn(&[u8]) -> usize); 6] = [
+    let variants: [(&str, CorpusParser); 6] = [
         ("nom_slices", nom_slices),
         ("hand_slices", hand_slices),
         ("nom_event", nom_event),
