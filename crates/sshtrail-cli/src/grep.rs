@@ -1,23 +1,22 @@
 //! `sshtrail grep`: search what sessions showed and the commands typed.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use clap::Args;
 use regex::Regex;
 use serde_json::json;
-use sshtrail::archive::Discovery;
 use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ConnectionRef, Stream};
 use sshtrail::connection::Context;
 use sshtrail::replay::{strip_ansi, Command, CommandRecognizer};
 use sshtrail::time::{format_rfc3339, Nanos, NANOS_PER_SEC};
 use sshtrail::Utf8Joiner;
 
-use crate::cli::args::FormatArg;
+use crate::cli::args::Inputs;
 use crate::cli::input;
 use crate::cli::report::{usage, CommandResult, Reporter};
-use crate::cli::spool::Spool;
-use crate::cli::text::offset_text;
+use crate::cli::spool::{ByChannel, Spool};
+use crate::cli::text::{label, offset_text};
 
 /// Arguments of `sshtrail grep`.
 #[derive(Args, Debug)]
@@ -34,12 +33,8 @@ pub struct GrepArgs {
     /// One JSON object per hit.
     #[arg(long)]
     json: bool,
-    /// Input layout.
-    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
-    format: FormatArg,
-    /// Trail logs or connection directories.
-    #[arg(required = true, value_name = "PATH")]
-    paths: Vec<String>,
+    #[command(flatten)]
+    inputs: Inputs,
 }
 
 /// What `grep` searches.
@@ -65,18 +60,18 @@ struct Searching {
 }
 
 /// Searches each channel, writing its hits channel by channel.
-struct Searcher<'a> {
+struct Searcher {
     re: Regex,
     json: bool,
     output: bool,
     commands: bool,
     hits: u64,
     channels: HashMap<Context, Searching>,
-    ended: BTreeMap<Context, Spool>,
-    out: &'a mut dyn Write,
+    ended: ByChannel,
+    out: io::BufWriter<io::StdoutLock<'static>>,
 }
 
-impl Searcher<'_> {
+impl Searcher {
     fn hit(&mut self, context: &Context, what: &str, ts: Nanos, text: &str) -> io::Result<()> {
         self.hits += 1;
         let Some(s) = self.channels.get_mut(context) else {
@@ -87,13 +82,10 @@ impl Searcher<'_> {
             let v = json!({"connection_id": context.connection_id, "channel_id": context.channel_id, "ts": format_rfc3339(ts), "offset_s": (ts - start) as f64 / NANOS_PER_SEC as f64, "in": what, "text": text});
             writeln!(s.hits, "{v}")
         } else {
-            let label = match &context.connection_id {
-                Some(c) => format!("{c}/{}", context.channel_id),
-                None => context.channel_id.clone(),
-            };
             writeln!(
                 s.hits,
-                "{label}  +{}  {}  {what}: {text}",
+                "{}  +{}  {}  {what}: {text}",
+                label(context),
                 offset_text(ts - start),
                 format_rfc3339(ts)
             )
@@ -101,7 +93,7 @@ impl Searcher<'_> {
     }
 }
 
-impl ChannelSink for Searcher<'_> {
+impl ChannelSink for Searcher {
     fn event(&mut self, ev: &ChannelEvent<'_>) -> io::Result<()> {
         let ch = ev.channel;
         let s = self.channels.entry(ch.context.clone()).or_default();
@@ -147,7 +139,7 @@ impl ChannelSink for Searcher<'_> {
                     }
                 }
                 if let Some(s) = self.channels.remove(&ch.context) {
-                    self.ended.insert(ch.context.clone(), s.hits);
+                    self.ended.ended(&ch.context, s.hits);
                 }
             }
             _ => {}
@@ -156,10 +148,7 @@ impl ChannelSink for Searcher<'_> {
     }
 
     fn connection_end(&mut self, _conn: &ConnectionRef<'_>) -> io::Result<()> {
-        for (_, hits) in std::mem::take(&mut self.ended) {
-            hits.drain_into(self.out)?;
-        }
-        Ok(())
+        self.ended.drain_into(&mut self.out)
     }
 }
 
@@ -171,8 +160,6 @@ pub fn run(args: GrepArgs) -> CommandResult {
         .build()
         .map_err(|e| usage(format!("bad PATTERN: {e}")))?;
     let mut rep = Reporter::default();
-    let archive = input::open(&args.paths, Discovery::connection_folders(), &mut rep);
-    let mut out = io::BufWriter::new(io::stdout().lock());
     let mut searcher = Searcher {
         re,
         json: args.json,
@@ -180,15 +167,14 @@ pub fn run(args: GrepArgs) -> CommandResult {
         commands: args.only != Some(GrepWhat::Output),
         hits: 0,
         channels: HashMap::new(),
-        ended: BTreeMap::new(),
-        out: &mut out,
+        ended: ByChannel::default(),
+        out: input::stdout(),
     };
-    let result = input::replay(&archive, args.format.to_format(), &mut searcher, &mut rep);
-    let hits = searcher.hits;
-    match result.and_then(|()| out.flush()) {
-        Ok(()) if rep.errors > 0 => Ok(rep.code()),
-        // Like grep: 1 when nothing matched.
-        Ok(()) => Ok(crate::cli::exit::code(u8::from(hits == 0))),
-        Err(e) => rep.output_failed(&e),
+    let result = input::replay_inputs(&args.inputs, &mut searcher, &mut rep);
+    let code = input::finish(result, &mut searcher.out, &rep)?;
+    if rep.errors > 0 {
+        return Ok(code);
     }
+    // Like grep: 1 when nothing matched.
+    Ok(crate::cli::exit::code(u8::from(searcher.hits == 0)))
 }

@@ -9,7 +9,7 @@ use sshtrail::archive::Discovery;
 use sshtrail::channel::{direction_name, ConnectionSummary, Outcome, SummaryCollector};
 use sshtrail::time::{human_duration, parse_rfc3339};
 
-use crate::cli::args::FormatArg;
+use crate::cli::args::Inputs;
 use crate::cli::input;
 use crate::cli::report::{CommandResult, Reporter};
 
@@ -19,20 +19,25 @@ pub struct InspectArgs {
     /// Print one JSON object instead of a report for people.
     #[arg(long)]
     json: bool,
-    /// Input layout.
-    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
-    format: FormatArg,
-    /// Trail logs, or connection directories (a `connection.json` and one log per channel).
-    #[arg(required = true, value_name = "PATH")]
-    paths: Vec<String>,
+    #[command(flatten)]
+    inputs: Inputs,
 }
 
 /// Runs `sshtrail inspect`.
 pub fn run(args: InspectArgs) -> CommandResult {
     let mut rep = Reporter::default();
-    let archive = input::open(&args.paths, Discovery::connection_folders(), &mut rep);
+    let archive = input::open(
+        &args.inputs.paths,
+        Discovery::connection_folders(),
+        &mut rep,
+    );
     let mut summaries = SummaryCollector::default();
-    if let Err(e) = input::replay(&archive, args.format.to_format(), &mut summaries, &mut rep) {
+    if let Err(e) = input::replay(
+        &archive,
+        args.inputs.format.to_format(),
+        &mut summaries,
+        &mut rep,
+    ) {
         return rep.output_failed(&e);
     }
     let mut json_conns = Vec::new();

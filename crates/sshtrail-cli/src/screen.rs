@@ -4,7 +4,6 @@ use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
 use clap::Args;
-use sshtrail::archive::Discovery;
 use sshtrail::channel::{
     ChannelEvent, ChannelEventKind, ChannelSink, ConnectionRef, RequestKind, Stream,
 };
@@ -12,7 +11,7 @@ use sshtrail::connection::Context;
 use sshtrail::replay::Screen;
 use sshtrail::time::{format_rfc3339, Nanos};
 
-use crate::cli::args::{parse_time_arg, FormatArg};
+use crate::cli::args::{parse_time_arg, Inputs};
 use crate::cli::input;
 use crate::cli::report::{usage, CommandResult, Reporter};
 use crate::cli::text::offset_text;
@@ -23,12 +22,8 @@ pub struct ScreenArgs {
     /// The moment: an offset from the channel's start (`1m30s`, `90`) or an RFC 3339 time.
     #[arg(long, value_name = "TIME")]
     at: String,
-    /// Input layout.
-    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
-    format: FormatArg,
-    /// Trail logs or connection directories.
-    #[arg(required = true, value_name = "PATH")]
-    paths: Vec<String>,
+    #[command(flatten)]
+    inputs: Inputs,
 }
 
 /// One channel's screen being replayed up to the moment.
@@ -44,7 +39,7 @@ struct ScreenAt<'a> {
     at: &'a str,
     channels: HashMap<Context, Replaying>,
     shown: BTreeMap<Context, String>,
-    out: &'a mut dyn Write,
+    out: io::BufWriter<io::StdoutLock<'static>>,
     first: bool,
 }
 
@@ -139,18 +134,13 @@ impl ChannelSink for ScreenAt<'_> {
 pub fn run(args: ScreenArgs) -> CommandResult {
     parse_time_arg(&args.at, 0).map_err(usage)?;
     let mut rep = Reporter::default();
-    let archive = input::open(&args.paths, Discovery::connection_folders(), &mut rep);
-    let mut out = io::BufWriter::new(io::stdout().lock());
     let mut sink = ScreenAt {
         at: &args.at,
         channels: HashMap::new(),
         shown: BTreeMap::new(),
-        out: &mut out,
+        out: input::stdout(),
         first: true,
     };
-    let result = input::replay(&archive, args.format.to_format(), &mut sink, &mut rep);
-    match result.and_then(|()| out.flush()) {
-        Ok(()) => Ok(rep.code()),
-        Err(e) => rep.output_failed(&e),
-    }
+    let result = input::replay_inputs(&args.inputs, &mut sink, &mut rep);
+    input::finish(result, &mut sink.out, &rep)
 }

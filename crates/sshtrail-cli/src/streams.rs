@@ -8,7 +8,7 @@ use clap::Args;
 use sshtrail::archive::Discovery;
 use sshtrail::output::{ChannelWriter, StreamsWriter};
 
-use crate::cli::args::FormatArg;
+use crate::cli::args::Inputs;
 use crate::cli::input;
 use crate::cli::output::DirOutput;
 use crate::cli::report::{self, CommandResult, Reporter};
@@ -22,23 +22,23 @@ pub struct StreamsArgs {
     /// Replace existing stream files.
     #[arg(long)]
     force: bool,
-    /// Input layout.
-    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
-    format: FormatArg,
-    /// Trail logs, or connection directories.
-    #[arg(required = true, value_name = "PATH")]
-    paths: Vec<String>,
+    #[command(flatten)]
+    inputs: Inputs,
 }
 
 /// Runs `sshtrail streams`.
 pub fn run(args: StreamsArgs) -> CommandResult {
     let mut rep = Reporter::default();
-    let archive = input::open(&args.paths, Discovery::connection_folders(), &mut rep);
+    let archive = input::open(
+        &args.inputs.paths,
+        Discovery::connection_folders(),
+        &mut rep,
+    );
     let mut out = DirOutput::new(&args.output, args.force);
     let mut writer = StreamsWriter::default();
     if let Err(e) = input::replay(
         &archive,
-        args.format.to_format(),
+        args.inputs.format.to_format(),
         &mut writer.writing_into(&mut out),
         &mut rep,
     ) {

@@ -18,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use sshtrail::archive::{Archive, Discovery};
-use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ChannelState, ConnectionRef};
+use sshtrail::channel::ChannelState;
 use sshtrail::replay::{Command as Typed, Confidence};
-use sshtrail::siem::{self, RecordBuilder, SiemEvent, SiemFormat, SiemOptions};
+use sshtrail::siem::{self, RecordSink, SiemEvent, SiemFormat, SiemOptions};
 use sshtrail::time::parse_rfc3339;
 
 const FIXTURE: &str = "conn/6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f";
@@ -106,50 +106,18 @@ fn tricky_commands(ch: &ChannelState) -> Vec<Typed> {
         .collect()
 }
 
-/// Builds records, giving each channel the tricky commands when it starts.
-struct Records {
-    builder: RecordBuilder,
-    out: Vec<SiemEvent>,
-}
-
-impl ChannelSink for Records {
-    fn connection_start(&mut self, conn: &ConnectionRef<'_>) -> std::io::Result<()> {
-        self.builder.connection_start(conn);
-        Ok(())
-    }
-
-    fn event(&mut self, ev: &ChannelEvent<'_>) -> std::io::Result<()> {
-        if let ChannelEventKind::Started { .. } = ev.kind {
-            for c in tricky_commands(ev.channel) {
-                self.builder.command(ev.channel, &c);
-            }
-        }
-        let out = &mut self.out;
-        self.builder.event(ev, &mut |r| {
-            out.push(r.clone());
-            Ok(())
-        })
-    }
-
-    fn connection_end(&mut self, _: &ConnectionRef<'_>) -> std::io::Result<()> {
-        let out = &mut self.out;
-        self.builder.connection_end(&mut |r| {
-            out.push(r.clone());
-            Ok(())
-        })
-    }
-}
-
 fn library_records(name: &str) -> Vec<SiemEvent> {
     let opts = SiemOptions {
         io: true,
         recognize_commands: false,
         ..SiemOptions::default()
     };
-    let mut sink = Records {
-        builder: RecordBuilder::new(opts),
-        out: Vec::new(),
-    };
+    let mut out = Vec::new();
+    let mut sink = RecordSink::new(opts, |r| {
+        out.push(r.clone());
+        Ok(())
+    })
+    .with_commands(tricky_commands);
     Archive::open(
         &[testdata(name)],
         &Discovery::connection_folders(),
@@ -157,7 +125,8 @@ fn library_records(name: &str) -> Vec<SiemEvent> {
     )
     .replay(&mut sink, &mut |p| panic!("{p}"))
     .unwrap();
-    sink.out
+    drop(sink);
+    out
 }
 
 fn write_all(evs: &[SiemEvent], format: SiemFormat, path: &Path) {

@@ -614,6 +614,28 @@ impl Archive {
 struct Reading {
     reader: Option<StreamReader<Box<dyn Read + Send>>>,
     name: String,
+    context: Context,
+}
+
+/// Log number `i` has no more records (or could not be read further, with
+/// `error`): its channels end.
+fn end_log(
+    r: &mut Reading,
+    i: usize,
+    error: Option<io::Error>,
+    conn: &mut ConnectionBuilder<'_>,
+    sink: &mut dyn ChannelSink,
+    report: &mut dyn FnMut(Problem, &mut ConnectionBuilder<'_>, &Context),
+) -> io::Result<()> {
+    r.reader = None;
+    if let Some(e) = error {
+        let problem = Problem {
+            path: r.name.clone(),
+            kind: ProblemKind::Read(e),
+        };
+        report(problem, conn, &r.context);
+    }
+    conn.log_ended(i, sink)
 }
 
 impl ConnectionSource {
@@ -663,6 +685,7 @@ impl ConnectionSource {
             logs.push(Reading {
                 reader,
                 name: log.name(),
+                context: log.context.clone(),
             });
         }
         let mut report = |problem: Problem, conn: &mut ConnectionBuilder<'_>, context: &Context| {
@@ -719,63 +742,25 @@ impl ConnectionSource {
                                 best = Some((i, ts));
                             }
                         }
-                        Ok(None) => {
-                            r.reader = None;
-                            conn.log_ended(i, sink)?;
-                        }
-                        Err(e) => {
-                            r.reader = None;
-                            let log = &self.logs[i];
-                            report(
-                                Problem {
-                                    path: log.name(),
-                                    kind: ProblemKind::Read(e),
-                                },
-                                &mut conn,
-                                &log.context,
-                            );
-                            conn.log_ended(i, sink)?;
-                        }
+                        Ok(None) => end_log(r, i, None, &mut conn, sink, &mut report)?,
+                        Err(e) => end_log(r, i, Some(e), &mut conn, sink, &mut report)?,
                     }
                 }
                 let Some((i, _)) = best else { break };
-                let log = &self.logs[i];
+                let context = &self.logs[i].context;
                 let r = &mut logs[i];
                 let Some(reader) = r.reader.as_mut() else {
                     break;
                 };
                 match reader.next_record() {
                     Ok(Some(record)) => {
-                        match take(
-                            &mut conn,
-                            i,
-                            &log.context,
-                            record,
-                            &r.name,
-                            sink,
-                            &mut report,
-                        ) {
+                        match take(&mut conn, i, context, record, &r.name, sink, &mut report) {
                             Ok(()) => {}
-                            Err(Stop::Sink(e)) => return Err(e),
-                            Err(Stop::Read(e)) => return Err(e),
+                            Err(Stop::Sink(e) | Stop::Read(e)) => return Err(e),
                         }
                     }
-                    Ok(None) => {
-                        r.reader = None;
-                        conn.log_ended(i, sink)?;
-                    }
-                    Err(e) => {
-                        r.reader = None;
-                        report(
-                            Problem {
-                                path: log.name(),
-                                kind: ProblemKind::Read(e),
-                            },
-                            &mut conn,
-                            &log.context,
-                        );
-                        conn.log_ended(i, sink)?;
-                    }
+                    Ok(None) => end_log(r, i, None, &mut conn, sink, &mut report)?,
+                    Err(e) => end_log(r, i, Some(e), &mut conn, sink, &mut report)?,
                 }
             }
         }

@@ -8,10 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use sshtrail::archive::{Archive, Discovery};
-use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ConnectionRef};
 use sshtrail::replay::{Command, Confidence};
 use sshtrail::siem::{
-    self, Action, EventOutcome, RecordBuilder, Severity, SiemEvent, SiemFormat, SiemOptions,
+    self, Action, EventOutcome, RecordSink, Severity, SiemEvent, SiemFormat, SiemOptions,
 };
 use sshtrail::time::parse_rfc3339;
 
@@ -46,41 +45,6 @@ fn command(ts: &str, text: &str, confidence: &str) -> Command {
     }
 }
 
-/// Builds records, giving each channel its commands when it starts.
-struct Records<'a> {
-    builder: RecordBuilder,
-    cmds: &'a dyn Fn(&str) -> Vec<Command>,
-    out: Vec<SiemEvent>,
-}
-
-impl ChannelSink for Records<'_> {
-    fn connection_start(&mut self, conn: &ConnectionRef<'_>) -> std::io::Result<()> {
-        self.builder.connection_start(conn);
-        Ok(())
-    }
-
-    fn event(&mut self, ev: &ChannelEvent<'_>) -> std::io::Result<()> {
-        if let ChannelEventKind::Started { .. } = ev.kind {
-            for c in (self.cmds)(&ev.channel.context.channel_id) {
-                self.builder.command(ev.channel, &c);
-            }
-        }
-        let out = &mut self.out;
-        self.builder.event(ev, &mut |r| {
-            out.push(r.clone());
-            Ok(())
-        })
-    }
-
-    fn connection_end(&mut self, _: &ConnectionRef<'_>) -> std::io::Result<()> {
-        let out = &mut self.out;
-        self.builder.connection_end(&mut |r| {
-            out.push(r.clone());
-            Ok(())
-        })
-    }
-}
-
 /// Every record of a connection folder (or one log) with `opts`; `cmds`
 /// gives each channel's typed commands.
 fn records_with(
@@ -93,13 +57,15 @@ fn records_with(
         &Discovery::connection_folders(),
         &mut |p| panic!("{p}"),
     );
-    let mut sink = Records {
-        builder: RecordBuilder::new(opts),
-        cmds,
-        out: Vec::new(),
-    };
+    let mut out = Vec::new();
+    let mut sink = RecordSink::new(opts, |r| {
+        out.push(r.clone());
+        Ok(())
+    })
+    .with_commands(|ch| cmds(&ch.context.channel_id));
     archive.replay(&mut sink, &mut |p| panic!("{p}")).unwrap();
-    sink.out
+    drop(sink);
+    out
 }
 
 /// Every record of a connection, in time order; `cmds` gives each

@@ -1,6 +1,6 @@
 //! Argument types and parsers that several commands share.
 
-use clap::ValueEnum;
+use clap::{Args, ValueEnum};
 use sshtrail::output::OutputFormat;
 use sshtrail::time::{parse_rfc3339, Nanos, NANOS_PER_SEC};
 use sshtrail::{Filter, Format};
@@ -27,6 +27,17 @@ impl FormatArg {
             FormatArg::Hex => Some(Format::Hex),
         }
     }
+}
+
+/// The logs a command reads, and their layout.
+#[derive(Args, Debug, Clone)]
+pub struct Inputs {
+    /// Input layout.
+    #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
+    pub format: FormatArg,
+    /// Trail logs, or connection directories (a `connection.json` and one log per channel).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<String>,
 }
 
 /// What to do at a malformed line.

@@ -2,7 +2,7 @@
 //! problem reported as it is found.
 
 use std::collections::HashMap;
-use std::io;
+use std::io::{self, Write};
 use std::path::PathBuf;
 
 use sshtrail::archive::{Archive, Discovery, ReplayOptions};
@@ -10,7 +10,8 @@ use sshtrail::channel::ChannelSink;
 use sshtrail::connection::Context;
 use sshtrail::Format;
 
-use super::report::Reporter;
+use super::args::Inputs;
+use super::report::{CommandResult, Reporter};
 
 /// Finds the connections under `paths`, reporting problems.
 pub fn open(paths: &[String], how: Discovery, rep: &mut Reporter) -> Archive {
@@ -40,4 +41,29 @@ pub fn log_paths(archive: &Archive) -> HashMap<Context, String> {
         .flat_map(|c| c.logs.iter())
         .map(|l| (l.context.clone(), l.name()))
         .collect()
+}
+
+/// Finds the connections `inputs` name (each folder a connection folder)
+/// and replays them into `sink`, reporting problems.
+pub fn replay_inputs(
+    inputs: &Inputs,
+    sink: &mut dyn ChannelSink,
+    rep: &mut Reporter,
+) -> io::Result<()> {
+    let archive = open(&inputs.paths, Discovery::connection_folders(), rep);
+    replay(&archive, inputs.format.to_format(), sink, rep)
+}
+
+/// Standard output, buffered.
+pub fn stdout() -> io::BufWriter<io::StdoutLock<'static>> {
+    io::BufWriter::with_capacity(256 << 10, io::stdout().lock())
+}
+
+/// Ends a command that wrote to `out`: flushes it, and gives the exit code
+/// for what was reported (a closed pipe ends the run quietly).
+pub fn finish(result: io::Result<()>, out: &mut dyn Write, rep: &Reporter) -> CommandResult {
+    match result.and_then(|()| out.flush()) {
+        Ok(()) => Ok(rep.code()),
+        Err(e) => rep.output_failed(&e),
+    }
 }

@@ -8,7 +8,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
-use sshtrail::output::{Output, PartKey, PartName};
+use sshtrail::output::{OneChannel, Output, PartKey, PartName};
 
 /// True when `id` can name a file or folder: no separators, no `..`, no NUL,
 /// not empty, not hidden, not too long.
@@ -274,8 +274,7 @@ impl Output for DirOutput {
 pub struct FileOutput {
     path: PathBuf,
     force: bool,
-    merge: bool,
-    owner: Option<(Option<String>, Option<String>)>,
+    owner: OneChannel,
     parts: Vec<(Option<String>, Written)>,
 }
 
@@ -285,8 +284,7 @@ impl FileOutput {
         FileOutput {
             path: path.to_path_buf(),
             force,
-            merge,
-            owner: None,
+            owner: OneChannel::new(merge),
             parts: Vec::new(),
         }
     }
@@ -304,19 +302,7 @@ impl FileOutput {
 
 impl Output for FileOutput {
     fn part(&mut self, key: &PartKey<'_>) -> io::Result<&mut dyn Write> {
-        let owner = (
-            key.connection.map(str::to_string),
-            key.channel.map(str::to_string),
-        );
-        match &self.owner {
-            None => self.owner = Some(owner),
-            Some(o) if *o == owner || self.merge => {}
-            Some(_) => {
-                return Err(io::Error::other(
-                    "more than one channel: give a folder to write one file a channel into",
-                ))
-            }
-        }
+        self.owner.check(key)?;
         let suffix = match key.name {
             PartName::Main => None,
             PartName::Suffix(s) => Some(s.to_string()),

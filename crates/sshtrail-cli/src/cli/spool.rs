@@ -2,8 +2,11 @@
 //! it all in memory: kept in memory up to a limit, then in an unnamed
 //! temporary file.
 
+use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufWriter, Seek, Write};
+
+use sshtrail::connection::Context;
 
 /// Bytes kept in memory before the rest goes to a temporary file.
 const IN_MEMORY: usize = 1 << 20;
@@ -49,6 +52,28 @@ impl Write for Spool {
             Some(f) => f.flush(),
             None => Ok(()),
         }
+    }
+}
+
+/// What each channel of a connection wrote, put out channel by channel in
+/// order of their ids when the connection ends.
+#[derive(Debug, Default)]
+pub struct ByChannel {
+    ended: BTreeMap<Context, Spool>,
+}
+
+impl ByChannel {
+    /// The channel `context` ended with `spool` written.
+    pub fn ended(&mut self, context: &Context, spool: Spool) {
+        self.ended.insert(context.clone(), spool);
+    }
+
+    /// Writes every ended channel's output into `out`, in order.
+    pub fn drain_into(&mut self, out: &mut dyn Write) -> io::Result<()> {
+        for (_, spool) in std::mem::take(&mut self.ended) {
+            spool.drain_into(out)?;
+        }
+        Ok(())
     }
 }
 

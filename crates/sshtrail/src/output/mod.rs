@@ -348,14 +348,45 @@ pub trait Output {
     fn part(&mut self, key: &PartKey<'_>) -> io::Result<&mut dyn Write>;
 }
 
-/// Every part into one stream, in the order written: standard output, or
-/// one file. Refuses a second main part of another channel unless the
-/// format is a record stream, since two recordings in one stream make
+/// Keeps an output to one channel, unless it takes records of several
+/// (SIEM records merged in time order): two recordings in one stream make
 /// neither playable.
-pub struct StreamOutput<W> {
-    out: W,
+#[derive(Debug, Clone, Default)]
+pub struct OneChannel {
     merge: bool,
     first: Option<(Option<String>, Option<String>)>,
+}
+
+impl OneChannel {
+    /// A guard; `merge` lets parts of several channels share the output.
+    pub fn new(merge: bool) -> Self {
+        OneChannel { merge, first: None }
+    }
+
+    /// Whether the part `key` may go to this output.
+    pub fn check(&mut self, key: &PartKey<'_>) -> io::Result<()> {
+        let owner = (
+            key.connection.map(str::to_string),
+            key.channel.map(str::to_string),
+        );
+        match &self.first {
+            None => self.first = Some(owner),
+            Some(first) if *first == owner || self.merge => {}
+            Some(_) => {
+                return Err(io::Error::other(
+                    "more than one channel: give a folder to write one file a channel into",
+                ))
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every part into one stream, in the order written: standard output, or
+/// one file. Only main parts, of one channel (see [`OneChannel`]).
+pub struct StreamOutput<W> {
+    out: W,
+    owner: OneChannel,
 }
 
 impl<W: Write> StreamOutput<W> {
@@ -363,16 +394,15 @@ impl<W: Write> StreamOutput<W> {
     pub fn new(out: W) -> Self {
         StreamOutput {
             out,
-            merge: false,
-            first: None,
+            owner: OneChannel::new(false),
         }
     }
 
     /// A stream taking the records of every channel, merged (SIEM records).
     pub fn merged(out: W) -> Self {
         StreamOutput {
-            merge: true,
-            ..StreamOutput::new(out)
+            out,
+            owner: OneChannel::new(true),
         }
     }
 
@@ -389,19 +419,7 @@ impl<W: Write> Output for StreamOutput<W> {
                 "this output writes several files: give a file or folder to write into",
             ));
         }
-        let owner = (
-            key.connection.map(str::to_string),
-            key.channel.map(str::to_string),
-        );
-        match &self.first {
-            None => self.first = Some(owner),
-            Some(first) if *first == owner || self.merge => {}
-            Some(_) => {
-                return Err(io::Error::other(
-                    "more than one channel: give a folder to write one file a channel into",
-                ))
-            }
-        }
+        self.owner.check(key)?;
         Ok(&mut self.out)
     }
 }

@@ -2,8 +2,8 @@
 
 use std::io::{self, Seek, Write};
 
-use super::{ChannelPart, ChannelWriter, Output, PartKey, PartName, PerChannel};
-use crate::channel::{ChannelEvent, ChannelEventKind, ChannelState, ConnectionRef, Stream};
+use super::{ChannelPart, Output, PartKey, PartName, PerChannel};
+use crate::channel::{ChannelEvent, ChannelEventKind, ChannelState, Stream};
 use crate::codec::json::push_json_str;
 use crate::time::format_rfc3339;
 
@@ -29,20 +29,7 @@ impl Default for StreamsWriter {
     }
 }
 
-impl ChannelWriter for StreamsWriter {
-    fn connection_start(
-        &mut self,
-        conn: &ConnectionRef<'_>,
-        _out: &mut dyn Output,
-    ) -> io::Result<()> {
-        self.channels.connection_start(conn);
-        Ok(())
-    }
-
-    fn event(&mut self, ev: &ChannelEvent<'_>, out: &mut dyn Output) -> io::Result<()> {
-        self.channels.event(ev, out)
-    }
-}
+super::per_channel_writer!(StreamsWriter);
 
 /// The key of a file in the channel's folder.
 fn file<'a>(ch: &'a ChannelState, name: &'a str) -> PartKey<'a> {

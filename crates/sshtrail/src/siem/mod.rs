@@ -38,7 +38,7 @@ mod ocsf;
 mod records;
 
 pub use cef::extension as cef_extension;
-pub use records::RecordBuilder;
+pub use records::{RecordBuilder, RecordSink};
 
 use std::fmt;
 use std::str::FromStr;

@@ -10,8 +10,8 @@ use super::{
     PtyInfo, SessionSummary, Severity, SiemEvent, SiemOptions, SignalInfo,
 };
 use crate::channel::{
-    ChannelEvent, ChannelEventKind, ChannelState, ConnectionRef, Forward, ForwardKind, OpenKind,
-    Outcome, Request, RequestKind, Scope, Stream,
+    ChannelEvent, ChannelEventKind, ChannelSink, ChannelState, ConnectionRef, Forward, ForwardKind,
+    OpenKind, Outcome, Request, RequestKind, Scope, Stream,
 };
 use crate::connection::Context;
 use crate::event::Direction;
@@ -283,32 +283,7 @@ const MAX_HELD: usize = 20_000;
 /// come: a request waits for its reply (the record says how it ended), a
 /// typed line for its echo, a channel's first records for its type.
 ///
-/// ```
-/// use sshtrail::archive::Archive;
-/// use sshtrail::channel::{ChannelEvent, ChannelSink, ConnectionRef};
-/// use sshtrail::siem::{Action, RecordBuilder, SiemEvent, SiemOptions};
-///
-/// struct Records(RecordBuilder, Vec<SiemEvent>);
-/// impl ChannelSink for Records {
-///     fn connection_start(&mut self, conn: &ConnectionRef<'_>) -> std::io::Result<()> {
-///         self.0.connection_start(conn);
-///         Ok(())
-///     }
-///     fn event(&mut self, ev: &ChannelEvent<'_>) -> std::io::Result<()> {
-///         let out = &mut self.1;
-///         self.0.event(ev, &mut |r| Ok(out.push(r.clone())))
-///     }
-///     fn connection_end(&mut self, _: &ConnectionRef<'_>) -> std::io::Result<()> {
-///         let out = &mut self.1;
-///         self.0.connection_end(&mut |r| Ok(out.push(r.clone())))
-///     }
-/// }
-/// let log = b"2023-06-07T17:32:29Z stdin 6c730a\n2023-06-07T17:32:30Z stdout 6869\n";
-/// let mut records = Records(RecordBuilder::new(SiemOptions::default()), Vec::new());
-/// Archive::from_bytes("0.hex", log).replay(&mut records, &mut |_| {}).unwrap();
-/// assert_eq!(records.1[0].action, Action::ChannelOpen);
-/// assert_eq!(records.1.last().unwrap().action, Action::ChannelClose);
-/// ```
+/// [`RecordSink`] wraps it as a sink.
 #[derive(Debug)]
 pub struct RecordBuilder {
     opts: SiemOptions,
@@ -1010,6 +985,74 @@ fn unreachable_forward(r: &Request) -> Forward {
         originator_port: None,
         socket_path: None,
         outcome: Outcome::Pending,
+    }
+}
+
+/// Commands of a channel known from elsewhere: see [`RecordSink::with_commands`].
+type CommandSource<'f> = Box<dyn FnMut(&ChannelState) -> Vec<Command> + 'f>;
+
+/// A [`RecordBuilder`] as a [`ChannelSink`]: every record, in order, goes
+/// to a closure.
+///
+/// ```
+/// use sshtrail::archive::Archive;
+/// use sshtrail::siem::{Action, RecordSink, SiemOptions};
+///
+/// let log = b"2023-06-07T17:32:29Z stdin 6c730a\n2023-06-07T17:32:30Z stdout 6869\n";
+/// let mut records = Vec::new();
+/// let mut sink = RecordSink::new(SiemOptions::default(), |r| {
+///     records.push(r.clone());
+///     Ok(())
+/// });
+/// Archive::from_bytes("0.hex", log).replay(&mut sink, &mut |_| {}).unwrap();
+/// drop(sink);
+/// assert_eq!(records[0].action, Action::ChannelOpen);
+/// assert_eq!(records.last().unwrap().action, Action::ChannelClose);
+/// ```
+pub struct RecordSink<'f> {
+    builder: RecordBuilder,
+    emit: Box<Emit<'f>>,
+    commands: Option<CommandSource<'f>>,
+}
+
+impl<'f> RecordSink<'f> {
+    /// Records made with `opts`, handed to `emit`.
+    pub fn new(opts: SiemOptions, emit: impl FnMut(&SiemEvent) -> io::Result<()> + 'f) -> Self {
+        RecordSink {
+            builder: RecordBuilder::new(opts),
+            emit: Box::new(emit),
+            commands: None,
+        }
+    }
+
+    /// Also the commands `commands` gives for each channel when it starts
+    /// (see [`RecordBuilder::command`]).
+    pub fn with_commands(
+        mut self,
+        commands: impl FnMut(&ChannelState) -> Vec<Command> + 'f,
+    ) -> Self {
+        self.commands = Some(Box::new(commands));
+        self
+    }
+}
+
+impl ChannelSink for RecordSink<'_> {
+    fn connection_start(&mut self, conn: &ConnectionRef<'_>) -> io::Result<()> {
+        self.builder.connection_start(conn);
+        Ok(())
+    }
+
+    fn event(&mut self, ev: &ChannelEvent<'_>) -> io::Result<()> {
+        if let (ChannelEventKind::Started { .. }, Some(commands)) = (ev.kind, &mut self.commands) {
+            for c in commands(ev.channel) {
+                self.builder.command(ev.channel, &c);
+            }
+        }
+        self.builder.event(ev, &mut *self.emit)
+    }
+
+    fn connection_end(&mut self, _conn: &ConnectionRef<'_>) -> io::Result<()> {
+        self.builder.connection_end(&mut *self.emit)
     }
 }
 
