@@ -129,8 +129,8 @@ pub fn run(args: CatArgs) -> CommandResult {
             match encoder.event(&mut out, &event, &payload) {
                 Ok(()) => Ok(()),
                 Err(EncodeError::Io(e)) => Err(Flow::Output(e)),
-                Err(EncodeError::Unrepresentable(m)) => {
-                    rep.parse_error(name, &ParseError::syntax(event.line, 1, m));
+                Err(e) => {
+                    rep.parse_error(name, &ParseError::syntax(event.line, 1, e.to_string()));
                     if stop {
                         Err(Flow::Halt)
                     } else {
@@ -154,7 +154,7 @@ pub fn run(args: CatArgs) -> CommandResult {
     let finished = match encoder.finish(&mut out) {
         Ok(()) => out.flush(),
         Err(EncodeError::Io(e)) => Err(e),
-        Err(EncodeError::Unrepresentable(m)) => Err(io::Error::other(m)),
+        Err(e) => Err(io::Error::other(e.to_string())),
     };
     if let Err(e) = finished {
         return rep.output_failed(&e);

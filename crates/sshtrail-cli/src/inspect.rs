@@ -4,7 +4,6 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use clap::Args;
-use serde::Serialize;
 use sshtrail::archive::Discovery;
 use sshtrail::channel::{direction_name, ConnectionSummary, Outcome, SummaryCollector};
 use sshtrail::time::{human_duration, parse_rfc3339};
@@ -40,19 +39,14 @@ pub fn run(args: InspectArgs) -> CommandResult {
     ) {
         return rep.output_failed(&e);
     }
-    let mut json_conns = Vec::new();
-    let mut text = String::new();
-    for (conn, source) in summaries.connections().iter().zip(&archive.connections) {
-        let meta_path = source.meta_path.as_ref().map(|p| p.display().to_string());
-        if args.json {
-            json_conns.push(connection_json(conn, meta_path));
-        } else {
+    let out = if args.json {
+        let doc = serde_json::json!({ "connections": summaries.connections() });
+        format!("{doc}\n")
+    } else {
+        let mut text = String::new();
+        for conn in summaries.connections() {
             describe(&mut text, conn);
         }
-    }
-    let out = if args.json {
-        format!("{}\n", serde_json::json!({ "connections": json_conns }))
-    } else {
         text
     };
     let mut stdout = std::io::stdout().lock();
@@ -63,47 +57,6 @@ pub fn run(args: InspectArgs) -> CommandResult {
         return rep.output_failed(&e);
     }
     Ok(rep.code())
-}
-
-/// The `connections[]` item of `inspect --json`.
-#[derive(Serialize)]
-struct ConnectionJson<'a> {
-    id: Option<&'a str>,
-    user: Option<&'a str>,
-    host: Option<&'a str>,
-    address: Option<&'a str>,
-    account: Option<&'a str>,
-    remote_address: Option<&'a str>,
-    authentication_method: Option<&'a [String]>,
-    status: Option<&'a str>,
-    tags: Option<&'a [String]>,
-    started: Option<String>,
-    ended: Option<String>,
-    metadata: Option<String>,
-    channels: &'a [sshtrail::channel::ChannelSummary],
-}
-
-/// The `connections[]` item of `inspect --json`, keys in sorted order.
-fn connection_json(conn: &ConnectionSummary, metadata: Option<String>) -> serde_json::Value {
-    let m = conn.meta.as_ref();
-    let (first, last) = conn.span();
-    let item = ConnectionJson {
-        id: conn.id.as_deref(),
-        user: m.and_then(|m| m.user()),
-        host: m.and_then(|m| m.host()),
-        address: m.and_then(|m| m.target_host_address.as_deref()),
-        account: m.and_then(|m| m.target_host_account.as_deref()),
-        remote_address: m.and_then(|m| m.remote_address.as_deref()),
-        authentication_method: m.map(|m| m.authentication_method.as_slice()),
-        status: m.and_then(|m| m.status.as_deref()),
-        tags: m.map(|m| m.tags.as_slice()),
-        started: m.and_then(|m| m.connected.clone()).or(first),
-        ended: m.and_then(|m| m.disconnected.clone()).or(last),
-        metadata,
-        channels: &conn.channels,
-    };
-    // Through a JSON value, whose maps keep keys sorted.
-    serde_json::to_value(&item).unwrap_or_default()
 }
 
 fn between(a: Option<&str>, b: Option<&str>) -> String {

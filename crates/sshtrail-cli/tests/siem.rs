@@ -192,6 +192,7 @@ fn what_the_library_writes_passes_the_independent_validators() {
                 validate("cef", &file, &[expect.to_str().unwrap()]);
             }
             SiemFormat::Hec => validate("hec", &file, &[]),
+            other => panic!("no independent validator for {other}"),
         }
     }
     // A header with a pipe and a backslash survives too (cefp; pycef cannot read it).

@@ -2,7 +2,7 @@
 //! opened as connections with their metadata and channel logs, and replayed
 //! into channel events.
 //!
-//! A connection folder is what the gateway's API gives (FORMAT.md section
+//! A connection folder is what the gateway's API gives (docs/FORMAT.md section
 //! 5): the connection object saved as `connection.json` beside one log per
 //! channel, named by channel id (`<connection_id>/<channel_id>.jsonl`). A
 //! log file finds its metadata beside it (`connection.json`,
@@ -664,7 +664,8 @@ impl ConnectionSource {
         problems: &mut dyn FnMut(Problem),
     ) -> io::Result<ReplayCounts> {
         let mut counts = ReplayCounts::default();
-        let mut conn = ConnectionBuilder::new(self.id.as_deref(), self.meta.as_deref());
+        let mut conn = ConnectionBuilder::new(self.id.as_deref(), self.meta.as_deref())
+            .with_meta_path(self.meta_path.as_deref());
         conn.start(sink)?;
         let mut logs: Vec<Reading> = Vec::with_capacity(self.logs.len());
         for (i, log) in self.logs.iter().enumerate() {

@@ -1,4 +1,4 @@
-//! Connection metadata (the gateway's connection object, FORMAT.md section 5)
+//! Connection metadata (the gateway's connection object, docs/FORMAT.md section 5)
 //! and the channel context of a log: which connection and channel it is.
 
 use std::path::Path;
@@ -188,7 +188,7 @@ pub fn is_uuid(s: &str) -> bool {
         })
 }
 
-/// The context a path gives (FORMAT.md section 5): `<connection_id>/<channel_id>.<ext>`
+/// The context a path gives (docs/FORMAT.md section 5): `<connection_id>/<channel_id>.<ext>`
 /// when the folder is named by a UUID (or `connection_is_dir` says the
 /// folder holds the connection), `<connection_id>_<channel_id>.<ext>` when
 /// the prefix is a UUID, otherwise the file stem is the channel id.

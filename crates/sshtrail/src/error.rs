@@ -8,7 +8,7 @@ pub enum Severity {
     /// A malformed line: the event is lost and the input is broken.
     Error,
     /// The last line of the input has no line end and does not parse: the log
-    /// was probably cut off while it was written (FORMAT.md section 5). Every
+    /// was probably cut off while it was written (docs/FORMAT.md section 5). Every
     /// event before it is kept.
     Warning,
 }

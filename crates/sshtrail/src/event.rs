@@ -28,7 +28,7 @@ macro_rules! event_types {
         }
 
         impl<'a> EventType<'a> {
-            /// The 15 known types, in the order FORMAT.md lists them.
+            /// The 15 known types, in the order docs/FORMAT.md lists them.
             pub const KNOWN: [EventType<'static>; 15] = [$( EventType::$variant, )*];
 
             /// The names of the 15 known types, in the order of [`EventType::KNOWN`].

@@ -25,6 +25,7 @@ pub struct Filter {
 
 /// A filter list that does not parse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FilterError {
     /// `stdin,,stdout` or a trailing comma.
     #[error("empty event type name at position {0} of the filter list")]

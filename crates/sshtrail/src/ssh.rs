@@ -1,5 +1,5 @@
 //! Decoding of the SSH messages carried by request and reply events
-//! (FORMAT.md section 6).
+//! (docs/FORMAT.md section 6).
 //!
 //! The payload of a non-data event is one SSH connection-protocol message
 //! (RFC 4254). How much of the message the gateway records is inferred, so
@@ -115,8 +115,9 @@ impl PartialEq<&str> for SshStr<'_> {
     }
 }
 
-/// Which of FORMAT.md's three payload layouts matched.
+/// Which of the three payload layouts of docs/FORMAT.md section 6 matched.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Layout {
     /// 1: the whole message, starting with its message number byte.
     Full,
@@ -129,6 +130,7 @@ pub enum Layout {
 
 /// One SSH connection-protocol message (RFC 4254), borrowed from a payload.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Message<'a> {
     /// SSH_MSG_GLOBAL_REQUEST (80).
     GlobalRequest {
@@ -209,6 +211,7 @@ pub enum Message<'a> {
 
 /// The type-specific part of a global request.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum GlobalRequest<'a> {
     /// `tcpip-forward`: listen on the server and forward connections.
     TcpipForward {
@@ -247,6 +250,7 @@ pub struct HostKey<'a> {
 
 /// The type-specific part of a channel open.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ChannelOpen<'a> {
     /// `session`.
     Session,
@@ -294,6 +298,7 @@ pub enum ChannelOpen<'a> {
 
 /// The type-specific part of a channel request.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ChannelRequest<'a> {
     /// `pty-req`.
     PtyReq(PtyReq<'a>),

@@ -1,4 +1,4 @@
-//! RFC 3339 timestamps as UTC nanoseconds (FORMAT.md section 4).
+//! RFC 3339 timestamps as UTC nanoseconds (docs/FORMAT.md section 4).
 //!
 //! Time is an integer inside and text only at the edges: readers keep the
 //! original text for writers that copy the log, and the parsed value for

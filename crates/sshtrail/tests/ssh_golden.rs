@@ -1468,6 +1468,7 @@ fn message_kind(m: &Message<'_>) -> String {
         Message::OpenFailure { .. } => "open-failure".into(),
         Message::ChannelRequest { request_type, .. } => format!("channel-request {request_type}"),
         Message::ChannelReply { success, .. } => format!("channel-reply {success:?}"),
+        other => panic!("a message this test does not name: {other}"),
     }
 }
 

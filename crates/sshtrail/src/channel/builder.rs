@@ -642,6 +642,7 @@ struct Slot {
 pub struct ConnectionBuilder<'m> {
     id: Option<String>,
     meta: Option<&'m Connection>,
+    meta_path: Option<&'m std::path::Path>,
     slots: Vec<Slot>,
     index: HashMap<Context, usize>,
 }
@@ -652,15 +653,23 @@ impl<'m> ConnectionBuilder<'m> {
         ConnectionBuilder {
             id: id.map(str::to_string),
             meta,
+            meta_path: None,
             slots: Vec::new(),
             index: HashMap::new(),
         }
+    }
+
+    /// Says where the metadata was read from (sinks report it).
+    pub fn with_meta_path(mut self, path: Option<&'m std::path::Path>) -> Self {
+        self.meta_path = path;
+        self
     }
 
     fn conn_ref(&self) -> ConnectionRef<'_> {
         ConnectionRef {
             id: self.id.as_deref(),
             meta: self.meta,
+            meta_path: self.meta_path,
         }
     }
 

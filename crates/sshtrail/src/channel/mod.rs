@@ -305,6 +305,7 @@ pub enum Scope {
 
 /// How a request ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Outcome {
     /// No reply was asked for.
     NoReplyWanted,
@@ -746,6 +747,8 @@ pub struct ConnectionRef<'a> {
     pub id: Option<&'a str>,
     /// The connection metadata, when there is some.
     pub meta: Option<&'a Connection>,
+    /// Where the metadata was read from.
+    pub meta_path: Option<&'a std::path::Path>,
 }
 
 impl ConnectionRef<'_> {

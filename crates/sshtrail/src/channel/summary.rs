@@ -363,6 +363,9 @@ impl ChannelSummary {
 }
 
 /// One connection and its channels, as `sshtrail inspect` reports them.
+///
+/// Serializes to the `connections[]` item of `sshtrail inspect --json`:
+/// who, where, when and the channels, keys in sorted order.
 #[derive(Debug, Clone, Default, PartialEq)]
 #[non_exhaustive]
 pub struct ConnectionSummary {
@@ -370,8 +373,58 @@ pub struct ConnectionSummary {
     pub id: Option<String>,
     /// The connection metadata, when there was some.
     pub meta: Option<crate::connection::Connection>,
+    /// Where the metadata was read from.
+    pub meta_path: Option<std::path::PathBuf>,
     /// Its channels, ordered by channel id.
     pub channels: Vec<ChannelSummary>,
+}
+
+/// The fields of [`ConnectionSummary`]'s JSON, in sorted order.
+#[derive(Serialize)]
+struct ConnectionJson<'a> {
+    account: Option<&'a str>,
+    address: Option<&'a str>,
+    authentication_method: Option<&'a [String]>,
+    channels: Vec<serde_json::Value>,
+    ended: Option<String>,
+    host: Option<&'a str>,
+    id: Option<&'a str>,
+    metadata: Option<String>,
+    remote_address: Option<&'a str>,
+    started: Option<String>,
+    status: Option<&'a str>,
+    tags: Option<&'a [String]>,
+    user: Option<&'a str>,
+}
+
+impl Serialize for ConnectionSummary {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let m = self.meta.as_ref();
+        let (first, last) = self.span();
+        // Each channel through a JSON value, whose maps keep keys sorted.
+        let channels = self
+            .channels
+            .iter()
+            .map(serde_json::to_value)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(serde::ser::Error::custom)?;
+        ConnectionJson {
+            account: m.and_then(|m| m.target_host_account.as_deref()),
+            address: m.and_then(|m| m.target_host_address.as_deref()),
+            authentication_method: m.map(|m| m.authentication_method.as_slice()),
+            channels,
+            ended: m.and_then(|m| m.disconnected.clone()).or(last),
+            host: m.and_then(|m| m.host()),
+            id: self.id.as_deref(),
+            metadata: self.meta_path.as_ref().map(|p| p.display().to_string()),
+            remote_address: m.and_then(|m| m.remote_address.as_deref()),
+            started: m.and_then(|m| m.connected.clone()).or(first),
+            status: m.and_then(|m| m.status.as_deref()),
+            tags: m.map(|m| m.tags.as_slice()),
+            user: m.and_then(|m| m.user()),
+        }
+        .serialize(s)
+    }
 }
 
 impl ConnectionSummary {
@@ -419,6 +472,7 @@ impl ChannelSink for SummaryCollector {
         self.connections.push(ConnectionSummary {
             id: conn.id.map(str::to_string),
             meta: conn.meta.cloned(),
+            meta_path: conn.meta_path.map(std::path::Path::to_path_buf),
             channels: Vec::new(),
         });
         Ok(())

@@ -18,6 +18,7 @@ pub use pretty::PrettyEncoder;
 
 /// Why an event could not be written.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum EncodeError {
     /// The sink failed.
     #[error(transparent)]

@@ -1,4 +1,4 @@
-//! The hex layouts (FORMAT.md section 3): one event a line
+//! The hex layouts (docs/FORMAT.md section 3): one event a line
 //! (`TS TYPE [HEX]`), or a header line followed by `hexdump -C` style lines.
 
 use std::borrow::Cow;

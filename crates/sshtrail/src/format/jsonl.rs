@@ -1,4 +1,4 @@
-//! The jsonl layout (FORMAT.md section 2): one JSON object a line.
+//! The jsonl layout (docs/FORMAT.md section 2): one JSON object a line.
 //!
 //! A small scanner made for the shape of trail events, not a general JSON
 //! parser: it finds `type`, `ts` and `data` in any order without building a

@@ -2,7 +2,7 @@
 //!
 //! Both readers share one parser that works on a window of bytes and says
 //! when a record continues past the window; [`SliceReader`] gives it a whole
-//! (memory-mapped) file, [`StreamReader`] a bounded buffer that it refills.
+//! input held in memory, [`StreamReader`] a bounded buffer that it refills.
 
 mod blocks;
 pub(crate) mod hex;
@@ -20,8 +20,9 @@ pub type Record<'a> = Result<Event<'a>, ParseError>;
 
 /// The layout of a trail log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Format {
-    /// One JSON object a line (FORMAT.md section 2).
+    /// One JSON object a line (docs/FORMAT.md section 2).
     Jsonl,
     /// The hex line or dump layout, detected per event (section 3).
     Hex,
@@ -131,7 +132,7 @@ impl Parser {
             self.line += lines;
             let record = record.map_err(|mut e| {
                 // A last line without a line end that does not parse was cut
-                // off while the log was written: a warning (FORMAT.md 5).
+                // off while the log was written: a warning (docs/FORMAT.md section 5).
                 let last_line = lineno + lines - 1;
                 if eof
                     && next == buf.len()
@@ -153,7 +154,7 @@ impl Parser {
     }
 }
 
-/// Reads events from a byte slice, such as a memory-mapped file. Events
+/// Reads events from a byte slice, such as a small file read whole. Events
 /// borrow from the slice.
 ///
 /// ```

@@ -17,6 +17,7 @@ use crate::utf8::Utf8Joiner;
 
 /// Which asciicast version to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum CastVersion {
     /// asciicast v2 (what most players read).
     #[default]

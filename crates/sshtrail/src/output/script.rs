@@ -11,6 +11,7 @@ use crate::time::{format_rfc3339, Nanos};
 
 /// Which timing format to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ScriptFormat {
     /// `DELAY BYTES` lines; output only.
     Classic,

@@ -20,6 +20,7 @@ use crate::utf8::Utf8Joiner;
 
 /// How a command was recovered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Confidence {
     /// Every key was understood and the screen agrees.
     Exact,

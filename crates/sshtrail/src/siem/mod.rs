@@ -78,6 +78,7 @@ impl Default for SiemOptions {
 
 /// The output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum SiemFormat {
     /// Elastic Common Schema 8.11 JSON, one document a line.
     Ecs,
@@ -129,6 +130,7 @@ impl FromStr for SiemFormat {
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
 pub enum Action {
     /// A channel was opened (a session started), or refused.
     ChannelOpen,
@@ -250,6 +252,7 @@ impl Action {
 
 /// Whether the happening succeeded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum EventOutcome {
     /// It succeeded (a success reply, exit status 0, a close).
     Success,
