@@ -717,3 +717,21 @@ fn an_ongoing_channel_has_no_close_and_paths_do_not_matter() {
         .join("connection.json")
         .is_file());
 }
+
+#[test]
+fn a_connections_records_are_in_time_order_across_its_channels() {
+    // Three channels in three logs, read side by side: one stream in time
+    // order, channels in order of their ids at equal times.
+    let evs = records(FIXTURE, true, &no_commands);
+    assert!(
+        evs.windows(2).all(|w| w[0].ts <= w[1].ts),
+        "out of time order"
+    );
+    let channels: BTreeSet<&str> = evs.iter().map(|e| e.channel_id.as_str()).collect();
+    assert_eq!(channels.len(), 3);
+    for w in evs.windows(2) {
+        if w[0].ts == w[1].ts && w[0].channel_id != w[1].channel_id {
+            assert!(w[0].channel_id < w[1].channel_id, "ties by channel id");
+        }
+    }
+}

@@ -470,31 +470,93 @@ mod tests {
 
     const JSONL: &str = "{\"type\":\"stdin\",\"ts\":\"2023-06-07T17:32:29Z\",\"data\":\"bA==\"}\r\n\n  \t\n{\"type\":\"x-note\",\"ts\":\"2023-06-07T17:32:30Z\"}\n";
 
-    fn collect_stream(input: &[u8], chunk: usize) -> Vec<String> {
-        struct Dribble<'a>(&'a [u8], usize);
-        impl io::Read for Dribble<'_> {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                let n = self.1.min(buf.len()).min(self.0.len());
-                buf[..n].copy_from_slice(&self.0[..n]);
-                self.0 = &self.0[n..];
-                Ok(n)
-            }
+    struct Dribble<'a>(&'a [u8], usize);
+
+    impl io::Read for Dribble<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
         }
+    }
+
+    fn show(r: Record<'_>, payload: &mut Vec<u8>) -> String {
+        match r {
+            Ok(e) => {
+                e.decode_payload(payload).unwrap();
+                format!("{}:{}:{:?}", e.line, e.kind, payload)
+            }
+            Err(e) => format!("{}:{}: {}: {}", e.line, e.column, e.severity.name(), e.kind),
+        }
+    }
+
+    fn collect_stream(input: &[u8], chunk: usize) -> Vec<String> {
         let mut out = Vec::new();
         let mut payload = Vec::new();
         StreamReader::new(Dribble(input, chunk))
             .for_each(|r| -> io::Result<()> {
-                out.push(match r {
-                    Ok(e) => {
-                        e.decode_payload(&mut payload).unwrap();
-                        format!("{}:{}:{:?}", e.line, e.kind, payload)
-                    }
-                    Err(e) => format!("{}:{}: {}: {}", e.line, e.column, e.severity.name(), e.kind),
-                });
+                out.push(show(r, &mut payload));
                 Ok(())
             })
             .unwrap();
         out
+    }
+
+    /// The records pulled one at a time, peeking at each time first.
+    fn collect_pulled(input: &[u8], chunk: usize) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut payload = Vec::new();
+        let mut r = StreamReader::new(Dribble(input, chunk)).max_record(64 << 10);
+        loop {
+            let peeked = r.peek_ts().unwrap();
+            assert_eq!(
+                r.peek_ts().unwrap(),
+                peeked,
+                "peeking twice changes nothing"
+            );
+            let Some(record) = r.next_record().unwrap() else {
+                assert_eq!(peeked, None, "the end was peeked");
+                break;
+            };
+            assert_eq!(peeked, Some(record.as_ref().ok().map(|e| e.ts)));
+            out.push(show(record, &mut payload));
+        }
+        out
+    }
+
+    #[test]
+    fn pulling_records_gives_what_pushing_gives() {
+        let logs: [&[u8]; 4] = [
+            include_bytes!("../../../../testdata/session.jsonl"),
+            include_bytes!("../../../../testdata/variant.jsonl"),
+            include_bytes!("../../../../testdata/session.hexdump"),
+            include_bytes!("../../../../testdata/variant.hex"),
+        ];
+        for log in logs {
+            let whole = collect_stream(log, 1 << 20);
+            assert!(whole.len() > 10);
+            for chunk in [1, 3, 64, 4096] {
+                assert_eq!(collect_pulled(log, chunk), whole, "reads of {chunk}");
+            }
+        }
+        // Problems come in place: a bad line, a cut-off last line.
+        let bad =
+            b"2023-06-07T17:32:29Z stdin 6c\nnot a record\n2023-06-07T17:32:30Z stdout 6c\n{\"type";
+        assert_eq!(collect_pulled(bad, 2), collect_stream(bad, 2));
+        // A record over the limit is reported and skipped.
+        let long = format!(
+            "2023-06-07T17:32:29Z stdin {}\n2023-06-07T17:32:30Z stdout 6c\n",
+            "6c".repeat(150 << 10)
+        );
+        let got = collect_pulled(long.as_bytes(), 4096);
+        assert_eq!(got.len(), 2);
+        assert!(
+            got[0].contains("at most 65536 bytes"),
+            "{}",
+            &got[0][..80.min(got[0].len())]
+        );
+        assert_eq!(got[1], "2:stdout:[108]");
     }
 
     fn collect_slice(input: &[u8]) -> Vec<String> {

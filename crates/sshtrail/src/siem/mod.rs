@@ -568,13 +568,13 @@ pub fn write(format: SiemFormat, ev: &SiemEvent, out: &mut Vec<u8>) {
 }
 
 /// True for an IPv4 or IPv6 address.
-pub fn is_ip(s: &str) -> bool {
+pub(crate) fn is_ip(s: &str) -> bool {
     s.parse::<std::net::IpAddr>().is_ok()
 }
 
 /// RFC 3339 in UTC with 3, 6 or 9 fraction digits (the fewest that keep
 /// the value), e.g. `2023-06-07T17:32:00.001Z`.
-pub fn rfc3339(ts: Nanos) -> String {
+pub(crate) fn rfc3339(ts: Nanos) -> String {
     let full = crate::time::format_rfc3339(ts);
     // `...SS.fffffffffZ`: drop zero triplets from the fraction.
     let frac = ts.rem_euclid(NANOS_PER_SEC);
@@ -596,17 +596,13 @@ pub fn rfc3339(ts: Nanos) -> String {
 }
 
 /// Milliseconds since the epoch (rounded down).
-pub fn millis(ts: Nanos) -> i64 {
+pub(crate) fn millis(ts: Nanos) -> i64 {
     ts.div_euclid(1_000_000) as i64
 }
 
 /// Splits a command line into words as a POSIX shell would (quotes,
 /// backslashes); with unbalanced quotes the rest is taken as one word.
-///
-/// ```
-/// assert_eq!(sshtrail::siem::shell_words(r#"echo 'a b' "c\"d" e\ f"#), ["echo", "a b", "c\"d", "e f"]);
-/// ```
-pub fn shell_words(line: &str) -> Vec<String> {
+pub(crate) fn shell_words(line: &str) -> Vec<String> {
     let mut words = Vec::new();
     let mut cur = String::new();
     let mut in_word = false;
