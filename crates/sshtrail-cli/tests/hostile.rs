@@ -117,20 +117,25 @@ fn stats_json(o: &Output) -> serde_json::Value {
 // ---------------------------------------------------------------------------
 // A single 100 MB line.
 
-/// A 100 MB jsonl line (75 MB of payload), then one small event.
+/// One small event, a 100 MB jsonl line (75 MB of payload), then the small
+/// event again. (A first line with no end in 16 MiB is not a trail log at
+/// all: attack.rs.)
 fn huge_jsonl() -> (Vec<u8>, &'static str) {
     let small = "{\"type\":\"stdin\",\"ts\":\"2023-06-07T17:32:30Z\",\"data\":\"bA==\"}\n";
-    let mut log = b"{\"type\":\"stdout\",\"ts\":\"2023-06-07T17:32:29Z\",\"data\":\"".to_vec();
+    let mut log = small.as_bytes().to_vec();
+    log.extend_from_slice(b"{\"type\":\"stdout\",\"ts\":\"2023-06-07T17:32:29Z\",\"data\":\"");
     log.extend_from_slice(&b"bBtb".repeat(25_000_000));
     log.extend_from_slice(b"\"}\n");
     log.extend_from_slice(small.as_bytes());
     (log, small)
 }
 
-/// A 100 MB hex line (50 MB of payload), then one small event.
+/// One small event, a 100 MB hex line (50 MB of payload), then the small
+/// event again.
 fn huge_hex() -> (Vec<u8>, &'static str) {
     let small = "2023-06-07T17:32:30Z stdin 6c\n";
-    let mut log = b"2023-06-07T17:32:29Z stdout ".to_vec();
+    let mut log = small.as_bytes().to_vec();
+    log.extend_from_slice(b"2023-06-07T17:32:29Z stdout ");
     log.extend_from_slice(&b"6c1b5b4b".repeat(12_500_000));
     log.extend_from_slice(b"\n");
     log.extend_from_slice(small.as_bytes());
@@ -141,22 +146,22 @@ fn huge_hex() -> (Vec<u8>, &'static str) {
 fn a_100_mb_jsonl_line_is_a_located_error_from_a_file_and_from_stdin() {
     // (Through a pipe, with peak memory, in hostile_memory.rs.)
     let dir = TempDir::new("huge-jsonl");
-    let (log, _) = huge_jsonl();
+    let (log, small) = huge_jsonl();
     let path = dir.file("huge.jsonl", &log);
     drop(log);
-    let want_jsonl = "{\"type\":\"stdin\",\"ts\":\"2023-06-07T17:32:30Z\",\"data\":\"bA==\"}\n";
+    let want_jsonl = small.repeat(2);
     // File path: the event is reported where it starts and skipped; the
     // next one is read.
     let o = run(&["cat", "--on-error", "skip", "--to", "jsonl", &path]);
-    assert_status(&o, 1, &format!("{path}:1:1: error: {TOO_LONG}\n"));
+    assert_status(&o, 1, &format!("{path}:2:1: error: {TOO_LONG}\n"));
     assert_eq!(text(&o.stdout), want_jsonl);
     // The default --on-error stop stops there.
     let o = run(&["cat", "--to", "raw", &path]);
-    assert_status(&o, 1, &format!("{path}:1:1: error: {TOO_LONG}\n"));
-    assert_eq!(o.stdout, b"");
+    assert_status(&o, 1, &format!("{path}:2:1: error: {TOO_LONG}\n"));
+    assert_eq!(o.stdout, b"l");
     // Standard input redirected from the file.
     let o = run_stdin_file(&["cat", "--on-error", "skip", "--to", "jsonl", "-"], &path);
-    assert_status(&o, 1, &format!("<stdin>:1:1: error: {TOO_LONG}\n"));
+    assert_status(&o, 1, &format!("<stdin>:2:1: error: {TOO_LONG}\n"));
     assert_eq!(text(&o.stdout), want_jsonl);
     // stats counts the error and the event after it.
     let o = run(&["stats", "--json", &path]);
@@ -164,9 +169,9 @@ fn a_100_mb_jsonl_line_is_a_located_error_from_a_file_and_from_stdin() {
     let j = stats_json(&o);
     assert_eq!(
         (j["events"].as_u64(), j["errors"].as_u64()),
-        (Some(1), Some(1))
+        (Some(2), Some(1))
     );
-    assert_eq!(j["by_type"]["stdin"]["bytes"], 1);
+    assert_eq!(j["by_type"]["stdin"]["bytes"], 2);
 }
 
 #[test]
@@ -177,11 +182,11 @@ fn a_100_mb_hex_line_is_a_located_error_from_a_file_and_from_stdin() {
     let path = dir.file("huge.hex", &log);
     drop(log);
     let o = run(&["cat", "--on-error", "skip", "--to", "hex", &path]);
-    assert_status(&o, 1, &format!("{path}:1:1: error: {TOO_LONG}\n"));
-    assert_eq!(text(&o.stdout), small);
+    assert_status(&o, 1, &format!("{path}:2:1: error: {TOO_LONG}\n"));
+    assert_eq!(text(&o.stdout), small.repeat(2));
     let o = run_stdin_file(&["cat", "--on-error", "skip", "--to", "hex", "-"], &path);
-    assert_status(&o, 1, &format!("<stdin>:1:1: error: {TOO_LONG}\n"));
-    assert_eq!(text(&o.stdout), small);
+    assert_status(&o, 1, &format!("<stdin>:2:1: error: {TOO_LONG}\n"));
+    assert_eq!(text(&o.stdout), small.repeat(2));
 }
 
 // ---------------------------------------------------------------------------
@@ -303,14 +308,18 @@ fn nul_bytes_are_located_errors_or_kept_exactly() {
         text(&o.stderr)
     );
     assert_eq!(o.stdout, b"");
-    // A file of NUL bytes and no line end reads as a cut-off last line: a
-    // warning, exit status 0 (docs/FORMAT.md section 5).
+    // A file of NUL bytes and no line end reads as a cut-off last line (a
+    // warning, docs/FORMAT.md section 5) in a file without one event: an
+    // error, exit status 1 (issue 13; it was the warning alone, exit 0).
     let path = dir.file("zeros.bin", &[0u8; 64]);
     let o = run(&["cat", &path]);
     assert_status(
         &o,
-        0,
-        &format!("{path}:1:1: warning: bad timestamp: expected a 4-digit year, found byte 0x00\n"),
+        1,
+        &format!(
+            "{path}:1:1: warning: bad timestamp: expected a 4-digit year, found byte 0x00\n\
+             {path}:1:1: error: the input ended without one valid event: not a trail log\n"
+        ),
     );
     // Hex: a NUL in the payload.
     let path = dir.file("nul.hex", b"2023-06-07T17:32:29Z stdin 6c\x0000\n");
@@ -457,7 +466,8 @@ fn timestamps_at_years_0000_and_9999_leap_seconds_and_extreme_offsets() {
              {path}:2:21: error: bad timestamp: offset hour 24 is out of range 00-23\n\
              {path}:3:24: error: bad timestamp: offset minute 60 is out of range 00-59\n\
              {path}:4:18: error: bad timestamp: second 61 is out of range 00-60\n\
-             {path}:5:5: error: bad timestamp: expected '-', found '0'\n"
+             {path}:5:5: error: bad timestamp: expected '-', found '0'\n\
+             {path}:5:1: error: the input ended without one valid event: not a trail log\n"
         ),
     );
 }

@@ -125,6 +125,11 @@ pub struct LogSource {
     pub context: Context,
     /// Its size when found (`None` for standard input, pipes and devices).
     pub size: Option<u64>,
+    /// The folder it lies in, relative to the folder named that it was
+    /// found under: empty for a log named itself or lying directly in the
+    /// folder named. Outputs of logs of no known connection go there, so
+    /// that `a/0.jsonl` and `b/0.jsonl` stay apart.
+    pub subfolder: PathBuf,
     /// The log itself, when it is in memory.
     bytes: Option<Arc<[u8]>>,
     /// A reader given by the caller, taken by the first open.
@@ -158,6 +163,7 @@ impl LogSource {
             path: path.to_path_buf(),
             context,
             size: None,
+            subfolder: PathBuf::new(),
             bytes: None,
             reader: Some(GivenReader(Arc::new(std::sync::Mutex::new(Some(reader))))),
         }
@@ -356,6 +362,8 @@ struct Gathering<'p> {
     seen: HashSet<PathBuf>,
     metas: HashMap<PathBuf, Option<Arc<Connection>>>,
     problems: Option<&'p mut dyn FnMut(Problem)>,
+    /// The folder named that logs are being found under.
+    root: Option<PathBuf>,
 }
 
 impl Gathering<'_> {
@@ -392,6 +400,7 @@ impl Gathering<'_> {
                     path,
                     context: Context::channel("-"),
                     size: None,
+                    subfolder: PathBuf::new(),
                     bytes: None,
                     reader: None,
                 }],
@@ -426,10 +435,17 @@ impl Gathering<'_> {
         if let Some(id) = meta.as_ref().and_then(|m| m.id.clone()) {
             context.connection_id = Some(id);
         }
+        let subfolder = self
+            .root
+            .as_deref()
+            .and_then(|root| dir.strip_prefix(root).ok())
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let log = LogSource {
             path,
             context,
             size,
+            subfolder,
             bytes: None,
             reader: None,
         };
@@ -531,7 +547,9 @@ impl Archive {
         for p in paths {
             let path = p.as_ref();
             if path.as_os_str() != "-" && path.is_dir() {
+                g.root = Some(path.to_path_buf());
                 g.folder(path, how);
+                g.root = None;
             } else {
                 g.log(path.to_path_buf(), false);
             }
@@ -556,6 +574,7 @@ impl Archive {
                     path,
                     context,
                     size: None,
+                    subfolder: PathBuf::new(),
                     bytes: Some(Arc::from(bytes.as_ref())),
                     reader: None,
                 }],

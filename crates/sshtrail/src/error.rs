@@ -39,6 +39,9 @@ pub enum ParseErrorKind {
         /// The longest record kept, in bytes.
         max: usize,
     },
+    /// The input ended without one valid event, after lines that were not
+    /// events: it is not a trail log (an empty or blank input is not this).
+    NoEvent,
 }
 
 impl fmt::Display for ParseErrorKind {
@@ -51,6 +54,9 @@ impl fmt::Display for ParseErrorKind {
                 f,
                 "expected an event of at most {max} bytes, found a longer one (streamed input keeps one event in memory)"
             ),
+            ParseErrorKind::NoEvent => {
+                f.write_str("the input ended without one valid event: not a trail log")
+            }
         }
     }
 }

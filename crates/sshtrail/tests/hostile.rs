@@ -113,7 +113,14 @@ fn long_hex(n: usize) -> Vec<u8> {
     log
 }
 
-/// What the stream reader yields for a first event over its limit.
+/// A small event, put before a long line so that a line end is seen first.
+const SHORT_EVENT: &[u8] =
+    b"{\"type\":\"stdin\",\"ts\":\"2023-06-07T17:32:28Z\",\"data\":\"bA==\"}\n";
+
+/// The same in the hex layout.
+const SHORT_HEX_EVENT: &[u8] = b"2023-06-07T17:32:28Z stdin 6c\n";
+
+/// What the stream reader yields for an event over its limit.
 fn over_the_limit(input: &[u8]) -> Vec<Result<(u64, String), String>> {
     let mut out = Vec::new();
     StreamReader::new(input)
@@ -129,9 +136,9 @@ fn over_the_limit(input: &[u8]) -> Vec<Result<(u64, String), String>> {
 
 #[test]
 fn a_100_mb_line_parses_from_a_slice_and_is_a_located_error_when_streamed() {
-    for (log, payload_len) in [
-        (long_jsonl(25_000_000), 75_000_002),
-        (long_hex(12_500_000), 50_000_000),
+    for (log, payload_len, short) in [
+        (long_jsonl(25_000_000), 75_000_002, SHORT_EVENT),
+        (long_hex(12_500_000), 50_000_000, SHORT_HEX_EVENT),
     ] {
         assert!(log.len() > 100_000_000);
         // The slice reader takes the whole line; its payload is not decoded
@@ -141,13 +148,27 @@ fn a_100_mb_line_parses_from_a_slice_and_is_a_located_error_when_streamed() {
         assert_eq!((events[0].line, &events[0].kind), (1, &EventType::Stdout));
         assert_eq!(events[0].payload_len_hint(), payload_len);
         assert_eq!((events[1].line, &events[1].kind), (2, &EventType::Stdin));
-        // The stream reader reports it where it starts and goes on.
+        // Inside a log (a line end was seen before it), the stream reader
+        // reports it where it starts and goes on.
+        let mut inside = short.to_vec();
+        inside.extend_from_slice(&log);
         assert_eq!(
-            over_the_limit(&log),
+            over_the_limit(&inside),
             [
-                Err(format!("1:1: error: {TOO_LONG}")),
-                Ok((2, "stdin".to_string()))
+                Ok((1, "stdin".to_string())),
+                Err(format!("2:1: error: {TOO_LONG}")),
+                Ok((3, "stdin".to_string()))
             ]
+        );
+        // As the first line, with no line end at all in the first 16 MiB,
+        // the input is not a trail log and reading stops (issue 13: this
+        // replaces the located error once expected here).
+        let e = StreamReader::new(&log[..])
+            .for_each(|_| -> io::Result<()> { Ok(()) })
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no line end in the first 16 MiB: not a trail log"
         );
     }
 }
@@ -172,7 +193,8 @@ fn a_line_over_16_mib_decodes_exactly_from_a_slice() {
 
 #[test]
 fn a_tiny_record_limit_and_one_byte_reads_always_end() {
-    let log = long_jsonl(10_000);
+    let mut log = SHORT_EVENT.to_vec();
+    log.extend_from_slice(&long_jsonl(10_000));
     let mut got = Vec::new();
     StreamReader::new(Dribble(&log, 1))
         .max_record(100)
@@ -181,7 +203,7 @@ fn a_tiny_record_limit_and_one_byte_reads_always_end() {
             Ok(())
         })
         .unwrap();
-    assert_eq!(got, [Err((1, 1)), Ok(2)]);
+    assert_eq!(got, [Ok(1), Err((2, 1)), Ok(3)]);
 }
 
 // ---------------------------------------------------------------------------
@@ -250,6 +272,9 @@ fn ssh_strings_claiming_4_gib_are_undecoded_for_every_event_type() {
 // ---------------------------------------------------------------------------
 // Deep JSON.
 
+/// What the readers say at the end of an input of one line and no event.
+const NO_EVENT_1: &str = "1:1: error: the input ended without one valid event: not a trail log";
+
 fn nested(depth: usize) -> String {
     format!("{}{}", "[".repeat(depth), "]".repeat(depth))
 }
@@ -267,13 +292,21 @@ fn deeply_nested_extra_keys_are_an_error_not_a_stack_overflow() {
     );
     // 129 and a million levels: located at the 129th bracket.
     let err = "1:173: error: JSON nested deeper than 128 levels";
-    assert_eq!(read(&line(&nested(129)), None), [err]);
-    assert_eq!(slice(&line(&nested(1_000_000)), None), [err]);
+    // (Each input is its one bad line: the reader then says it is not a
+    // trail log, issue 13.)
+    assert_eq!(read(&line(&nested(129)), None), [err, NO_EVENT_1]);
+    assert_eq!(slice(&line(&nested(1_000_000)), None), [err, NO_EVENT_1]);
     assert_eq!(
         slice(&line(&"{\"a\":".repeat(1_000_000)), None),
-        ["1:685: error: JSON nested deeper than 128 levels"]
+        [
+            "1:685: error: JSON nested deeper than 128 levels",
+            NO_EVENT_1
+        ]
     );
-    assert_eq!(slice(&line(&"[".repeat(1_000_000)), None), [err]);
+    assert_eq!(
+        slice(&line(&"[".repeat(1_000_000)), None),
+        [err, NO_EVENT_1]
+    );
     // A deep value where a string belongs.
     assert_eq!(
         slice(
@@ -284,7 +317,10 @@ fn deeply_nested_extra_keys_are_an_error_not_a_stack_overflow() {
             .as_bytes(),
             None
         ),
-        ["1:48: error: expected a base64 string or null for \"data\", found '['"]
+        [
+            "1:48: error: expected a base64 string or null for \"data\", found '['",
+            NO_EVENT_1
+        ]
     );
     // The extras' consumers do not overflow either.
     let deep = format!(
@@ -367,10 +403,15 @@ fn nul_bytes_are_located_errors_or_kept_exactly() {
             "3:1: error: bad timestamp: expected a 4-digit year, found byte 0x00",
         ]
     );
-    // Only NUL bytes and no line end: a cut-off last line, a warning.
+    // Only NUL bytes and no line end: a cut-off last line, a warning, and
+    // an input without one event: an error (issue 13; it was only the
+    // warning).
     assert_eq!(
         read(&[0u8; 100], None),
-        ["1:1: warning: bad timestamp: expected a 4-digit year, found byte 0x00"]
+        [
+            "1:1: warning: bad timestamp: expected a 4-digit year, found byte 0x00",
+            NO_EVENT_1
+        ]
     );
 }
 
@@ -407,6 +448,7 @@ fn overlong_and_surrogate_utf8_are_located_errors_and_binary_payloads_survive() 
         [
             "1:22: error: expected UTF-8 text in the event type",
             "2:22: error: expected UTF-8 text in the event type",
+            "2:1: error: the input ended without one valid event: not a trail log",
         ]
     );
 }
@@ -534,7 +576,10 @@ fn empty_input_and_blank_lines_have_no_records() {
     assert!(read(b"# a\n  # b\n", None).is_empty());
     assert_eq!(
         read(b"# a\n", Some(Format::Jsonl)),
-        ["1:1: error: expected '{' (a JSON object), found '#'"]
+        [
+            "1:1: error: expected '{' (a JSON object), found '#'",
+            NO_EVENT_1
+        ]
     );
 }
 

@@ -22,7 +22,7 @@ pub(crate) fn decode_base64(
     } else {
         text
     };
-    let engine = if src.len() % 4 == 0 {
+    let engine = if src.len().is_multiple_of(4) {
         base64_simd::STANDARD
     } else {
         base64_simd::STANDARD_NO_PAD
@@ -64,7 +64,7 @@ fn base64_problem(src: &[u8]) -> (usize, String) {
         }
     }
     let pads = src.len() - pad_start;
-    if pads > 2 || (pads > 0 && src.len() % 4 != 0) {
+    if pads > 2 || (pads > 0 && !src.len().is_multiple_of(4)) {
         return (
             pad_start,
             format!(

@@ -154,7 +154,7 @@ pub(crate) fn decode_hex(
 
 /// Why `text` is not an even run of hex digits, if it is not.
 pub(crate) fn hex_problem(text: &[u8]) -> Option<(usize, String)> {
-    if faster_hex::hex_check(text) && text.len() % 2 == 0 {
+    if faster_hex::hex_check(text) && text.len().is_multiple_of(2) {
         return None;
     }
     if let Some(i) = text.iter().position(|c| !c.is_ascii_hexdigit()) {

@@ -14,7 +14,7 @@ use crate::event::Event;
 
 pub use hex::{HexDumpEncoder, HexLineEncoder};
 pub use jsonl::JsonlEncoder;
-pub use pretty::PrettyEncoder;
+pub use pretty::{escape_controls, PrettyEncoder};
 
 /// Why an event could not be written.
 #[derive(Debug, thiserror::Error)]

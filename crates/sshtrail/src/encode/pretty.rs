@@ -29,25 +29,56 @@ impl Default for PrettyEncoder {
 pub fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     for chunk in bytes.utf8_chunks() {
         for c in chunk.valid().chars() {
-            match c {
-                '\n' => out.extend_from_slice(b"\\n"),
-                '\r' => out.extend_from_slice(b"\\r"),
-                '\t' => out.extend_from_slice(b"\\t"),
-                '\\' => out.extend_from_slice(b"\\\\"),
-                '\x1b' => out.extend_from_slice(b"\\e"),
-                c if c.is_control() => {
-                    out.extend_from_slice(format!("\\x{:02x}", c as u32).as_bytes())
-                }
-                c => {
-                    let mut b = [0; 4];
-                    out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
-                }
+            if c == '\\' {
+                out.extend_from_slice(b"\\\\");
+            } else if let Some(escaped) = control_escape(c) {
+                out.extend_from_slice(escaped.as_bytes());
+            } else {
+                let mut b = [0; 4];
+                out.extend_from_slice(c.encode_utf8(&mut b).as_bytes());
             }
         }
         for b in chunk.invalid() {
             out.extend_from_slice(format!("\\x{b:02x}").as_bytes());
         }
     }
+}
+
+/// How a control character (C0, DEL, C1) is shown: `\n`, `\e`, `\x9b`;
+/// `None` for any other character.
+fn control_escape(c: char) -> Option<std::borrow::Cow<'static, str>> {
+    Some(match c {
+        '\n' => "\\n".into(),
+        '\r' => "\\r".into(),
+        '\t' => "\\t".into(),
+        '\x1b' => "\\e".into(),
+        c if c.is_control() => format!("\\x{:02x}", c as u32).into(),
+        _ => return None,
+    })
+}
+
+/// `text` with its control characters escaped as the listing of `cat` does
+/// (backslashes kept as they are): a file name, an id or a message from
+/// an input, made safe to print on a terminal, where ESC, BEL or a line
+/// end could set the title or forge a line.
+///
+/// ```
+/// use sshtrail::encode::escape_controls;
+/// assert_eq!(escape_controls("a\x1b]0;pwned\x07\nb"), "a\\e]0;pwned\\x07\\nb");
+/// assert_eq!(escape_controls("plain/ok"), "plain/ok");
+/// ```
+pub fn escape_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match control_escape(c) {
+            Some(escaped) => out.push_str(&escaped),
+            None => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 impl Encoder for PrettyEncoder {
@@ -63,7 +94,7 @@ impl Encoder for PrettyEncoder {
             format!(
                 "{}  {:<27} {:>6}",
                 event.ts_text,
-                event.kind.name(),
+                escape_controls(event.kind.name()),
                 payload.len()
             )
             .as_bytes(),
@@ -78,7 +109,11 @@ impl Encoder for PrettyEncoder {
             if let Decoded::Message { message, .. } =
                 ssh::decode(&event.kind, payload, hint.as_deref())
             {
-                line.extend_from_slice(format!("  {message}\n").as_bytes());
+                // An exec command or an environment value may hold
+                // control characters: shown escaped, like payloads.
+                line.extend_from_slice(
+                    format!("  {}\n", escape_controls(&message.to_string())).as_bytes(),
+                );
                 out.write_all(line)?;
                 return Ok(());
             }

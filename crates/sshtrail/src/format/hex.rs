@@ -45,6 +45,7 @@ pub(crate) fn parse_record<'a>(
     eof: bool,
     lineno: u64,
     times: &mut TimeCache,
+    seen_dump: bool,
 ) -> HexStep<'a> {
     let at = |col: usize, msg: String| ParseError::syntax(lineno, col as u64 + 1, msg);
     let done = |r| HexStep::Done(r, next, 1);
@@ -101,6 +102,18 @@ pub(crate) fn parse_record<'a>(
             None if !eof => return HexStep::NeedMore,
             Some((l, _, _)) if is_dump_line(l) => {
                 return parse_dump(buf, next, eof, lineno, event, (p_at, p))
+            }
+            // The input ends right after what reads as a dump header, in a
+            // log of dumps: the dump was cut off, and the field is its
+            // length, not a payload.
+            None if seen_dump => {
+                return done(Err(at(
+                    p_at,
+                    format!(
+                    "expected the dump of {} bytes after this header, found the end of the input",
+                    String::from_utf8_lossy(p)
+                ),
+                )))
             }
             _ => {}
         }
@@ -204,6 +217,7 @@ mod tests {
             true,
             1,
             &mut TimeCache::default(),
+            false,
         ) {
             HexStep::Done(r, _, _) => r,
             HexStep::NeedMore => panic!("need more at eof"),
@@ -290,11 +304,24 @@ mod tests {
     }
 
     #[test]
+    fn a_dump_header_cut_off_at_the_end_of_a_log_of_dumps_is_an_error() {
+        let log = b"2023-06-07T17:32:29Z stdout 2\n00000000  68 69                                             |hi|\n2023-06-07T17:32:30Z stdout 66\n";
+        let got: Vec<_> = crate::SliceReader::new(log).collect();
+        assert!(got[0].is_ok());
+        let e = got[1].as_ref().unwrap_err();
+        assert_eq!((e.line, e.column), (3, 29));
+        assert!(e.message().contains("expected the dump of 66 bytes"), "{e}");
+        // In the line layout the same line is a one-byte payload.
+        let line = b"2023-06-07T17:32:29Z stdout 68\n2023-06-07T17:32:30Z stdout 66\n";
+        assert!(crate::SliceReader::new(line).all(|r| r.is_ok()));
+    }
+
+    #[test]
     fn waits_for_the_line_after_a_decimal_field() {
         let buf = b"2023-06-07T17:32:29Z stdout 4\n0000";
         let (line, next, _) = line_at(buf, 0, false).unwrap();
         assert!(matches!(
-            parse_record(buf, line, next, false, 1, &mut TimeCache::default()),
+            parse_record(buf, line, next, false, 1, &mut TimeCache::default(), false),
             HexStep::NeedMore
         ));
     }

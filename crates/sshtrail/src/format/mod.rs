@@ -80,6 +80,14 @@ pub(crate) struct Parser {
     format: Option<Format>,
     line: u64,
     times: crate::time::TimeCache,
+    /// A hex dump record was read: the log is in the dump layout.
+    seen_dump: bool,
+    /// A valid record was read.
+    seen_event: bool,
+    /// A record that is not valid was read (or skipped as too long).
+    seen_problem: bool,
+    /// The input was judged at its end (no valid event: not a log).
+    judged: bool,
 }
 
 impl Parser {
@@ -88,6 +96,10 @@ impl Parser {
             format,
             line: 1,
             times: crate::time::TimeCache::default(),
+            seen_dump: false,
+            seen_event: false,
+            seen_problem: false,
+            judged: false,
         }
     }
 
@@ -98,7 +110,19 @@ impl Parser {
     pub(crate) fn next<'a>(&mut self, buf: &'a [u8], pos: &mut usize, eof: bool) -> Next<'a> {
         loop {
             let Some((line, next, has_eol)) = crate::codec::line_at(buf, *pos, eof) else {
-                return if eof { Next::End } else { Next::NeedMore };
+                if !eof {
+                    return Next::NeedMore;
+                }
+                // Lines, and not one of them an event: not a trail log
+                // (`hello world`, random bytes, zeros), said once at the end.
+                if self.seen_problem && !self.seen_event && !self.judged {
+                    self.judged = true;
+                    // At the last line read.
+                    let last = self.line.saturating_sub(1).max(1);
+                    let at = ParseError::new(last, 1, ParseErrorKind::NoEvent);
+                    return Next::Record(Err(at));
+                }
+                return Next::End;
             };
             let lineno = self.line;
             let format = match self.format {
@@ -122,9 +146,21 @@ impl Parser {
             let (record, next, lines) = match format {
                 Format::Jsonl => (jsonl::parse_line(line, lineno, &mut self.times), next, 1),
                 Format::Hex => {
-                    match hex::parse_record(buf, line, next, eof, lineno, &mut self.times) {
+                    let seen_dump = self.seen_dump;
+                    match hex::parse_record(
+                        buf,
+                        line,
+                        next,
+                        eof,
+                        lineno,
+                        &mut self.times,
+                        seen_dump,
+                    ) {
                         hex::HexStep::NeedMore => return Next::NeedMore,
-                        hex::HexStep::Done(r, next, lines) => (r, next, lines),
+                        hex::HexStep::Done(r, next, lines) => {
+                            self.seen_dump |= lines > 1;
+                            (r, next, lines)
+                        }
                     }
                 }
             };
@@ -144,6 +180,10 @@ impl Parser {
                 }
                 e
             });
+            match record {
+                Ok(_) => self.seen_event = true,
+                Err(_) => self.seen_problem = true,
+            }
             return Next::Record(record);
         }
     }
@@ -234,6 +274,9 @@ pub struct StreamReader<R> {
     probed: Option<Option<crate::time::Nanos>>,
     /// A record found too long while peeking, handed out next.
     pending_error: Option<ParseError>,
+    /// Whether any line end was read yet: an input without one in its
+    /// first record's worth of bytes is not a trail log.
+    seen_line_end: bool,
 }
 
 /// What a probe of the buffer found.
@@ -260,6 +303,7 @@ impl<R: io::Read> StreamReader<R> {
             max_record: DEFAULT_MAX_RECORD,
             probed: None,
             pending_error: None,
+            seen_line_end: false,
         }
     }
 
@@ -293,9 +337,13 @@ impl<R: io::Read> StreamReader<R> {
             }
             self.start += pos;
             if self.end - self.start > self.max_record {
+                if !self.seen_line_end {
+                    return Err(self.not_a_log().into());
+                }
                 let line = self.parser.line();
                 self.skip_line()?;
                 self.parser.line += 1;
+                self.parser.seen_problem = true;
                 f(Err(ParseError::new(
                     line,
                     1,
@@ -388,9 +436,13 @@ impl<R: io::Read> StreamReader<R> {
                 }
             }
             if self.end - self.start > self.max_record {
+                if !self.seen_line_end {
+                    return Err(self.not_a_log());
+                }
                 let line = self.parser.line();
                 self.skip_line()?;
                 self.parser.line += 1;
+                self.parser.seen_problem = true;
                 return Ok(Err(ParseError::new(
                     line,
                     1,
@@ -401,6 +453,22 @@ impl<R: io::Read> StreamReader<R> {
             }
             self.fill()?;
         }
+    }
+
+    /// The error of an input with no line end in its first `max_record`
+    /// bytes (`/dev/zero`, a binary file): reading further would only read
+    /// more of the same.
+    fn not_a_log(&self) -> io::Error {
+        let max = self.max_record;
+        let size = if max.is_multiple_of(1 << 20) {
+            format!("{} MiB", max >> 20)
+        } else {
+            format!("{max} bytes")
+        };
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("no line end in the first {size}: not a trail log"),
+        )
     }
 
     /// Reads more input after compacting the buffer, growing it only when one
@@ -432,6 +500,7 @@ impl<R: io::Read> StreamReader<R> {
                 Ok(n) => {
                     let new = &self.buf[self.end..self.end + n];
                     let line_end = memchr::memchr(b'\n', new).is_some();
+                    self.seen_line_end |= line_end;
                     self.end += n;
                     got += n;
                     if line_end || got >= pending || self.end == self.buf.len() {
@@ -509,7 +578,9 @@ mod tests {
         let mut payload = Vec::new();
         let mut r = StreamReader::new(Dribble(input, chunk)).max_record(64 << 10);
         loop {
-            let peeked = r.peek_ts().unwrap();
+            let peeked = r
+                .peek_ts()
+                .unwrap_or_else(|e| panic!("chunk {chunk}, {} bytes: {e}", input.len()));
             assert_eq!(
                 r.peek_ts().unwrap(),
                 peeked,
@@ -544,19 +615,20 @@ mod tests {
         let bad =
             b"2023-06-07T17:32:29Z stdin 6c\nnot a record\n2023-06-07T17:32:30Z stdout 6c\n{\"type";
         assert_eq!(collect_pulled(bad, 2), collect_stream(bad, 2));
-        // A record over the limit is reported and skipped.
+        // A record over the limit inside a log is reported and skipped.
         let long = format!(
-            "2023-06-07T17:32:29Z stdin {}\n2023-06-07T17:32:30Z stdout 6c\n",
+            "2023-06-07T17:32:28Z stdout 6c\n2023-06-07T17:32:29Z stdin {}\n2023-06-07T17:32:30Z stdout 6c\n",
             "6c".repeat(150 << 10)
         );
         let got = collect_pulled(long.as_bytes(), 4096);
-        assert_eq!(got.len(), 2);
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[0], "1:stdout:[108]");
         assert!(
-            got[0].contains("at most 65536 bytes"),
+            got[1].contains("at most 65536 bytes"),
             "{}",
-            &got[0][..80.min(got[0].len())]
+            &got[1][..80.min(got[1].len())]
         );
-        assert_eq!(got[1], "2:stdout:[108]");
+        assert_eq!(got[2], "3:stdout:[108]");
     }
 
     fn collect_slice(input: &[u8]) -> Vec<String> {
@@ -607,9 +679,10 @@ mod tests {
 
     #[test]
     fn a_record_over_the_limit_is_an_error_and_skipped() {
+        let short = "{\"type\":\"stdin\",\"ts\":\"2023-06-07T17:32:28Z\"}\n";
         let long = format!("{{\"type\":\"stdout\",\"ts\":\"2023-06-07T17:32:29Z\",\"data\":\"{}\"}}\n{{\"type\":\"stdin\",\"ts\":\"2023-06-07T17:32:29Z\"}}\n", "QUFB".repeat(100_000));
         let mut got = Vec::new();
-        StreamReader::new(long.as_bytes())
+        StreamReader::new(format!("{short}{long}").as_bytes())
             .max_record(1000)
             .for_each(|r| -> io::Result<()> {
                 got.push(
@@ -619,7 +692,31 @@ mod tests {
                 Ok(())
             })
             .unwrap();
-        assert_eq!(got, vec![Err((1, 1)), Ok((2, EventType::Stdin))]);
+        assert_eq!(
+            got,
+            vec![
+                Ok((1, EventType::Stdin)),
+                Err((2, 1)),
+                Ok((3, EventType::Stdin))
+            ]
+        );
+        // No line end at all in the first record's worth: not a trail log,
+        // and nothing more is read.
+        let e = StreamReader::new(long.as_bytes())
+            .max_record(1000)
+            .for_each(|_| -> io::Result<()> { Ok(()) })
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no line end in the first 1000 bytes: not a trail log"
+        );
+        let e = StreamReader::new(io::repeat(0))
+            .for_each(|_| -> io::Result<()> { Ok(()) })
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "no line end in the first 16 MiB: not a trail log"
+        );
     }
 
     #[test]
