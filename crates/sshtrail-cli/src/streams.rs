@@ -34,7 +34,8 @@ pub fn run(args: StreamsArgs) -> CommandResult {
         Discovery::connection_folders(),
         &mut rep,
     );
-    let mut out = DirOutput::new(&args.output, args.force);
+    let claims = input::claims(&archive);
+    let mut out = DirOutput::under(&args.output, &args.output, args.force, &claims, "");
     let mut writer = StreamsWriter::default();
     if let Err(e) = input::replay(
         &archive,

@@ -10,6 +10,8 @@
 //! line. It is a test binary of its own so that no other suite's data
 //! raises that peak.
 
+mod common;
+
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::unix::process::ExitStatusExt;
@@ -36,7 +38,25 @@ struct Run {
 // The child is reaped by wait4, not by `Child::wait`.
 #[allow(clippy::zombie_processes)]
 fn run_measured(args: &[&str], input: Option<Writer>, stdout: &Path) -> Run {
-    let mut child = Command::new(BIN)
+    run_limited(args, input, stdout, None)
+}
+
+/// [`run_measured`] with the child's address space limited to
+/// `address_space` bytes and its CPU time to a minute, when given: a run
+/// whose memory grows without bound, or that reads for ever, then ends
+/// (killed or failing) instead of taking the machine or hanging the test.
+#[allow(clippy::zombie_processes)]
+fn run_limited(
+    args: &[&str],
+    input: Option<Writer>,
+    stdout: &Path,
+    address_space: Option<u64>,
+) -> Run {
+    let mut cmd = Command::new(BIN);
+    if address_space.is_some() {
+        common::limit_child(&mut cmd, 60, address_space);
+    }
+    let mut child = cmd
         .args(args)
         .stdin(if input.is_some() {
             Stdio::piped()
@@ -113,7 +133,7 @@ impl Drop for TempDir {
 
 /// One small event, a 100 MB jsonl line (75 MB of payload), then one small
 /// event. (The first line is short: a first line with no end in 16 MiB is
-/// not a trail log at all.)
+/// not a trail log at all, tested in attack.rs.)
 fn huge_jsonl() -> Writer {
     Box::new(|w: &mut dyn Write| {
         w.write_all(b"{\"type\":\"stdin\",\"ts\":\"2023-06-07T17:32:28Z\",\"data\":\"bA==\"}\n")?;
@@ -227,20 +247,7 @@ fn stats_json_over_a_million_types_stays_under_512_mib() {
     assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
     // Every type once, read in pieces (parsing the answer here would raise
     // this process's peak, which children inherit at exec).
-    let needle = b":{\"events\":1,\"bytes\":1}";
-    let (mut count, mut carry) = (0, Vec::new());
-    let mut f = File::open(&out).unwrap();
-    let mut piece = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut piece).unwrap();
-        if n == 0 {
-            break;
-        }
-        carry.extend_from_slice(&piece[..n]);
-        count += carry.windows(needle.len()).filter(|w| w == needle).count();
-        let keep = carry.len().min(needle.len() - 1);
-        carry.drain(..carry.len() - keep);
-    }
+    let count = count_in(&out, b":{\"events\":1,\"bytes\":1}");
     assert_eq!(count, 1_000_000);
     assert!(run.peak_kib < 512 << 10, "peak {} KiB", run.peak_kib);
 }
@@ -324,4 +331,167 @@ fn a_large_log_converts_in_bounded_memory() {
     assert!(same_file(&outdir.join("big.jsonl"), Path::new(&input)));
     eprintln!("a 128 MiB log in blocks: peak {} MiB", run.peak_kib >> 10);
     assert!(run.peak_kib < 64 << 10, "peak {} KiB", run.peak_kib);
+}
+
+/// A million one-byte stdout events in the hex layout (31 MB).
+fn million_bytes() -> Writer {
+    Box::new(|w: &mut dyn Write| {
+        for i in 0..1_000_000 {
+            writeln!(w, "2023-06-07T17:32:29.{i:06}Z stdout 6c")?;
+        }
+        Ok(())
+    })
+}
+
+/// Counts `needle` in the file at `path`, read in pieces.
+fn count_in(path: &Path, needle: &[u8]) -> usize {
+    let (mut count, mut carry) = (0, Vec::new());
+    let mut f = File::open(path).unwrap();
+    let mut piece = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut piece).unwrap();
+        if n == 0 {
+            return count;
+        }
+        carry.extend_from_slice(&piece[..n]);
+        count += carry.windows(needle.len()).filter(|w| w == &needle).count();
+        let keep = carry.len().min(needle.len() - 1);
+        carry.drain(..carry.len() - keep);
+    }
+}
+
+/// `streams` kept every chunk's index entry in memory and wrote a pretty
+/// `index.json` at the end: 1.77 GB for a million one-byte events (issue
+/// 13). The index is now written compactly as it goes.
+#[test]
+fn streams_of_a_million_one_byte_events_stay_in_bounded_memory() {
+    let dir = TempDir::new("streams");
+    let input = dir.file("0.hex", million_bytes());
+    let outdir = dir.path("out");
+    let run = run_limited(
+        &["streams", "-o", outdir.to_str().unwrap(), &input],
+        None,
+        &dir.path("stdout"),
+        Some(4 << 30),
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{:?} {}",
+        run.status,
+        run.stderr
+    );
+    let channel = outdir.join("0");
+    assert_eq!(
+        fs::metadata(channel.join("stdout")).unwrap().len(),
+        1_000_000
+    );
+    assert_eq!(count_in(&channel.join("stdout"), b"l"), 1_000_000);
+    // Every chunk in the index, written compactly (no pretty indentation).
+    let index = channel.join("index.json");
+    assert_eq!(count_in(&index, b"{\"len\":1,\"line\":"), 1_000_000);
+    assert_eq!(count_in(&index, b"\n  "), 0);
+    eprintln!(
+        "streams of a million events: peak {} MiB",
+        run.peak_kib >> 10
+    );
+    assert!(run.peak_kib < 64 << 10, "peak {} KiB", run.peak_kib);
+}
+
+/// `/dev/zero` has no line end: every command says it is not a trail log
+/// after 16 MiB and stops, where they grew without bound (3.9 GB in 10 s
+/// for `inspect`).
+#[test]
+fn dev_zero_is_not_a_trail_log_for_any_command() {
+    let dir = TempDir::new("zero");
+    let out = dir.path("stdout");
+    let streams_dir = dir.path("streams");
+    let streams = streams_dir.to_str().unwrap();
+    for args in [
+        &["inspect"][..],
+        &["commands"],
+        &["grep", "x"],
+        &["convert", "--to", "text"],
+        &["streams", "-o", streams],
+        &["stats"],
+        &["cat"],
+    ] {
+        let run = run_limited(&[args, &["/dev/zero"]].concat(), None, &out, Some(4 << 30));
+        assert_eq!(
+            run.status.code(),
+            Some(1),
+            "{args:?}: {:?} {}",
+            run.status,
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains("/dev/zero: error: ")
+                && run
+                    .stderr
+                    .contains("no line end in the first 16 MiB: not a trail log"),
+            "{args:?}: {}",
+            run.stderr
+        );
+        eprintln!("{args:?} /dev/zero: peak {} MiB", run.peak_kib >> 10);
+        assert!(
+            run.peak_kib < 64 << 10,
+            "{args:?}: peak {} KiB",
+            run.peak_kib
+        );
+    }
+}
+
+/// A 2 GiB file of zeros took 2.1 GB on the batch path; it is refused after
+/// a bounded read, and the manifest does not pass a part's hash off as the
+/// file's.
+#[test]
+fn a_2_gib_file_of_zeros_is_refused_by_the_batch_in_bounded_memory() {
+    let dir = TempDir::new("zeros-batch");
+    let logs = dir.path("logs");
+    fs::create_dir_all(&logs).unwrap();
+    // Sparse: no disk used.
+    File::create(logs.join("z.jsonl"))
+        .unwrap()
+        .set_len(2 << 30)
+        .unwrap();
+    let outdir = dir.path("out");
+    let run = run_limited(
+        &[
+            "convert",
+            "--to",
+            "jsonl",
+            "-q",
+            "-o",
+            outdir.to_str().unwrap(),
+            logs.to_str().unwrap(),
+        ],
+        None,
+        &dir.path("stdout"),
+        Some(4 << 30),
+    );
+    assert_eq!(
+        run.status.code(),
+        Some(1),
+        "{:?} {}",
+        run.status,
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("no line end in the first 16 MiB: not a trail log"),
+        "{}",
+        run.stderr
+    );
+    let row: serde_json::Value = serde_json::from_str(
+        fs::read_to_string(outdir.join("manifest.jsonl"))
+            .unwrap()
+            .trim(),
+    )
+    .unwrap();
+    assert_eq!(row["status"], "failed");
+    assert_eq!(row["sha256"], serde_json::Value::Null, "{row}");
+    assert_eq!(row["size"], 2u64 << 30);
+    eprintln!("2 GiB of zeros in a batch: peak {} MiB", run.peak_kib >> 10);
+    // The block reader looks for a record's end up to its 64 MiB limit.
+    assert!(run.peak_kib < 192 << 10, "peak {} KiB", run.peak_kib);
 }

@@ -11,6 +11,7 @@ use sshtrail::connection::Context;
 use sshtrail::Format;
 
 use super::args::Inputs;
+use super::output::Claims;
 use super::report::{CommandResult, Reporter};
 
 /// Finds the connections under `paths`, reporting problems.
@@ -41,6 +42,19 @@ pub fn log_paths(archive: &Archive) -> HashMap<Context, String> {
         .flat_map(|c| c.logs.iter())
         .map(|l| (l.context.clone(), l.name()))
         .collect()
+}
+
+/// Claims on the output paths of a run over `archive`, which never
+/// replace one of its logs.
+pub fn claims(archive: &Archive) -> Claims {
+    Claims::new(
+        archive
+            .connections
+            .iter()
+            .flat_map(|c| c.logs.iter())
+            .filter(|l| l.path.as_os_str() != "-")
+            .map(|l| l.path.as_path()),
+    )
 }
 
 /// Finds the connections `inputs` name (each folder a connection folder)

@@ -128,6 +128,13 @@ fn plan(args: ConvertArgs) -> Result<Plan, String> {
     // file can hold (several formats; several logs but for SIEM records,
     // which form one stream).
     let target = match &args.output {
+        // `-o -`: standard output, as without -o.
+        Some(out) if out.as_os_str() == "-" => {
+            if formats.len() > 1 {
+                return Err("-o - is standard output, which takes one format".into());
+            }
+            Target::Stdout
+        }
         Some(out)
             if out.is_dir()
                 || formats.len() > 1

@@ -23,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex, MutexGuard};
 
 use sha2::{Digest, Sha256};
+use sshtrail::archive::FileStream;
 use sshtrail::format::RecordBlocks;
 use sshtrail::output::{event_encoder, OutputFormat};
 use sshtrail::stats::EventCounts;
@@ -84,7 +85,7 @@ pub enum Outcome {
 
 /// The reader's state.
 struct Reader {
-    blocks: RecordBlocks<File>,
+    blocks: RecordBlocks<FileStream>,
     next: usize,
     format: Option<Format>,
     /// The input is exhausted.
@@ -171,10 +172,20 @@ struct Pipe<'a> {
 
 /// Converts `job` on the threads of the current rayon pool.
 pub fn convert_large(job: &Large<'_>) -> Outcome {
-    let input = match File::open(job.path) {
+    // Read with the size it had when opened: a file that shrinks while it
+    // is read is an error here as on every other path.
+    let input = match File::open(job.path).and_then(|f| {
+        let len = f.metadata()?.len();
+        Ok(FileStream::new(f, len))
+    }) {
         Ok(f) => f,
-        Err(e) => return Outcome::Failed(format!("{}: {e}", job.path.display())),
+        Err(e) => return Outcome::Failed(e.to_string()),
     };
+    convert_stream(job, input)
+}
+
+/// [`convert_large`] of the opened input.
+fn convert_stream(job: &Large<'_>, input: FileStream) -> Outcome {
     let mut files = Vec::new();
     for path in job.outputs {
         match AtomicFile::create(path, job.force) {
@@ -223,8 +234,7 @@ pub fn convert_large(job: &Large<'_>) -> Outcome {
         Some(Stop::Interrupted) => return Outcome::Interrupted,
         None => {}
     }
-    let unfinished =
-        || Outcome::Failed(format!("{}: conversion did not finish", job.path.display()));
+    let unfinished = || Outcome::Failed("the conversion did not finish".to_string());
     let (Some(reader), Some(hash_in), Some(writer), Some(hash_out)) =
         (state.reader, state.hash_in, state.writer, state.hash_out)
     else {
@@ -326,7 +336,7 @@ impl Pipe<'_> {
                     }
                     // A record too long for a block.
                     Err(e) if e.kind() == io::ErrorKind::InvalidData => Err(Stop::Careful),
-                    Err(e) => Err(Stop::Failed(format!("{}: {e}", self.job.path.display()))),
+                    Err(e) => Err(Stop::Failed(format!("reading failed: {e}"))),
                 };
                 r.next += 1;
                 Some(got)
@@ -355,10 +365,7 @@ impl Pipe<'_> {
                         warning.line += n;
                         self.lock().warning = Some(warning);
                     }
-                    Err(e) => {
-                        let m = format!("{}: {e}", self.job.path.display());
-                        return self.stop(Stop::Failed(m));
-                    }
+                    Err(e) => return self.stop(Stop::Failed(format!("reading failed: {e}"))),
                 },
             }
             self.lock().counts.merge(&counts);
@@ -455,4 +462,52 @@ fn convert_block(
         }
     }
     BlockEnd::Done
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_that_shrinks_while_read_fails_and_writes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("0.jsonl");
+        let line = "{\"type\":\"stdout\",\"ts\":\"2023-06-07T17:32:29Z\",\"data\":\"bA==\"}\n";
+        std::fs::write(&log, line.repeat(40_000)).unwrap();
+        let out = dir.path().join("out.jsonl");
+        let outputs = [out.clone()];
+        let job = Large {
+            path: &log,
+            channel_id: "0",
+            format: None,
+            formats: &[OutputFormat::Jsonl],
+            filter: &Filter::default(),
+            outputs: &outputs,
+            force: false,
+            fsync: false,
+            progress: &|_| {},
+            interrupted: &|| false,
+        };
+        // What another process truncating the file looks like: the file
+        // ends before the size it had when it was opened.
+        let file = File::open(&log).unwrap();
+        let had = file.metadata().unwrap().len() + 1000;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        let outcome = pool.install(|| convert_stream(&job, FileStream::new(file, had)));
+        match outcome {
+            Outcome::Failed(m) => assert!(
+                m.starts_with("reading failed: the file shrank while it was read: it had "),
+                "{m}"
+            ),
+            _ => panic!("a shrunk file must fail"),
+        }
+        assert_eq!(
+            std::fs::read_dir(dir.path()).unwrap().count(),
+            1,
+            "no output, no temporary"
+        );
+    }
 }

@@ -11,7 +11,7 @@ use sshtrail::StreamReader;
 
 use super::plan::{Plan, Target};
 use crate::cli::input;
-use crate::cli::output::{DirOutput, FileOutput};
+use crate::cli::output::{same_file, DirOutput, FileOutput, Replace, Stamp};
 use crate::cli::report::{note_warning, usage, CommandResult, Failure, Reporter};
 
 /// The channels of the logs: each log's own, and any other that its
@@ -74,7 +74,7 @@ fn into_folder(
     rep: &mut Reporter,
 ) -> CommandResult {
     let mut writer = plan.formats[0].writer(&plan.writer);
-    let mut out = DirOutput::new(dir, plan.force);
+    let mut out = DirOutput::under(dir, dir, plan.force, &input::claims(archive), "");
     if let Err(e) = input::replay(
         archive,
         plan.input_format,
@@ -109,8 +109,33 @@ fn write(plan: &Plan, archive: &Archive, rep: &mut Reporter, merge: bool) -> Com
     let logs = input::log_paths(archive);
     let result = match &plan.target {
         Target::File(path) => {
-            // A file the user named: replaced, as a shell redirection would.
-            let mut out = FileOutput::new(path, true, merge);
+            // A file the user named: a regular file is replaced only with
+            // --force, the input never; a device or FIFO is written to.
+            if let Some(log) = archive
+                .connections
+                .iter()
+                .flat_map(|c| c.logs.iter())
+                .find(|log| same_file(path, &log.path))
+            {
+                return Err(Failure::Output(format!(
+                    "{} is the input log {}: refusing to write over it",
+                    path.display(),
+                    log.name()
+                )));
+            }
+            // Running the same conversion again replaces what it wrote.
+            let replace = if plan.force {
+                Replace::Always
+            } else {
+                Replace::OwnOutput(Stamp::of(
+                    archive
+                        .connections
+                        .iter()
+                        .flat_map(|c| c.logs.iter())
+                        .map(|l| l.path.as_path()),
+                ))
+            };
+            let mut out = FileOutput::new(path, replace, merge);
             let replayed = input::replay(
                 archive,
                 plan.input_format,

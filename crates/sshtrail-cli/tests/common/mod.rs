@@ -24,3 +24,33 @@ pub fn sshtrail(args: &[&str]) -> Output {
         .output()
         .unwrap()
 }
+
+/// Limits the child `cmd` starts: `cpu_secs` of CPU time (then SIGXCPU) and,
+/// when given, `address_space` bytes of memory. A run that reads for ever
+/// or grows without bound then ends instead of hanging the test or taking
+/// the machine.
+pub fn limit_child(cmd: &mut Command, cpu_secs: u64, address_space: Option<u64>) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe and touches only the child.
+    unsafe {
+        cmd.pre_exec(move || {
+            let cpu = libc::rlimit {
+                rlim_cur: cpu_secs,
+                rlim_max: cpu_secs,
+            };
+            if libc::setrlimit(libc::RLIMIT_CPU, &cpu) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if let Some(bytes) = address_space {
+                let mem = libc::rlimit {
+                    rlim_cur: bytes,
+                    rlim_max: bytes,
+                };
+                if libc::setrlimit(libc::RLIMIT_AS, &mem) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}

@@ -20,12 +20,20 @@ pub struct Journal {
 }
 
 impl Journal {
+    /// Opens (or creates) the journal at `path` to append to, never through
+    /// a symbolic link and only if it is a regular file.
     pub fn open(path: &Path) -> std::io::Result<Journal> {
+        use std::os::unix::fs::OpenOptionsExt;
         let file = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .open(path)?;
-        let start = file.metadata()?.len();
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(std::io::Error::other("not a regular file"));
+        }
+        let start = meta.len();
         Ok(Journal {
             file: Some(file),
             start,
@@ -67,7 +75,7 @@ impl Journal {
     /// Writes this run's rows, in the order they finished.
     pub fn rows(&self, path: &Path, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         if self.written > 0 {
-            let mut file = std::fs::File::open(path)?;
+            let mut file = crate::cli::output::open_no_follow(path)?;
             std::io::Seek::seek(&mut file, std::io::SeekFrom::Start(self.start))?;
             let copied = std::io::copy(&mut Read::take(file, self.written), out)?;
             if copied != self.written {
@@ -85,7 +93,7 @@ impl Journal {
     }
 }
 
-/// Removes the temporary outputs (`.NAME.sshtrail-tmp-PID`) under
+/// Removes the temporary outputs (`.NAME.<random>.sshtrail-tmp-PID`) under
 /// `outdir` whose process is gone: what a crash or a kill left behind.
 /// Those of a live process (another run into the same folder) are kept.
 pub fn remove_stale_temporaries(outdir: &Path) -> Vec<PathBuf> {
@@ -94,11 +102,8 @@ pub fn remove_stale_temporaries(outdir: &Path) -> Vec<PathBuf> {
     if !Path::new("/proc/self").exists() {
         return removed;
     }
-    for entry in walkdir::WalkDir::new(outdir)
-        .max_depth(2)
-        .into_iter()
-        .flatten()
-    {
+    // Symbolic links are not followed: nothing outside the folder is removed.
+    for entry in walkdir::WalkDir::new(outdir).into_iter().flatten() {
         let name = entry.file_name().to_string_lossy();
         let Some((_, pid)) = name.rsplit_once(".sshtrail-tmp-") else {
             continue;

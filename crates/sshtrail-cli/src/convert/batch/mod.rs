@@ -4,12 +4,13 @@
 //! is done.
 
 pub mod journal;
+pub mod lock;
 pub mod manifest;
 pub mod select;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::{self, IsTerminal, Read};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -27,8 +28,11 @@ use super::pipeline::{convert_large, Large, Outcome};
 use super::plan::Plan;
 use crate::cli::exit;
 use crate::cli::input;
-use crate::cli::output::{channel_path, part_path, write_atomically, DirOutput, Finished};
-use crate::cli::report::{self, note_warning, usage, CommandResult, Reporter};
+use crate::cli::output::{
+    channel_path, create_dirs_under, existing, existing_output, open_no_follow, part_path,
+    write_atomically, Claims, DirOutput, Existing, Finished,
+};
+use crate::cli::report::{self, note_warning, usage, CommandResult, Failure, Reporter};
 use journal::{remove_stale_temporaries, Journal, JOURNAL};
 use manifest::{AnyRow, OutputRow, Row, Status, Unread};
 
@@ -43,11 +47,106 @@ struct Job {
     conn: ConnectionSource,
     log: LogSource,
     size: u64,
+    /// Why it is not converted: another input writes the same output.
+    collision: Option<String>,
 }
 
 impl Job {
     fn input(&self) -> String {
         self.log.path.display().to_string()
+    }
+
+    /// The folder its outputs go under: the output folder for a log of a
+    /// known connection (`<connection>/<channel>.<ext>`), else the log's
+    /// own folder below the path it was found under, so that `a/0.jsonl`
+    /// and `b/0.jsonl` stay apart.
+    fn base(&self, outdir: &Path) -> Result<PathBuf, String> {
+        if self.log.context.connection_id.is_some() {
+            return Ok(outdir.to_path_buf());
+        }
+        let sub = &self.log.subfolder;
+        if sub.components().all(|c| matches!(c, Component::Normal(_))) {
+            Ok(outdir.join(sub))
+        } else {
+            Err(format!(
+                "refusing to write under the folder {:?}: it is not a plain path",
+                sub.display()
+            ))
+        }
+    }
+
+    /// Its main output files, one a format.
+    fn outputs(&self, plan: &Plan, outdir: &Path) -> Result<Vec<PathBuf>, String> {
+        let base = self.base(outdir)?;
+        let context = &self.log.context;
+        plan.formats
+            .iter()
+            .map(|fmt| {
+                channel_path(
+                    &base,
+                    context.connection_id.as_deref(),
+                    &context.channel_id,
+                    fmt.ext(),
+                )
+            })
+            .collect()
+    }
+}
+
+/// Claims every job's outputs before anything is converted; two jobs with
+/// one output (or an output that is an input) are both marked, and neither
+/// is converted.
+fn claim_outputs(jobs: &mut [Job], plan: &Plan, outdir: &Path, claims: &Claims) {
+    let mut first: HashMap<PathBuf, usize> = HashMap::new();
+    let mut clashes: Vec<(usize, String)> = Vec::new();
+    for (i, job) in jobs.iter().enumerate() {
+        // Ids that may not name a file are refused when converting.
+        let Ok(paths) = job.outputs(plan, outdir) else {
+            continue;
+        };
+        let input = job.input();
+        for path in paths {
+            match first.get(&path) {
+                Some(&j) => {
+                    let other = jobs[j].input();
+                    let why = |b: &str| {
+                        format!(
+                            "its output {} would be an output of {b} too: neither is converted (give each its own connection id, or convert them into separate folders)",
+                            path.display()
+                        )
+                    };
+                    clashes.push((i, why(&other)));
+                    clashes.push((j, why(&input)));
+                }
+                None => {
+                    first.insert(path.clone(), i);
+                    if let Err(m) = claims.claim(&path, &input) {
+                        clashes.push((i, m));
+                    }
+                }
+            }
+        }
+    }
+    for (i, why) in clashes {
+        jobs[i].collision.get_or_insert(why);
+    }
+}
+
+/// Worker threads: as `-j` asks (else one per core), but no more than one
+/// per input (never fewer than the cores, which share a large log) and
+/// four per core; a note says when `-j` was capped.
+fn threads(asked: Option<usize>, inputs: usize) -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cap = inputs.max(cores).min(4 * cores);
+    match asked {
+        None | Some(0) => cores.min(cap),
+        Some(n) if n > cap => {
+            report::note(&format!(
+                "-j {n} capped at {cap} threads ({inputs} input(s), {cores} core(s))"
+            ));
+            cap
+        }
+        Some(n) => n,
     }
 }
 
@@ -84,6 +183,8 @@ struct Batch<'a> {
     totals: Totals,
     /// Outputs or the journal that could not be written.
     errors: AtomicU64,
+    /// Every output path, with the input it is of.
+    claims: Claims,
     bar: indicatif::ProgressBar,
 }
 
@@ -91,10 +192,36 @@ struct Batch<'a> {
 pub fn run(plan: &Plan, outdir: &Path) -> CommandResult {
     let manifest_path = outdir.join("manifest.jsonl");
     let journal_path = outdir.join(JOURNAL);
+    let started = Instant::now();
+    let mut rep = Reporter::default();
+    let archive = input::open(&plan.paths, Discovery::trees(), &mut rep);
+    let mut jobs: Vec<Job> = archive
+        .connections
+        .iter()
+        .filter(|c| plan.selector.matches(c.meta.as_deref()))
+        .flat_map(|c| {
+            (0..c.logs.len()).map(|i| Job {
+                conn: c.only(i),
+                log: c.logs[i].clone(),
+                size: c.logs[i].size.unwrap_or(0),
+                collision: None,
+            })
+        })
+        .collect();
+    if jobs.is_empty() && rep.errors > 0 {
+        // Nothing to convert, and the paths were wrong: no folder is made.
+        return Ok(rep.code());
+    }
+    // The output folder, held for the whole run: a second run into it
+    // would tear the journal and race for the outputs.
+    if let Err(e) = std::fs::create_dir_all(outdir) {
+        return Err(Failure::Output(format!("{}: {e}", outdir.display())));
+    }
+    let _lock = lock::OutdirLock::take(outdir).map_err(Failure::Output)?;
     if !plan.force && !plan.resume {
         if let Some(held) = [&manifest_path, &journal_path]
             .into_iter()
-            .find(|p| p.exists())
+            .find(|p| !matches!(existing(p), Ok(Existing::Nothing)))
         {
             return Err(usage(format!(
                 "{} already holds a conversion ({}): use --resume to continue it or --force to redo it",
@@ -106,11 +233,19 @@ pub fn run(plan: &Plan, outdir: &Path) -> CommandResult {
     let mut old: BTreeMap<String, String> = BTreeMap::new();
     if plan.resume {
         // The journal of a run that did not finish comes after the manifest:
-        // its rows are newer.
+        // its rows are newer. Neither is read through a symbolic link.
         for path in [&manifest_path, &journal_path] {
-            let Ok(file) = std::fs::File::open(path) else {
-                continue;
+            let file = match open_no_follow(path) {
+                Ok(f) => f,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Failure::Output(format!("{}: {e}", path.display()))),
             };
+            if !file.metadata().is_ok_and(|m| m.is_file()) {
+                return Err(Failure::Output(format!(
+                    "{}: not a regular file",
+                    path.display()
+                )));
+            }
             for line in io::BufRead::lines(io::BufReader::new(file)).map_while(Result::ok) {
                 #[derive(serde::Deserialize)]
                 struct Input {
@@ -123,7 +258,9 @@ pub fn run(plan: &Plan, outdir: &Path) -> CommandResult {
         }
     }
     if plan.force && !plan.resume {
-        let _ = std::fs::remove_file(&journal_path);
+        if let Ok(Existing::File) = existing(&journal_path) {
+            let _ = std::fs::remove_file(&journal_path);
+        }
     }
     if plan.force || plan.resume {
         for stale in remove_stale_temporaries(outdir) {
@@ -133,35 +270,10 @@ pub fn run(plan: &Plan, outdir: &Path) -> CommandResult {
             ));
         }
     }
-    if let Err(e) = std::fs::create_dir_all(outdir) {
-        return Err(usage(format!("{}: {e}", outdir.display())));
-    }
-    // Rows are appended as inputs finish, so that a crash leaves a record
-    // of the finished work for --resume; the manifest replaces it at the end.
-    let journal = match Journal::open(&journal_path) {
-        Ok(j) => Mutex::new(j),
-        Err(e) => return Err(usage(format!("{}: {e}", journal_path.display()))),
-    };
-    let _ = ctrlc::set_handler(|| {
-        if INTERRUPTED.swap(true, Ordering::SeqCst) {
-            std::process::exit(i32::from(exit::INTERRUPTED));
-        }
-    });
-    let started = Instant::now();
-    let mut rep = Reporter::default();
-    let archive = input::open(&plan.paths, Discovery::trees(), &mut rep);
-    let jobs: Vec<Job> = archive
-        .connections
-        .iter()
-        .filter(|c| plan.selector.matches(c.meta.as_deref()))
-        .flat_map(|c| {
-            (0..c.logs.len()).map(|i| Job {
-                conn: c.only(i),
-                log: c.logs[i].clone(),
-                size: c.logs[i].size.unwrap_or(0),
-            })
-        })
-        .collect();
+    // Every input's outputs are claimed before anything is converted: two
+    // inputs that would write one file are both left unconverted.
+    let claims = input::claims(&archive);
+    claim_outputs(&mut jobs, plan, outdir, &claims);
     let discovery_errors = rep.errors;
     let total_bytes: u64 = jobs.iter().map(|j| j.size).sum();
     let show = !plan.quiet && io::stderr().is_terminal();
@@ -175,18 +287,30 @@ pub fn run(plan: &Plan, outdir: &Path) -> CommandResult {
         plan,
         outdir,
         old,
+        claims,
         totals: Totals::default(),
         errors: AtomicU64::new(0),
         bar,
     };
     let files_done = AtomicU64::new(0);
     let pool = match rayon::ThreadPoolBuilder::new()
-        .num_threads(plan.jobs.unwrap_or(0))
+        .num_threads(threads(plan.jobs, jobs.len()))
         .build()
     {
         Ok(p) => p,
-        Err(e) => return Err(usage(format!("-j: {e}"))),
+        Err(e) => return Err(Failure::Output(format!("starting the threads failed: {e}"))),
     };
+    // Rows are appended as inputs finish, so that a crash leaves a record
+    // of the finished work for --resume; the manifest replaces it at the end.
+    let journal = match Journal::open(&journal_path) {
+        Ok(j) => Mutex::new(j),
+        Err(e) => return Err(Failure::Output(format!("{}: {e}", journal_path.display()))),
+    };
+    let _ = ctrlc::set_handler(|| {
+        if INTERRUPTED.swap(true, Ordering::SeqCst) {
+            std::process::exit(i32::from(exit::INTERRUPTED));
+        }
+    });
     pool.install(|| {
         jobs.par_iter().for_each(|job| {
             if INTERRUPTED.load(Ordering::SeqCst) {
@@ -250,19 +374,26 @@ pub fn run(plan: &Plan, outdir: &Path) -> CommandResult {
 }
 
 impl Batch<'_> {
+    /// The row of an input left unconverted, `message` saying why (printed
+    /// as `INPUT: error: MESSAGE`).
     fn failed_row(&self, job: &Job, message: &str) -> AnyRow {
         self.totals.failed.fetch_add(1, Ordering::Relaxed);
-        report::warn(message);
+        let mut rep = Reporter::default();
+        rep.input_error(&job.input(), message);
         AnyRow::Unread(Unread::new(
             &job.input(),
             job.size,
-            vec![message.to_string()],
+            std::mem::take(&mut rep.messages),
         ))
     }
 
     /// Converts one input; `None` when interrupted.
     fn job(&self, job: &Job) -> Option<AnyRow> {
         let input = job.input();
+        if let Some(why) = &job.collision {
+            self.bar.inc(job.size);
+            return Some(self.failed_row(job, why));
+        }
         if let Some(prev) = self
             .old
             .get(&input)
@@ -272,9 +403,16 @@ impl Batch<'_> {
             // are intact is done.
             let sha = match sha256_file(&job.log.path) {
                 Ok(h) => h,
-                Err(e) => return Some(self.failed_row(job, &format!("{input}: {e}"))),
+                Err(e) => return Some(self.failed_row(job, &e.to_string())),
             };
-            if prev.vouches_for(job.size, &sha, self.outdir, |p| sha256_file(p).ok()) {
+            // Paths read back are checked as when they were created: a row
+            // naming `../x`, `/dev/zero` or a link vouches for nothing.
+            let intact = |rel: &str| {
+                existing_output(self.outdir, rel)
+                    .and_then(|p| sha256_file(&p))
+                    .ok()
+            };
+            if prev.vouches_for(job.size, &sha, intact) {
                 self.totals.skipped.fetch_add(1, Ordering::Relaxed);
                 self.bar.inc(job.size);
                 let mut row = prev;
@@ -288,16 +426,17 @@ impl Batch<'_> {
         let mut counted = 0;
         if self.plan.formats.iter().all(|f| f.is_evidence()) && job.size >= SPLIT_THRESHOLD {
             let context = &job.log.context;
-            let mut paths = Vec::new();
-            for &fmt in &self.plan.formats {
-                match channel_path(
-                    self.outdir,
-                    context.connection_id.as_deref(),
-                    &context.channel_id,
-                    fmt.ext(),
-                ) {
-                    Ok(p) => paths.push(p),
-                    Err(m) => return Some(self.failed_row(job, &format!("{input}: {m}"))),
+            let paths = match job.outputs(self.plan, self.outdir) {
+                Ok(p) => p,
+                Err(m) => return Some(self.failed_row(job, &m)),
+            };
+            for p in &paths {
+                if let Err(m) = self.claims.claim(p, &input) {
+                    return Some(self.failed_row(job, &m));
+                }
+                let dir = p.parent().unwrap_or(self.outdir);
+                if let Err(e) = create_dirs_under(self.outdir, dir) {
+                    return Some(self.failed_row(job, &e.to_string()));
                 }
             }
             let read = AtomicU64::new(0);
@@ -354,7 +493,7 @@ impl Batch<'_> {
                         errors: 0,
                         events,
                         input,
-                        messages: rep.messages,
+                        messages: std::mem::take(&mut rep.messages),
                         outputs,
                         sha256,
                         size,
@@ -386,7 +525,11 @@ impl Batch<'_> {
             Err(e) => {
                 rep.input_error(&input, &e.to_string());
                 self.totals.failed.fetch_add(1, Ordering::Relaxed);
-                return AnyRow::Unread(Unread::new(&input, job.size, rep.messages));
+                return AnyRow::Unread(Unread::new(
+                    &input,
+                    job.size,
+                    std::mem::take(&mut rep.messages),
+                ));
             }
         };
         let hashed = Arc::new(Mutex::new((Sha256::new(), 0u64)));
@@ -402,7 +545,19 @@ impl Batch<'_> {
         )];
         // Resuming redoes outputs the manifest could not vouch for.
         let force = self.plan.force || self.plan.resume;
-        let mut out = DirOutput::new(self.outdir, force);
+        let base = match job.base(self.outdir) {
+            Ok(b) => b,
+            Err(m) => {
+                rep.input_error(&input, &m);
+                self.totals.failed.fetch_add(1, Ordering::Relaxed);
+                return AnyRow::Unread(Unread::new(
+                    &input,
+                    job.size,
+                    std::mem::take(&mut rep.messages),
+                ));
+            }
+        };
+        let mut out = DirOutput::under(self.outdir, &base, force, &self.claims, &input);
         let mut writers: Vec<Box<dyn ChannelWriter>> = self
             .plan
             .formats
@@ -452,7 +607,16 @@ impl Batch<'_> {
         if tally.errors > 0 || rep.errors > 0 {
             // A corrupt file is recorded and left unconverted; the batch goes on.
             self.totals.failed.fetch_add(1, Ordering::Relaxed);
-            row.messages = rep.messages;
+            if row.size < job.size {
+                // Reading stopped early (not a log, a read error): the hash
+                // of a part would pass for the file's.
+                return AnyRow::Unread(Unread::new(
+                    &input,
+                    job.size,
+                    std::mem::take(&mut rep.messages),
+                ));
+            }
+            row.messages = std::mem::take(&mut rep.messages);
             return AnyRow::Read(row);
         }
         let logs: std::collections::HashMap<Context, String> =
@@ -485,7 +649,7 @@ impl Batch<'_> {
             self.totals.bytes.fetch_add(size, Ordering::Relaxed);
             row.status = Status::Converted;
         }
-        row.messages = rep.messages;
+        row.messages = std::mem::take(&mut rep.messages);
         AnyRow::Read(row)
     }
 
