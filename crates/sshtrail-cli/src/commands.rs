@@ -14,6 +14,7 @@ use crate::cli::args::Inputs;
 use crate::cli::input;
 use crate::cli::report::{CommandResult, Reporter};
 use crate::cli::spool::{ByChannel, Spool};
+use crate::cli::text::person_line;
 use crate::cli::text::{label, offset_text};
 
 /// Arguments of `sshtrail commands`.
@@ -53,7 +54,7 @@ impl CommandLister {
                 let line = json!({"connection_id": context.connection_id, "channel_id": context.channel_id, "ts": format_rfc3339(c.ts), "command": c.command, "confidence": c.confidence.name()});
                 writeln!(found.lines, "{line}")?;
             } else {
-                writeln!(
+                person_line!(
                     found.lines,
                     "{}  {}  +{}  {:<9}  {}",
                     format_rfc3339(c.ts),

@@ -16,6 +16,7 @@ use crate::cli::args::Inputs;
 use crate::cli::input;
 use crate::cli::report::{usage, CommandResult, Reporter};
 use crate::cli::spool::{ByChannel, Spool};
+use crate::cli::text::person_line;
 use crate::cli::text::{label, offset_text};
 
 /// Arguments of `sshtrail grep`.
@@ -82,7 +83,7 @@ impl Searcher {
             let v = json!({"connection_id": context.connection_id, "channel_id": context.channel_id, "ts": format_rfc3339(ts), "offset_s": (ts - start) as f64 / NANOS_PER_SEC as f64, "in": what, "text": text});
             writeln!(s.hits, "{v}")
         } else {
-            writeln!(
+            person_line!(
                 s.hits,
                 "{}  +{}  {}  {what}: {text}",
                 label(context),

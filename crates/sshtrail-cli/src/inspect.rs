@@ -11,6 +11,7 @@ use sshtrail::time::{human_duration, parse_rfc3339};
 use crate::cli::args::Inputs;
 use crate::cli::input;
 use crate::cli::report::{CommandResult, Reporter};
+use crate::cli::text::person_line;
 
 /// Arguments of `sshtrail inspect`.
 #[derive(Args, Debug)]
@@ -80,7 +81,7 @@ fn between(a: Option<&str>, b: Option<&str>) -> String {
 fn describe(t: &mut String, conn: &ConnectionSummary) {
     let chans = &conn.channels;
     let m = conn.meta.as_ref();
-    let _ = writeln!(
+    let _ = person_line!(
         t,
         "connection {}",
         conn.id.as_deref().unwrap_or("(unknown)")
@@ -92,20 +93,20 @@ fn describe(t: &mut String, conn: &ConnectionSummary) {
             } else {
                 format!("  auth {}", m.authentication_method.join(","))
             };
-            let _ = writeln!(
+            let _ = person_line!(
                 t,
                 "  who      {} from {}{auth}",
                 m.user().unwrap_or("?"),
                 m.remote_address.as_deref().unwrap_or("?")
             );
-            let _ = writeln!(
+            let _ = person_line!(
                 t,
                 "  where    {}@{} ({})",
                 m.target_host_account.as_deref().unwrap_or("?"),
                 m.host().unwrap_or("?"),
                 m.target_host_address.as_deref().unwrap_or("?")
             );
-            let _ = writeln!(
+            let _ = person_line!(
                 t,
                 "  when     {}",
                 between(m.connected.as_deref(), m.disconnected.as_deref())
@@ -114,12 +115,12 @@ fn describe(t: &mut String, conn: &ConnectionSummary) {
             if !m.tags.is_empty() {
                 status.push_str(&format!("  tags {}", m.tags.join(",")));
             }
-            let _ = writeln!(t, "  status   {status}");
+            let _ = person_line!(t, "  status   {status}");
         }
         None => {
             let (a, b) = conn.span();
-            let _ = writeln!(t, "  (no connection metadata found)");
-            let _ = writeln!(t, "  when     {}", between(a.as_deref(), b.as_deref()));
+            let _ = person_line!(t, "  (no connection metadata found)");
+            let _ = person_line!(t, "  when     {}", between(a.as_deref(), b.as_deref()));
         }
     }
     for ch in chans {
@@ -146,7 +147,7 @@ fn describe(t: &mut String, conn: &ConnectionSummary) {
             )),
             (None, None) => head.push_str("  no exit status"),
         }
-        let _ = writeln!(t, "{head}");
+        let _ = person_line!(t, "{head}");
         if let Some(p) = &ch.pty {
             let modes: Vec<String> = p
                 .modes
@@ -159,7 +160,7 @@ fn describe(t: &mut String, conn: &ConnectionSummary) {
                 })
                 .map(|(k, v)| format!("{k}={v}"))
                 .collect();
-            let _ = writeln!(
+            let _ = person_line!(
                 t,
                 "    pty      {} {}x{}  {}",
                 p.term,
@@ -169,31 +170,39 @@ fn describe(t: &mut String, conn: &ConnectionSummary) {
             );
         }
         if let (Some(first), Some(last)) = (ch.resizes.first(), &ch.last_resize) {
-            let _ = writeln!(
+            let _ = person_line!(
                 t,
                 "    resizes  {} (first {}x{} at {}, last {}x{} at {})",
-                ch.resize_count, first.cols, first.rows, first.ts, last.cols, last.rows, last.ts
+                ch.resize_count,
+                first.cols,
+                first.rows,
+                first.ts,
+                last.cols,
+                last.rows,
+                last.ts
             );
         }
         if let Some(cmd) = &ch.exec {
-            let _ = writeln!(t, "    exec     {cmd}");
+            let _ = person_line!(t, "    exec     {cmd}");
         }
         if let Some(s) = &ch.subsystem {
-            let _ = writeln!(t, "    subsys   {s}");
+            let _ = person_line!(t, "    subsys   {s}");
         }
         if !ch.env.is_empty() {
             let env: Vec<String> = ch.env.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let _ = writeln!(t, "    env      {}", env.join(" "));
+            let _ = person_line!(t, "    env      {}", env.join(" "));
         }
-        let _ = writeln!(
+        let _ = person_line!(
             t,
             "    time     {}",
             between(ch.started.as_deref(), ch.ended.as_deref())
         );
-        let _ = writeln!(
+        let _ = person_line!(
             t,
             "    bytes    stdin {}  stdout {}  stderr {}",
-            ch.bytes.stdin, ch.bytes.stdout, ch.bytes.stderr
+            ch.bytes.stdin,
+            ch.bytes.stdout,
+            ch.bytes.stderr
         );
         let failed: Vec<String> = ch
             .requests
@@ -201,7 +210,7 @@ fn describe(t: &mut String, conn: &ConnectionSummary) {
             .filter(|r| matches!(r.outcome, Outcome::Failure(_)))
             .map(|r| format!("{} from {}", r.name, direction_name(r.direction)))
             .collect();
-        let _ = writeln!(
+        let _ = person_line!(
             t,
             "    requests {}{}",
             ch.request_count,
@@ -226,17 +235,17 @@ fn describe(t: &mut String, conn: &ConnectionSummary) {
                 Outcome::Failure(Some(why)) => format!("refused: {why}"),
                 o => o.name().to_string(),
             };
-            let _ = writeln!(
+            let _ = person_line!(
                 t,
                 "    forward  {what} by {}  {outcome}",
                 direction_name(f.direction)
             );
         }
         if !ch.signals.is_empty() {
-            let _ = writeln!(t, "    signals  {}", ch.signals.join(" "));
+            let _ = person_line!(t, "    signals  {}", ch.signals.join(" "));
         }
         if ch.undecoded > 0 {
-            let _ = writeln!(
+            let _ = person_line!(
                 t,
                 "    undecoded {} event(s) (first at line {})",
                 ch.undecoded,
@@ -248,7 +257,7 @@ fn describe(t: &mut String, conn: &ConnectionSummary) {
         } else {
             format!("NOT OK: {}", ch.integrity.problems.join("; "))
         };
-        let _ = writeln!(t, "    integrity {verdict}");
+        let _ = person_line!(t, "    integrity {verdict}");
     }
-    let _ = writeln!(t);
+    t.push('\n');
 }

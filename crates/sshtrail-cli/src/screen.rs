@@ -15,6 +15,7 @@ use crate::cli::args::{parse_time_arg, Inputs};
 use crate::cli::input;
 use crate::cli::report::{usage, CommandResult, Reporter};
 use crate::cli::text::offset_text;
+use sshtrail::encode::escape_controls;
 
 /// Arguments of `sshtrail screen`.
 #[derive(Args, Debug)]
@@ -101,7 +102,7 @@ impl ChannelSink for ScreenAt<'_> {
             });
             let mut text = format!(
                 "== {} at {} (+{})\n",
-                ch.label(),
+                escape_controls(&ch.label()),
                 format_rfc3339(r.at),
                 offset_text(r.at - ch.start())
             );
@@ -110,7 +111,7 @@ impl ChannelSink for ScreenAt<'_> {
                 view.pop();
             }
             for l in view {
-                text.push_str(&l);
+                text.push_str(&escape_controls(&l));
                 text.push('\n');
             }
             self.shown.insert(ch.context.clone(), text);

@@ -11,6 +11,7 @@ use sshtrail::StreamReader;
 use crate::cat::{display_name, Flow};
 use crate::cli::args::{parse_filter, FormatArg, OnError};
 use crate::cli::report::{usage, CommandResult, Reporter};
+use sshtrail::encode::escape_controls;
 
 /// Arguments of `sshtrail stats`.
 #[derive(Args, Debug)]
@@ -111,6 +112,7 @@ fn table(stats: &Stats) -> String {
     ));
     let by_type = stats.by_type();
     for (name, c) in &by_type {
+        let name = escape_controls(name);
         t.push_str(&format!("{:<28} {:>12} {:>16}\n", name, c.events, c.bytes));
     }
     let bytes: u64 = by_type.values().map(|c| c.bytes).sum();

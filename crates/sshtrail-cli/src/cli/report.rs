@@ -1,12 +1,14 @@
 //! Reporting problems as `PATH:LINE:COLUMN: error: MESSAGE` on stderr, and
 //! the one way a command fails.
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 use std::process::ExitCode;
 
 use sshtrail::archive::{Problem, ProblemKind};
+use sshtrail::encode::escape_controls;
 use sshtrail::output::Note;
-use sshtrail::ParseError;
+use sshtrail::{ParseError, ParseErrorKind};
 
 use super::exit;
 
@@ -44,17 +46,33 @@ pub fn usage(message: impl Into<String>) -> Failure {
 }
 
 /// Counts what was reported, to choose the exit status, and keeps the
-/// first messages for records such as the batch manifest.
+/// first messages for records such as the batch manifest. Every message is
+/// printed with its control characters escaped; after [`SHOWN_PER_FILE`]
+/// for one file the rest are counted, and one line with the count is
+/// printed when the reporter is dropped.
 #[derive(Debug, Default)]
 pub struct Reporter {
     pub errors: u64,
     pub warnings: u64,
     /// The first [`KEPT`] messages, as printed.
     pub messages: Vec<String>,
+    /// Messages about each file.
+    said: HashMap<String, Said>,
+}
+
+/// How many messages about one file were printed, and how many were not.
+#[derive(Debug, Default)]
+struct Said {
+    shown: u64,
+    hidden: u64,
 }
 
 /// How many messages a [`Reporter`] keeps.
 pub const KEPT: usize = 20;
+
+/// How many messages about one file are printed: ten million bad lines
+/// would otherwise take longer to print than to read.
+pub const SHOWN_PER_FILE: u64 = 1000;
 
 impl Reporter {
     /// Reports a located problem in `path`.
@@ -64,19 +82,24 @@ impl Reporter {
         } else {
             self.errors += 1;
         }
-        self.say(format!(
-            "{path}:{}:{}: {}: {}",
-            e.line,
-            e.column,
-            e.severity.name(),
-            e.kind
-        ));
+        // The verdict on a whole input is shown however many lines were
+        // bad before it.
+        let always = matches!(e.kind, ParseErrorKind::NoEvent);
+        self.say_line(path, always, || {
+            format!(
+                "{path}:{}:{}: {}: {}",
+                e.line,
+                e.column,
+                e.severity.name(),
+                e.kind
+            )
+        });
     }
 
     /// Reports a problem with a whole input (cannot open, read error).
     pub fn input_error(&mut self, path: &str, message: &str) {
         self.errors += 1;
-        self.say(format!("{path}: error: {message}"));
+        self.say(path, format!("{path}: error: {message}"));
     }
 
     /// Reports what the archive found wrong.
@@ -86,10 +109,13 @@ impl Reporter {
             ProblemKind::Read(e) => self.input_error(&p.path, &e.to_string()),
             ProblemKind::Metadata(e) => {
                 self.errors += 1;
-                self.say(format!(
-                    "{}:{}:{}: error: bad connection JSON: {}",
-                    p.path, e.line, e.column, e.message
-                ));
+                self.say(
+                    &p.path,
+                    format!(
+                        "{}:{}:{}: error: bad connection JSON: {}",
+                        p.path, e.line, e.column, e.message
+                    ),
+                );
             }
             ProblemKind::NoLogs => self.input_error(
                 &p.path,
@@ -98,14 +124,39 @@ impl Reporter {
             ProblemKind::Loop => self.input_error(&p.path, "symbolic link loop: not followed"),
             _ => {
                 self.errors += 1;
-                self.say(format!("error: {p}"));
+                self.say(&p.path, format!("error: {p}"));
             }
         }
     }
 
-    fn say(&mut self, line: String) {
-        let _ = writeln!(io::stderr().lock(), "{line}");
-        if self.messages.len() < KEPT {
+    fn say(&mut self, path: &str, line: String) {
+        self.say_line(path, false, || line);
+    }
+
+    /// Prints the line `line` makes about `path` (escaped), unless
+    /// [`SHOWN_PER_FILE`] were printed about it already and it is not
+    /// `always` shown; a line neither printed nor kept is not even made
+    /// (ten million bad lines are counted, not formatted).
+    fn say_line(&mut self, path: &str, always: bool, line: impl FnOnce() -> String) {
+        let said = match self.said.get_mut(path) {
+            Some(n) => n,
+            None => self.said.entry(path.to_string()).or_default(),
+        };
+        let shown = always || said.shown < SHOWN_PER_FILE;
+        if shown {
+            said.shown += 1;
+        } else {
+            said.hidden += 1;
+        }
+        let kept = self.messages.len() < KEPT;
+        if !shown && !kept {
+            return;
+        }
+        let line = escape_controls(&line()).into_owned();
+        if shown {
+            let _ = writeln!(io::stderr().lock(), "{line}");
+        }
+        if kept {
             self.messages.push(line);
         }
     }
@@ -134,8 +185,27 @@ impl Reporter {
     }
 }
 
+impl Drop for Reporter {
+    /// Says how many messages were not shown, file by file.
+    fn drop(&mut self) {
+        let mut hidden: Vec<(&String, u64)> = self
+            .said
+            .iter()
+            .filter(|(_, said)| said.hidden > 0)
+            .map(|(path, said)| (path, said.hidden))
+            .collect();
+        hidden.sort();
+        for (path, n) in hidden {
+            note(&format!(
+                "{path}: {n} more message(s) not shown (the first {SHOWN_PER_FILE} were)"
+            ));
+        }
+    }
+}
+
 /// A warning that is not about an input line.
 pub fn warn(message: &str) {
+    let message = escape_controls(message);
     let _ = writeln!(io::stderr().lock(), "sshtrail: warning: {message}");
 }
 
@@ -154,10 +224,12 @@ pub fn note_warning(note: &Note, log: Option<&str>) {
 
 /// An error that is not about an input line.
 pub fn say_error(message: &str) {
+    let message = escape_controls(message);
     let _ = writeln!(io::stderr().lock(), "sshtrail: error: {message}");
 }
 
 /// Progress for people, on stderr.
 pub fn note(message: &str) {
+    let message = escape_controls(message);
     let _ = writeln!(io::stderr().lock(), "sshtrail: {message}");
 }

@@ -1,5 +1,20 @@
 //! Small pieces of text for people.
 
+/// Writes one line for a person: the formatted text with its control
+/// characters escaped (ids, file names, metadata and commands come from the
+/// input, where ESC, BEL or a line end could set the terminal's title or
+/// forge a line), then a line end. Gives what `writeln!` gives.
+macro_rules! person_line {
+    ($out:expr, $($arg:tt)*) => {
+        writeln!(
+            $out,
+            "{}",
+            sshtrail::encode::escape_controls(&format!($($arg)*))
+        )
+    };
+}
+pub(crate) use person_line;
+
 use sshtrail::connection::Context;
 use sshtrail::time::Nanos;
 
