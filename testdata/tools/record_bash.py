@@ -14,6 +14,9 @@ Writes OUT/<connection_id>/{0.jsonl,connection.json,truth.json}.
 
     python3 testdata/tools/record_bash.py --scenario b-readline-edit --out testdata/realbash
     python3 testdata/tools/record_bash.py --list
+    python3 testdata/tools/record_bash.py --out testdata/realbash --replace   # all
+
+OUT/index.json gets (or has replaced) an entry per scenario recorded.
 
 Python 3 standard library only.
 """
@@ -225,7 +228,8 @@ def _long_lines():
 
 @scenario("b-tab-completion", 80, 24,
           "tab completion: unique file name (cat rea<Tab>), ambiguous (ls rep<Tab>"
-          "<Tab> lists the candidates and redraws the prompt, then 5<Tab>), a "
+          " completes the prefix, <Tab> rings the bell, a third <Tab> lists the "
+          "candidates and redraws the prompt, then 5<Tab>), a "
           "directory (cd proj<Tab>), command names (unam<Tab>, hist<Tab>)")
 def _tab_completion():
     return [
@@ -237,9 +241,13 @@ def _tab_completion():
           note="Tab completes the unique 'readme.md' and adds a space"),
         S("{Enter}", "cat readme.md ", note="bash runs 'cat readme.md ' (completion's space)"),
         S("ls rep{Tab}", None, wait="quiet",
-          note="first Tab completes the common prefix 'report-202'"),
+          note="first Tab completes the common prefix 'report-202' and rings the "
+               "bell (ambiguous)"),
         S("{Tab}", None, wait="quiet",
-          note="second Tab lists report-2024.txt report-2025.txt and redraws the "
+          note="second Tab: only the bell. readline lists the candidates on a "
+               "repeated Tab only when the previous Tab did not change the line"),
+        S("{Tab}", None, wait="quiet",
+          note="third Tab lists report-2024.txt report-2025.txt and redraws the "
                "prompt with 'ls report-202'"),
         S("5{Tab}", None, wait="quiet", note="'5' then Tab completes 'report-2025.txt '"),
         S(" -l{BS}{BS}{BS}{Enter}", "ls report-2025.txt ",
@@ -1075,12 +1083,56 @@ def run_scenario(sc, outdir, bash="bash"):
     return conn_id, exit_code, problems
 
 
+def update_index(outdir, sc, conn_id, exit_code, replace):
+    """Add or replace the scenario's entry in OUT/index.json."""
+    path = os.path.join(outdir, "index.json")
+    if os.path.exists(path):
+        with open(path) as f:
+            index = json.load(f)
+    else:
+        index = {
+            "generator": "testdata/tools/record_bash.py: real bash under a Linux pty, "
+                         "scripted keystrokes, synthesized SSH layer",
+            "layout": "<connection_id>/{0.jsonl,connection.json,truth.json}",
+            "connections": [],
+        }
+    entry = {
+        "scenario": sc["name"],
+        "connection_id": conn_id,
+        "size": "%dx%d" % (sc["cols"], sc["rows"]),
+        "channels": [{"id": "0", "type": "shell"}],
+        "exit_status": exit_code,
+        "description": sc["description"],
+    }
+    conns = index["connections"]
+    for i, e in enumerate(conns):
+        if e["scenario"] == sc["name"]:
+            old = os.path.join(outdir, e["connection_id"])
+            if os.path.isdir(old) and e["connection_id"] != conn_id:
+                if replace:
+                    shutil.rmtree(old)
+                else:
+                    print("note: %s still holds the previous %s (use --replace)"
+                          % (old, sc["name"]), file=sys.stderr)
+            conns[i] = entry
+            break
+    else:
+        conns.append(entry)
+    order = list(SCENARIOS)
+    conns.sort(key=lambda e: order.index(e["scenario"]) if e["scenario"] in order else 99)
+    with open(path, "w") as f:
+        json.dump(index, f, indent=2, ensure_ascii=False)
+        f.write("\n")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--scenario", action="append", help="scenario name (repeatable); all if absent")
     ap.add_argument("--out", default="testdata/realbash")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--bash", default="bash")
+    ap.add_argument("--replace", action="store_true",
+                    help="delete the folder of the scenario's previous recording")
     args = ap.parse_args()
     if args.list:
         for n, sc in SCENARIOS.items():
@@ -1093,6 +1145,7 @@ def main():
             print("unknown scenario %s" % n, file=sys.stderr)
             return 2
         conn_id, code, problems = run_scenario(SCENARIOS[n], args.out, args.bash)
+        update_index(args.out, SCENARIOS[n], conn_id, code, args.replace)
         print("%s %s exit %d%s" % (n, conn_id, code,
                                    "" if not problems else " HISTORY MISMATCH"))
         if problems:
