@@ -32,6 +32,21 @@ fuzz_target!(|input: &[u8]| {
     }
     assert_eq!(joined, data, "the blocks join to the log");
     assert_eq!(blocks.offset(), data.len() as u64);
+    // Each block judges itself; the whole log only at its end.
+    let (mut parts, mut whole) = (
+        sshtrail_fuzz::without_verdicts(parts),
+        sshtrail_fuzz::without_verdicts(whole),
+    );
+    // A dump header at the very end of a log that showed dumps before is a
+    // dump cut off; a block without those dumps reads the line as an event.
+    // (The converter takes such a last block to the careful path.)
+    if let Some(sshtrail_fuzz::Seen::Problem(p)) = whole.last() {
+        if p.contains("expected the dump of") {
+            let line = whole.last().map(sshtrail_fuzz::Seen::line);
+            whole.retain(|s| Some(s.line()) != line);
+            parts.retain(|s| Some(s.line()) != line);
+        }
+    }
     assert_eq!(
         parts, whole,
         "blocks read like the whole log (target {target})"

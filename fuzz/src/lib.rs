@@ -152,19 +152,62 @@ fn record_meta(record: &Record<'_>) -> (u64, bool) {
     }
 }
 
+/// Whether a record is the reader's verdict on the whole input (no valid
+/// event in it), which comes after everything, a cut-off last line too.
+fn is_verdict(record: &Record<'_>) -> bool {
+    matches!(record, Err(e) if matches!(e.kind, sshtrail::ParseErrorKind::NoEvent))
+}
+
+/// `seen` without the verdict on the whole input: a block read alone
+/// judges itself, the whole log only at its end.
+pub fn without_verdicts(seen: Vec<Seen>) -> Vec<Seen> {
+    seen.into_iter()
+        .filter(|s| !matches!(s, Seen::Problem(p) if p.ends_with(VERDICT)))
+        .collect()
+}
+
+/// How the verdict reads.
+const VERDICT: &str = "the input ended without one valid event: not a trail log";
+
 /// Reads `data` with a [`SliceReader`], checking every record.
 pub fn read_slice(data: &[u8], format: Option<Format>) -> Vec<Seen> {
     let lines = line_count(data);
     let mut buf = Vec::new();
     let (mut seen, mut at, mut warn) = (Vec::new(), Vec::new(), Vec::new());
     for record in SliceReader::with_format(data, format) {
+        if is_verdict(&record) {
+            seen.push(check_record(record, lines, &mut buf));
+            continue;
+        }
         let (l, w) = record_meta(&record);
         at.push(l);
         warn.push(w);
         seen.push(check_record(record, lines, &mut buf));
     }
-    check_sequence(&seen, &at, &warn);
+    check_sequence(&without_verdicts(seen.clone()), &at, &warn);
+    check_verdict(&seen);
     seen
+}
+
+/// The verdict comes at most once, last, and only after problems with no
+/// event.
+fn check_verdict(seen: &[Seen]) {
+    let verdicts = seen
+        .iter()
+        .filter(|s| matches!(s, Seen::Problem(p) if p.ends_with(VERDICT)))
+        .count();
+    if verdicts == 0 {
+        return;
+    }
+    assert_eq!(verdicts, 1, "one verdict");
+    assert!(
+        matches!(seen.last(), Some(Seen::Problem(p)) if p.ends_with(VERDICT)),
+        "the verdict is last"
+    );
+    assert!(
+        seen.iter().all(|s| !matches!(s, Seen::Event { payload: Ok(_), .. })),
+        "a verdict with a valid event"
+    );
 }
 
 /// Reads `data` with a [`StreamReader`] fed through [`Dribble`], checking
@@ -182,16 +225,26 @@ pub fn read_stream(
     if let Some(max) = max_record {
         reader = reader.max_record(max);
     }
-    reader
-        .for_each(|record| -> io::Result<()> {
+    let read = reader.for_each(|record| -> io::Result<()> {
+        if !is_verdict(&record) {
             let (l, w) = record_meta(&record);
             at.push(l);
             warn.push(w);
-            seen.push(check_record(record, lines, &mut buf));
-            Ok(())
-        })
-        .expect("an in-memory reader cannot fail");
-    check_sequence(&seen, &at, &warn);
+        }
+        seen.push(check_record(record, lines, &mut buf));
+        Ok(())
+    });
+    match read {
+        Ok(()) => {}
+        // No line end within the record limit: not a trail log, and
+        // reading stops (only a tiny limit can see that in these inputs).
+        Err(e) if max_record.is_some() && e.to_string().contains("no line end in the first") => {
+            assert!(at.is_empty(), "records before the verdict: {at:?}");
+        }
+        Err(e) => panic!("an in-memory reader cannot fail: {e}"),
+    }
+    check_sequence(&without_verdicts(seen.clone()), &at, &warn);
+    check_verdict(&seen);
     seen
 }
 

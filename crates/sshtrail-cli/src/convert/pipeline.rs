@@ -27,7 +27,7 @@ use sshtrail::archive::FileStream;
 use sshtrail::format::RecordBlocks;
 use sshtrail::output::{event_encoder, OutputFormat};
 use sshtrail::stats::EventCounts;
-use sshtrail::{Filter, Format, SliceReader};
+use sshtrail::{Filter, Format, Payload, SliceReader};
 
 use crate::cli::output::AtomicFile;
 
@@ -328,7 +328,10 @@ impl Pipe<'_> {
                             r.format = Format::detect(&input[..input.len().min(1 << 16)]);
                         }
                         // A log whose layout cannot be told from its start.
-                        r.format.map(|f| (r.next, start, f)).ok_or(Stop::Careful)
+                        let last = r.blocks.is_done();
+                        r.format
+                            .map(|f| (r.next, start, f, last))
+                            .ok_or(Stop::Careful)
                     }
                     Ok(false) => {
                         r.done = true;
@@ -341,7 +344,7 @@ impl Pipe<'_> {
                 r.next += 1;
                 Some(got)
             });
-            let (k, start, format) = match read {
+            let (k, start, format, last) = match read {
                 None | Some(None) => return,
                 Some(Some(Ok(block))) => block,
                 Some(Some(Err(why))) => return self.stop(why),
@@ -355,7 +358,13 @@ impl Pipe<'_> {
             }
             outputs.iter_mut().for_each(Vec::clear);
             let mut counts = EventCounts::default();
-            match convert_block(self.job, &input, k == 0, format, &mut outputs, &mut counts) {
+            let block = Block {
+                bytes: &input,
+                first: k == 0,
+                last,
+                format,
+            };
+            match convert_block(self.job, &block, &mut outputs, &mut counts) {
                 BlockEnd::Done => {}
                 BlockEnd::Careful => return self.stop(Stop::Careful),
                 // Only the last block can end in a cut-off line: locate it
@@ -423,28 +432,39 @@ fn lines_before(path: &Path, offset: u64) -> io::Result<u64> {
     }
 }
 
+/// A block of whole records.
+struct Block<'a> {
+    bytes: &'a [u8],
+    /// The log's first block.
+    first: bool,
+    /// The log's last block.
+    last: bool,
+    format: Format,
+}
+
 /// Converts one block into `outputs` (one per format).
 fn convert_block(
     job: &Large<'_>,
-    block: &[u8],
-    first: bool,
-    format: Format,
+    block: &Block<'_>,
     outputs: &mut [Vec<u8>],
     counts: &mut EventCounts,
 ) -> BlockEnd {
     let mut encoders: Vec<_> = job
         .formats
         .iter()
-        .map(|&f| event_encoder(f, first))
+        .map(|&f| event_encoder(f, block.first))
         .collect();
     let mut payload = Vec::new();
-    for record in SliceReader::with_format(block, Some(format)) {
+    let mut last_decimal = false;
+    for record in SliceReader::with_format(block.bytes, Some(block.format)) {
         let ev = match record {
             Ok(ev) => ev,
             // A warning is a cut-off last line: the last record there is.
             Err(e) if e.is_warning() => return BlockEnd::CutOff(e),
             Err(_) => return BlockEnd::Careful,
         };
+        last_decimal = matches!(ev.payload, Payload::Hex { text, .. }
+            if !text.is_empty() && text.iter().all(u8::is_ascii_digit));
         if ev.channel_id().is_some_and(|id| id != job.channel_id) {
             return BlockEnd::Careful;
         }
@@ -460,6 +480,12 @@ fn convert_block(
                 return BlockEnd::Careful;
             }
         }
+    }
+    // The log's last line shaped like a dump header (a decimal third
+    // field) may be a dump cut off, which only the whole log can tell (its
+    // earlier dumps): the careful path reads it.
+    if block.last && last_decimal {
+        return BlockEnd::Careful;
     }
     BlockEnd::Done
 }

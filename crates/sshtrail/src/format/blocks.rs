@@ -12,7 +12,10 @@ use crate::codec::hex::is_dump_line;
 ///
 /// A line begins a record in every layout unless it is a `hexdump -C` line
 /// (8 hex digits and two spaces), which continues the record above it. The
-/// line at the cut must be whole or at least 10 bytes long to tell.
+/// line at the cut must be whole or at least 10 bytes long to tell. No cut
+/// follows a line shaped like a dump header (`TS TYPE LENGTH`, a decimal
+/// third field): at the end of a block it would read as a dump cut off,
+/// which only the end of the log can be.
 ///
 /// ```
 /// use sshtrail::format::record_boundary;
@@ -29,11 +32,30 @@ pub fn record_boundary(buf: &[u8]) -> Option<usize> {
         let line = memchr::memchr(b'\n', line).map_or(line, |n| &line[..n]);
         let whole = start + line.len() < buf.len();
         if (whole || line.len() >= 10) && !is_dump_line(line) {
-            return Some(start);
+            let before = &buf[..nl];
+            let prev = memchr::memrchr(b'\n', before).map_or(before, |p| &before[p + 1..]);
+            if !header_shaped(prev) {
+                return Some(start);
+            }
         }
         end = nl;
     }
     None
+}
+
+/// Whether `line` reads like a dump header: three fields, the third all
+/// decimal digits.
+fn header_shaped(line: &[u8]) -> bool {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let mut fields = line
+        .split(|&c| c == b' ' || c == b'\t')
+        .filter(|f| !f.is_empty());
+    let (Some(_), Some(_), Some(third), None) =
+        (fields.next(), fields.next(), fields.next(), fields.next())
+    else {
+        return false;
+    };
+    third.iter().all(u8::is_ascii_digit)
 }
 
 /// Reads a log in blocks of whole records, each at least `target` bytes
@@ -82,6 +104,11 @@ impl<R: Read> RecordBlocks<R> {
     /// The input offset of the next block's first byte.
     pub fn offset(&self) -> u64 {
         self.offset
+    }
+
+    /// Whether the input is exhausted: the block just read was the last.
+    pub fn is_done(&self) -> bool {
+        self.eof && self.carry.is_empty()
     }
 
     /// Fills `block` (cleared first) with the next records. `Ok(false)` when
