@@ -9,7 +9,16 @@ use sshtrail::encode::{
 };
 use sshtrail::{ParseError, StreamReader};
 
-use crate::cli::args::{parse_filter, FormatArg, OnError};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+
+use sshtrail::archive::{Archive, Discovery, ReplayOptions};
+use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, Stream};
+use sshtrail::connection::Context;
+use sshtrail::redact::{SecretFilter, SecretRules};
+use sshtrail::{Event, EventType, Filter, Payload};
+
+use crate::cli::args::{parse_filter, FormatArg, OnError, Redaction};
 use crate::cli::report::{self, usage, CommandResult, Reporter};
 
 /// Arguments of `sshtrail cat`.
@@ -28,6 +37,8 @@ pub struct CatArgs {
     /// What to do at a malformed line.
     #[arg(long, value_enum, default_value_t = OnError::Stop)]
     on_error: OnError,
+    #[command(flatten)]
+    redaction: Redaction,
     /// Trail logs to read; `-` is standard input.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<String>,
@@ -76,6 +87,13 @@ pub fn display_name(path: &str) -> &str {
 /// Runs `sshtrail cat`.
 pub fn run(args: CatArgs) -> CommandResult {
     let filter = parse_filter(args.filter.as_deref()).map_err(usage)?;
+    // The listing is for people: secrets typed at prompts are judged on
+    // each channel and shown as `*`. The layouts are the evidence.
+    if args.to == To::Pretty {
+        if let Some(rules) = args.redaction.rules().map_err(usage)? {
+            return judged_listing(&args, filter, rules);
+        }
+    }
     let mut encoder: Box<dyn Encoder> = match args.to {
         To::Pretty => Box::new(PrettyEncoder::default()),
         To::Jsonl => Box::new(JsonlEncoder::default()),
@@ -160,4 +178,171 @@ pub fn run(args: CatArgs) -> CommandResult {
         return rep.output_failed(&e);
     }
     Ok(rep.code())
+}
+
+/// `cat --to pretty` with secrets redacted: each file is replayed as
+/// channels so that its keys can be judged against their echo; the listing
+/// keeps the log's order.
+fn judged_listing(args: &CatArgs, filter: Filter, rules: SecretRules) -> CommandResult {
+    let stop = args.on_error == OnError::Stop;
+    let mut rep = Reporter::default();
+    let mut listing = Listing {
+        encoder: PrettyEncoder::default(),
+        filter,
+        out: BufWriter::with_capacity(256 << 10, io::stdout().lock()),
+        queue: VecDeque::new(),
+        scratch: Vec::new(),
+    };
+    let mut options = ReplayOptions::with_format(args.format.to_format());
+    if stop {
+        options = options.stopping_at_error();
+    }
+    for path in &args.files {
+        // cat reads files; a folder is not walked.
+        if path != "-" && std::path::Path::new(path).is_dir() {
+            rep.input_error(path, "is a directory, not a trail log");
+            if stop {
+                break;
+            }
+            continue;
+        }
+        let archive = Archive::open(
+            &[PathBuf::from(path)],
+            &Discovery::connection_folders(),
+            &mut |p| rep.problem(&p),
+        );
+        let result = {
+            let mut filter = SecretFilter::new(&mut listing, rules.clone());
+            archive.replay_with(&options, &mut filter, &mut |p| rep.problem(&p))
+        };
+        let written = listing.flush_all();
+        if let Err(e) = result.and(written) {
+            return rep.output_failed(&e);
+        }
+        if stop && rep.errors > 0 {
+            break;
+        }
+    }
+    if let Err(e) = listing.out.flush() {
+        return rep.output_failed(&e);
+    }
+    Ok(rep.code())
+}
+
+/// A line of the listing: written, or waiting for its data event's bytes
+/// (held while its keys are judged).
+enum Entry {
+    Ready(Vec<u8>),
+    Waiting {
+        channel: Context,
+        line: u64,
+        ts: sshtrail::time::Nanos,
+        ts_text: String,
+        kind: EventType<'static>,
+        shown: bool,
+    },
+}
+
+/// The pretty listing of a connection's events, in log order, with each
+/// data event's bytes as judged.
+struct Listing<W: Write> {
+    encoder: PrettyEncoder,
+    filter: Filter,
+    out: W,
+    queue: VecDeque<Entry>,
+    scratch: Vec<u8>,
+}
+
+impl<W: Write> Listing<W> {
+    /// Writes the lines at the head of the queue that are ready.
+    fn flush_ready(&mut self) -> io::Result<()> {
+        while let Some(Entry::Ready(_)) = self.queue.front() {
+            if let Some(Entry::Ready(bytes)) = self.queue.pop_front() {
+                self.out.write_all(&bytes)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes everything left (a data line never judged is shown empty).
+    fn flush_all(&mut self) -> io::Result<()> {
+        while let Some(entry) = self.queue.pop_front() {
+            match entry {
+                Entry::Ready(bytes) => self.out.write_all(&bytes)?,
+                Entry::Waiting { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn render(&mut self, event: &Event<'_>, payload: &[u8]) -> io::Result<Vec<u8>> {
+        self.scratch.clear();
+        match self.encoder.event(&mut self.scratch, event, payload) {
+            Ok(()) => Ok(std::mem::take(&mut self.scratch)),
+            Err(EncodeError::Io(e)) => Err(e),
+            Err(e) => Err(io::Error::other(e.to_string())),
+        }
+    }
+}
+
+impl<W: Write> ChannelSink for Listing<W> {
+    fn event(&mut self, ev: &ChannelEvent<'_>) -> io::Result<()> {
+        match ev.kind {
+            ChannelEventKind::Logged { event, payload } => {
+                let shown = self.filter.matches(&event.kind);
+                if Stream::of(&event.kind).is_some() {
+                    // Its bytes come with the data event, once judged.
+                    self.queue.push_back(Entry::Waiting {
+                        channel: ev.channel.context.clone(),
+                        line: event.line,
+                        ts: event.ts,
+                        ts_text: event.ts_text.to_string(),
+                        kind: event.kind.clone().into_owned(),
+                        shown,
+                    });
+                } else if shown {
+                    let line = self.render(event, payload)?;
+                    self.queue.push_back(Entry::Ready(line));
+                }
+            }
+            ChannelEventKind::Data { data, line, .. } => {
+                let at = self.queue.iter().position(|e| {
+                    matches!(e, Entry::Waiting { channel, line: l, .. }
+                        if *l == line && *channel == ev.channel.context)
+                });
+                if let Some(at) = at {
+                    let event = match &self.queue[at] {
+                        Entry::Waiting {
+                            ts,
+                            ts_text,
+                            kind,
+                            shown: true,
+                            line,
+                            ..
+                        } => Some(Event {
+                            kind: kind.clone(),
+                            ts_text: ts_text.clone().into(),
+                            ts: *ts,
+                            payload: Payload::Empty,
+                            extras: Default::default(),
+                            line: *line,
+                        }),
+                        _ => None,
+                    };
+                    let rendered = match event {
+                        Some(event) => Some(self.render(&event, data)?),
+                        None => None,
+                    };
+                    match rendered {
+                        Some(bytes) => self.queue[at] = Entry::Ready(bytes),
+                        None => {
+                            self.queue.remove(at);
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.flush_ready()
+    }
 }

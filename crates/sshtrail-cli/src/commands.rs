@@ -7,12 +7,13 @@ use clap::Args;
 use serde_json::json;
 use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ConnectionRef};
 use sshtrail::connection::Context;
-use sshtrail::replay::CommandRecognizer;
+use sshtrail::redact::SecretFilter;
+use sshtrail::replay::{CommandRecognizer, Confidence};
 use sshtrail::time::{format_rfc3339, Nanos};
 
-use crate::cli::args::Inputs;
+use crate::cli::args::{Inputs, Redaction};
 use crate::cli::input;
-use crate::cli::report::{CommandResult, Reporter};
+use crate::cli::report::{usage, CommandResult, Reporter};
 use crate::cli::spool::{ByChannel, Spool};
 use crate::cli::text::person_line;
 use crate::cli::text::{label, offset_text};
@@ -23,6 +24,12 @@ pub struct CommandsArgs {
     /// One JSON object per line.
     #[arg(long)]
     json: bool,
+    /// Also the lines given up (Ctrl-C, Ctrl-U clearing the line), with
+    /// confidence `abandoned`: they never ran.
+    #[arg(long)]
+    all: bool,
+    #[command(flatten)]
+    redaction: Redaction,
     #[command(flatten)]
     inputs: Inputs,
 }
@@ -38,6 +45,7 @@ struct Found {
 /// their ids), as they are found.
 struct CommandLister {
     json: bool,
+    all: bool,
     channels: HashMap<Context, Found>,
     ended: ByChannel,
     out: io::BufWriter<io::StdoutLock<'static>>,
@@ -50,6 +58,9 @@ impl CommandLister {
         };
         let label = label(context);
         for c in found.recognizer.take() {
+            if c.confidence == Confidence::Abandoned && !self.all {
+                continue;
+            }
             if self.json {
                 let line = json!({"connection_id": context.connection_id, "channel_id": context.channel_id, "ts": format_rfc3339(c.ts), "command": c.command, "confidence": c.confidence.name()});
                 writeln!(found.lines, "{line}")?;
@@ -101,10 +112,18 @@ pub fn run(args: CommandsArgs) -> CommandResult {
     let mut rep = Reporter::default();
     let mut lister = CommandLister {
         json: args.json,
+        all: args.all,
         channels: HashMap::new(),
         ended: ByChannel::default(),
         out: input::stdout(),
     };
-    let result = input::replay_inputs(&args.inputs, &mut lister, &mut rep);
+    let rules = args.redaction.rules().map_err(usage)?;
+    let result = match rules {
+        Some(rules) => {
+            let mut filter = SecretFilter::new(&mut lister, rules);
+            input::replay_inputs(&args.inputs, &mut filter, &mut rep)
+        }
+        None => input::replay_inputs(&args.inputs, &mut lister, &mut rep),
+    };
     input::finish(result, &mut lister.out, &rep)
 }

@@ -6,18 +6,20 @@ use std::io::{self, Write};
 use clap::Args;
 use regex::Regex;
 use serde_json::json;
+use sshtrail::channel::RequestKind;
 use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ConnectionRef, Stream};
 use sshtrail::connection::Context;
-use sshtrail::replay::{strip_ansi, Command, CommandRecognizer};
+use sshtrail::replay::{strip_ansi, Command, CommandRecognizer, Confidence, Screen};
 use sshtrail::time::{format_rfc3339, Nanos, NANOS_PER_SEC};
 use sshtrail::Utf8Joiner;
 
-use crate::cli::args::Inputs;
+use crate::cli::args::{Inputs, Redaction};
 use crate::cli::input;
 use crate::cli::report::{usage, CommandResult, Reporter};
 use crate::cli::spool::{ByChannel, Spool};
 use crate::cli::text::person_line;
 use crate::cli::text::{label, offset_text};
+use sshtrail::redact::SecretFilter;
 
 /// Arguments of `sshtrail grep`.
 #[derive(Args, Debug)]
@@ -34,6 +36,8 @@ pub struct GrepArgs {
     /// One JSON object per hit.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    redaction: Redaction,
     #[command(flatten)]
     inputs: Inputs,
 }
@@ -53,8 +57,10 @@ struct Searching {
     start: Nanos,
     joiner: Utf8Joiner,
     text: String,
-    /// Output text after the last line end.
+    /// Output text after the last line end (a channel without a terminal).
     line: String,
+    /// What a terminal showed: its lines are searched as they leave it.
+    screen: Option<Screen>,
     recognizer: CommandRecognizer,
     commands: Vec<Command>,
     hits: Spool,
@@ -94,6 +100,22 @@ impl Searcher {
     }
 }
 
+impl Searcher {
+    /// The hits among lines a screen showed (the markers around a
+    /// full-screen program are not searched).
+    fn screen_hits(&mut self, context: &Context, lines: Vec<(String, Nanos)>) -> io::Result<()> {
+        for (line, ts) in lines {
+            if line.starts_with("\u{2500}\u{2500} ") && line.ends_with(" \u{2500}\u{2500}") {
+                continue;
+            }
+            if self.re.is_match(&line) {
+                self.hit(context, "output", ts, &line)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 impl ChannelSink for Searcher {
     fn event(&mut self, ev: &ChannelEvent<'_>) -> io::Result<()> {
         let ch = ev.channel;
@@ -104,6 +126,33 @@ impl ChannelSink for Searcher {
             s.commands.extend(s.recognizer.take());
         }
         match ev.kind {
+            // A terminal: what the screen showed, line by line, the
+            // alternate screen included, each line as it was last seen.
+            ChannelEventKind::Data {
+                stream: Stream::Stdout | Stream::Stderr,
+                data,
+                ts,
+                ..
+            } if self.output && ch.pty.is_some() => {
+                let screen = s.screen.get_or_insert_with(|| {
+                    let (cols, rows) = ch.pty.as_ref().map_or((80, 24), |p| (p.cols, p.rows));
+                    Screen::with_transcript(cols, rows)
+                });
+                screen.set_time(ts);
+                screen.feed(data);
+                let lines = screen.take_timed_transcript();
+                self.screen_hits(&ch.context, lines)?;
+            }
+            ChannelEventKind::Request(r) if self.output => {
+                if let (RequestKind::WindowChange { cols, rows }, Some(screen)) =
+                    (&r.kind, s.screen.as_mut())
+                {
+                    screen.set_time(r.ts);
+                    screen.resize(*cols, *rows);
+                    let lines = screen.take_timed_transcript();
+                    self.screen_hits(&ch.context, lines)?;
+                }
+            }
             ChannelEventKind::Data {
                 stream: Stream::Stdout | Stream::Stderr,
                 data,
@@ -131,10 +180,18 @@ impl ChannelSink for Searcher {
                 let ended = ch.ended.as_ref().map_or(s.start, |e| e.ts);
                 let rest = std::mem::take(&mut s.line);
                 let commands = std::mem::take(&mut s.commands);
+                if let Some(screen) = s.screen.take() {
+                    let lines = screen.into_timed_transcript();
+                    self.screen_hits(&ch.context, lines)?;
+                }
                 if self.output && self.re.is_match(&rest) {
                     self.hit(&ch.context, "output", ended, &rest)?;
                 }
-                for c in &commands {
+                // Lines given up never ran: not searched as commands.
+                for c in commands
+                    .iter()
+                    .filter(|c| c.confidence != Confidence::Abandoned)
+                {
                     if self.re.is_match(&c.command) {
                         self.hit(&ch.context, "command", c.ts, &c.command)?;
                     }
@@ -171,7 +228,14 @@ pub fn run(args: GrepArgs) -> CommandResult {
         ended: ByChannel::default(),
         out: input::stdout(),
     };
-    let result = input::replay_inputs(&args.inputs, &mut searcher, &mut rep);
+    let rules = args.redaction.rules().map_err(usage)?;
+    let result = match rules {
+        Some(rules) => {
+            let mut filter = SecretFilter::new(&mut searcher, rules);
+            input::replay_inputs(&args.inputs, &mut filter, &mut rep)
+        }
+        None => input::replay_inputs(&args.inputs, &mut searcher, &mut rep),
+    };
     let code = input::finish(result, &mut searcher.out, &rep)?;
     if rep.errors > 0 {
         return Ok(code);

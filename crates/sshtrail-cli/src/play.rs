@@ -7,11 +7,11 @@ use clap::Args;
 use sshtrail::archive::Discovery;
 use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, Stream};
 use sshtrail::connection::Context;
-use sshtrail::time::{Nanos, NANOS_PER_SEC};
+use sshtrail::time::{parse_rfc3339, Nanos, NANOS_PER_SEC};
 
 use crate::cli::args::{parse_time_arg, FormatArg};
-use crate::cli::input;
-use crate::cli::report::{usage, CommandResult, Reporter};
+use crate::cli::input::{self, Survey};
+use crate::cli::report::{usage, CommandResult, Failure, Reporter};
 
 /// Arguments of `sshtrail play`.
 #[derive(Args, Debug)]
@@ -28,19 +28,25 @@ pub struct PlayArgs {
     /// Stop here (offset or RFC 3339).
     #[arg(long, value_name = "TIME")]
     to: Option<String>,
+    /// The terminal channel to play, when PATH holds several.
+    #[arg(long, value_name = "ID")]
+    channel: Option<String>,
     /// Input layout.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     format: FormatArg,
-    /// A trail log (or a connection directory with one channel).
+    /// A trail log or a connection directory.
     #[arg(value_name = "PATH")]
     path: String,
 }
 
-/// Plays the output of the first channel; a second channel is an error.
+/// Plays the output of one terminal channel, chosen before playing (read
+/// from standard input: the first terminal channel; a second is an error).
 struct Player<'a> {
     args: &'a PlayArgs,
     channel: Option<Context>,
     several: bool,
+    /// The connection's start: offsets count from it.
+    start: Option<Nanos>,
     /// The moment played so far, and where playing stops.
     last: Nanos,
     to: Option<Nanos>,
@@ -51,15 +57,20 @@ struct Player<'a> {
 impl ChannelSink for Player<'_> {
     fn event(&mut self, ev: &ChannelEvent<'_>) -> io::Result<()> {
         let ch = ev.channel;
+        if self.start.is_none() {
+            // Logs are replayed in time order: the first event starts the
+            // connection.
+            let start = ev.kind.ts();
+            self.start = Some(start);
+            let parse = |t: &Option<String>| t.as_ref().and_then(|t| parse_time_arg(t, start).ok());
+            self.last = parse(&self.args.from).unwrap_or(start);
+            self.to = parse(&self.args.to);
+        }
+        if ch.pty.is_none() {
+            return Ok(());
+        }
         match &self.channel {
-            None => {
-                self.channel = Some(ch.context.clone());
-                let start = ch.start();
-                let parse =
-                    |t: &Option<String>| t.as_ref().and_then(|t| parse_time_arg(t, start).ok());
-                self.last = parse(&self.args.from).unwrap_or(start);
-                self.to = parse(&self.args.to);
-            }
+            None => self.channel = Some(ch.context.clone()),
             Some(c) if *c != ch.context => {
                 self.several = true;
                 return Ok(());
@@ -109,25 +120,82 @@ pub fn run(args: PlayArgs) -> CommandResult {
     for t in [&args.from, &args.to].into_iter().flatten() {
         parse_time_arg(t, 0).map_err(usage)?;
     }
+    if let (Some(from), Some(to)) = (&args.from, &args.to) {
+        // Two offsets compare as they are; with a time, once the start is
+        // known (below).
+        let offset = |t: &str| parse_rfc3339(t.as_bytes(), true).is_err();
+        if offset(from) && offset(to) && parse_time_arg(from, 0) > parse_time_arg(to, 0) {
+            return Err(usage(format!("--from {from} comes after --to {to}")));
+        }
+    }
     let mut rep = Reporter::default();
     let archive = input::open(
         std::slice::from_ref(&args.path),
         Discovery::connection_folders(),
         &mut rep,
     );
+    // Decide before playing: which terminal channel, and whether the times
+    // make sense (offsets count from the connection's start).
+    let format = args.format.to_format();
+    let mut channel = None;
+    if let Some(survey) = input::survey(&archive, format) {
+        let terminals = survey.terminals();
+        let all: Vec<_> = survey.channels.iter().collect();
+        channel = Some(match (&args.channel, terminals.as_slice()) {
+            (Some(id), _) => match terminals.iter().find(|c| c.context.channel_id == *id) {
+                Some(c) => c.context.clone(),
+                None => {
+                    return Err(usage(format!(
+                        "--channel {id}: no terminal channel of that id in {}; its channels: {}",
+                        args.path,
+                        Survey::listing(&all)
+                    )))
+                }
+            },
+            (None, [one]) => one.context.clone(),
+            (None, []) => {
+                return Err(Failure::Output(format!(
+                    "{}: no terminal channel to play (its channels: {}); `convert --to jsonl` or `streams` keep their data",
+                    args.path,
+                    if all.is_empty() { "none".to_string() } else { Survey::listing(&all) }
+                )))
+            }
+            (None, several) => {
+                return Err(usage(format!(
+                    "{} holds {} terminal channels: give --channel ID ({})",
+                    args.path,
+                    several.len(),
+                    Survey::listing(several)
+                )))
+            }
+        });
+        if let (Some(start), Some(from), Some(to)) =
+            (survey.span.map(|s| s.0), &args.from, &args.to)
+        {
+            let (f, t) = (parse_time_arg(from, start), parse_time_arg(to, start));
+            if let (Ok(f), Ok(t)) = (f, t) {
+                if f > t {
+                    return Err(usage(format!("--from {from} comes after --to {to}")));
+                }
+            }
+        }
+    }
     let mut out = io::stdout().lock();
     let mut player = Player {
         args: &args,
-        channel: None,
+        channel,
         several: false,
+        start: None,
         last: 0,
         to: None,
         done: false,
         out: &mut out,
     };
-    let result = input::replay(&archive, args.format.to_format(), &mut player, &mut rep);
-    if player.several {
-        return Err(usage("PATH holds several channels: give one channel's log"));
+    let result = input::replay(&archive, format, &mut player, &mut rep);
+    if player.several && args.channel.is_none() {
+        return Err(usage(
+            "standard input holds several terminal channels: give one channel's log",
+        ));
     }
     match result.and_then(|()| out.flush()) {
         Ok(()) => Ok(rep.code()),

@@ -13,48 +13,82 @@ use sshtrail::time::{format_rfc3339, Nanos};
 
 use crate::cli::args::{parse_time_arg, Inputs};
 use crate::cli::input;
-use crate::cli::report::{usage, CommandResult, Reporter};
+use crate::cli::report::{usage, CommandResult, Failure, Reporter};
 use crate::cli::text::offset_text;
 use sshtrail::encode::escape_controls;
 
 /// Arguments of `sshtrail screen`.
 #[derive(Args, Debug)]
 pub struct ScreenArgs {
-    /// The moment: an offset from the channel's start (`1m30s`, `90`) or an RFC 3339 time.
+    /// The moment: an offset from the connection's start (`1m30s`, `90`)
+    /// or an RFC 3339 time.
     #[arg(long, value_name = "TIME")]
     at: String,
     #[command(flatten)]
     inputs: Inputs,
 }
 
-/// One channel's screen being replayed up to the moment.
+/// One terminal channel's screen being replayed up to the moment.
 struct Replaying {
     screen: Option<Screen>,
-    at: Nanos,
     /// An event after the moment came: the screen is as it was.
     past: bool,
 }
 
-/// Replays each channel's output up to the moment and keeps its screen.
+/// Replays each terminal channel's output up to the moment and keeps its
+/// screen; the moment counts from the connection's start.
 struct ScreenAt<'a> {
-    at: &'a str,
+    at_text: &'a str,
+    /// The moment, once the connection's first event gave its start.
+    at: Option<Nanos>,
+    /// The connection's first and last event times.
+    span: Option<(Nanos, Nanos)>,
     channels: HashMap<Context, Replaying>,
     shown: BTreeMap<Context, String>,
+    /// Channels without a terminal, by label and type.
+    not_terminals: Vec<String>,
+    /// Why nothing can be shown (the moment is outside the session).
+    refused: Option<String>,
     out: io::BufWriter<io::StdoutLock<'static>>,
     first: bool,
 }
 
 impl ChannelSink for ScreenAt<'_> {
+    fn connection_start(&mut self, _conn: &ConnectionRef<'_>) -> io::Result<()> {
+        self.at = None;
+        self.span = None;
+        Ok(())
+    }
+
     fn event(&mut self, ev: &ChannelEvent<'_>) -> io::Result<()> {
         let ch = ev.channel;
-        let at = self.at;
+        let ts = ev.kind.ts();
+        if !matches!(ev.kind, ChannelEventKind::Started { .. }) {
+            self.span = Some(match self.span {
+                Some((a, b)) => (a.min(ts), b.max(ts)),
+                None => (ts, ts),
+            });
+        }
+        // Logs are replayed in time order: the first event starts the
+        // connection. (Checked before the replay: only the start changes it.)
+        let at = *self
+            .at
+            .get_or_insert_with(|| parse_time_arg(self.at_text, ts).unwrap_or(Nanos::MAX));
+        if ch.pty.is_none() {
+            if let ChannelEventKind::Ended { .. } = ev.kind {
+                self.not_terminals.push(format!(
+                    "{} ({})",
+                    ch.label(),
+                    ch.kind.as_deref().unwrap_or("type unknown")
+                ));
+            }
+            return Ok(());
+        }
         let r = self
             .channels
             .entry(ch.context.clone())
             .or_insert_with(|| Replaying {
                 screen: None,
-                // Checked before the replay: only the start can change it.
-                at: parse_time_arg(at, ch.start()).unwrap_or(Nanos::MAX),
                 past: false,
             });
         fn screen<'r>(
@@ -76,7 +110,7 @@ impl ChannelSink for ScreenAt<'_> {
             ),
             _ => false,
         };
-        if step && !r.past && ev.kind.ts() > r.at {
+        if step && !r.past && ts > at {
             r.past = true;
         }
         if !r.past {
@@ -95,16 +129,19 @@ impl ChannelSink for ScreenAt<'_> {
             }
         }
         if let ChannelEventKind::Ended { .. } = ev.kind {
-            let mut r = self.channels.remove(&ch.context).unwrap_or(Replaying {
-                screen: None,
-                at: 0,
-                past: false,
-            });
+            let Some(mut r) = self.channels.remove(&ch.context) else {
+                return Ok(());
+            };
+            // A channel opened after the moment showed nothing yet.
+            if ch.start() > at {
+                return Ok(());
+            }
+            let start = self.span.map_or(ch.start(), |s| s.0);
             let mut text = format!(
                 "== {} at {} (+{})\n",
                 escape_controls(&ch.label()),
-                format_rfc3339(r.at),
-                offset_text(r.at - ch.start())
+                format_rfc3339(at),
+                offset_text(at - start)
             );
             let mut view = screen(&mut r, ch).view();
             while view.last().is_some_and(String::is_empty) {
@@ -120,7 +157,22 @@ impl ChannelSink for ScreenAt<'_> {
     }
 
     fn connection_end(&mut self, _conn: &ConnectionRef<'_>) -> io::Result<()> {
-        for (_, text) in std::mem::take(&mut self.shown) {
+        let shown = std::mem::take(&mut self.shown);
+        if let (Some((first, last)), Some(at)) = (self.span, self.at) {
+            if at < first || at > last {
+                // Outside the session: no screen is what it showed.
+                self.refused = Some(format!(
+                    "--at {}: the session runs from {} to {} (+{} to +{})",
+                    self.at_text,
+                    format_rfc3339(first),
+                    format_rfc3339(last),
+                    offset_text(0),
+                    offset_text(last - first)
+                ));
+                return Ok(());
+            }
+        }
+        for (_, text) in shown {
             if !self.first {
                 writeln!(self.out)?;
             }
@@ -136,12 +188,25 @@ pub fn run(args: ScreenArgs) -> CommandResult {
     parse_time_arg(&args.at, 0).map_err(usage)?;
     let mut rep = Reporter::default();
     let mut sink = ScreenAt {
-        at: &args.at,
+        at_text: &args.at,
+        at: None,
+        span: None,
         channels: HashMap::new(),
         shown: BTreeMap::new(),
+        not_terminals: Vec::new(),
+        refused: None,
         out: input::stdout(),
         first: true,
     };
     let result = input::replay_inputs(&args.inputs, &mut sink, &mut rep);
+    if let Some(why) = sink.refused.take() {
+        return Err(Failure::Output(why));
+    }
+    if sink.first && !sink.not_terminals.is_empty() {
+        return Err(Failure::Output(format!(
+            "no terminal channel: nothing was shown on a screen (channels: {})",
+            sink.not_terminals.join(", ")
+        )));
+    }
     input::finish(result, &mut sink.out, &rep)
 }

@@ -665,7 +665,7 @@ fn ids_file_names_and_metadata_reach_the_terminal_escaped() {
         vec!["inspect", &conn],
         vec!["commands", &conn],
         vec!["grep", "l", &conn],
-        vec!["screen", "--at", "1h", &conn],
+        vec!["screen", "--at", "1s", &conn],
     ] {
         let o = run(&args);
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o.stderr));

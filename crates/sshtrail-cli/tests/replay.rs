@@ -190,12 +190,15 @@ fn cast_headers_and_events() {
             "[1.000000, \"r\", \"100x30\"]"
         ]
     );
+    // (The key `x` is never echoed: a secret, redacted by default; see
+    // below. --no-redact keeps it, to show the event's form.)
     let v3 = String::from_utf8(
         sshtrail(&[
             "convert",
             "--to",
             "asciicast-v3",
             "--input",
+            "--no-redact",
             "--idle-limit",
             "1.5",
             log.to_str().unwrap(),
@@ -222,6 +225,17 @@ fn cast_headers_and_events() {
             "[1.000000, \"x\", \"7\"]"
         ]
     );
+    // By default the unechoed key becomes `*`, at its time.
+    let redacted = sshtrail(&[
+        "convert",
+        "--to",
+        "asciicast-v3",
+        "--input",
+        log.to_str().unwrap(),
+    ]);
+    assert!(String::from_utf8(redacted.stdout)
+        .unwrap()
+        .contains("[0.250000, \"i\", \"*\"]\n"),);
     // Without a pty-req: the default size, and a warning.
     let bare = tmp("bare.hex");
     std::fs::write(&bare, trail(&[(0.0, "stdout", b"hi")])).unwrap();

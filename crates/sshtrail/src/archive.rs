@@ -302,12 +302,26 @@ impl Discovery {
 pub struct ReplayOptions {
     /// The log layout, when the user gave it (else detected per log).
     pub format: Option<Format>,
+    /// End the replay at the first error (`--on-error stop`): the
+    /// connection's channels end there. Warnings go on.
+    pub stop_at_error: bool,
 }
 
 impl ReplayOptions {
     /// Logs in `format`, or detected when `None`.
     pub fn with_format(format: Option<Format>) -> Self {
-        ReplayOptions { format }
+        ReplayOptions {
+            format,
+            stop_at_error: false,
+        }
+    }
+
+    /// The same, ending at the first error.
+    pub fn stopping_at_error(self) -> Self {
+        ReplayOptions {
+            stop_at_error: true,
+            ..self
+        }
     }
 }
 
@@ -724,11 +738,21 @@ impl ConnectionSource {
             let log = &self.logs[0];
             if let Some(mut reader) = logs[0].reader.take() {
                 let name = &logs[0].name;
+                let stop = options.stop_at_error;
                 let read = reader.for_each(|record: Record<'_>| -> Result<(), Stop> {
-                    take(&mut conn, 0, &log.context, record, name, sink, &mut report)
+                    take(
+                        &mut conn,
+                        0,
+                        &log.context,
+                        record,
+                        name,
+                        sink,
+                        &mut report,
+                        stop,
+                    )
                 });
                 match read {
-                    Ok(()) => {}
+                    Ok(()) | Err(Stop::Halt) => {}
                     Err(Stop::Sink(e)) => return Err(e),
                     Err(Stop::Read(e)) => report(
                         Problem {
@@ -774,8 +798,19 @@ impl ConnectionSource {
                 };
                 match reader.next_record() {
                     Ok(Some(record)) => {
-                        match take(&mut conn, i, context, record, &r.name, sink, &mut report) {
+                        let stop = options.stop_at_error;
+                        match take(
+                            &mut conn,
+                            i,
+                            context,
+                            record,
+                            &r.name,
+                            sink,
+                            &mut report,
+                            stop,
+                        ) {
                             Ok(()) => {}
+                            Err(Stop::Halt) => break,
                             Err(Stop::Sink(e) | Stop::Read(e)) => return Err(e),
                         }
                     }
@@ -795,6 +830,8 @@ enum Stop {
     Sink(io::Error),
     /// Reading the log failed.
     Read(io::Error),
+    /// An error, with [`ReplayOptions::stop_at_error`].
+    Halt,
 }
 
 impl From<io::Error> for Stop {
@@ -803,7 +840,8 @@ impl From<io::Error> for Stop {
     }
 }
 
-/// Folds one record of log `i` in.
+/// Folds one record of log `i` in; with `stop`, an error ends the replay.
+#[allow(clippy::too_many_arguments)]
 fn take(
     conn: &mut ConnectionBuilder<'_>,
     i: usize,
@@ -812,23 +850,30 @@ fn take(
     name: &str,
     sink: &mut dyn ChannelSink,
     report: &mut dyn FnMut(Problem, &mut ConnectionBuilder<'_>, &Context),
+    stop: bool,
 ) -> Result<(), Stop> {
-    let problem = |e: ParseError| Problem {
-        path: name.to_string(),
-        kind: ProblemKind::Parse(e),
+    let mut reported = |e: ParseError, conn: &mut ConnectionBuilder<'_>| {
+        let fatal = !e.is_warning();
+        report(
+            Problem {
+                path: name.to_string(),
+                kind: ProblemKind::Parse(e),
+            },
+            conn,
+            context,
+        );
+        if stop && fatal {
+            Err(Stop::Halt)
+        } else {
+            Ok(())
+        }
     };
     match record {
         Ok(event) => match conn.push(i, context, &event, sink) {
             Ok(()) => Ok(()),
-            Err(ReplayError::Payload(e)) => {
-                report(problem(e), conn, context);
-                Ok(())
-            }
+            Err(ReplayError::Payload(e)) => reported(e, conn),
             Err(ReplayError::Io(e)) => Err(Stop::Sink(e)),
         },
-        Err(e) => {
-            report(problem(e), conn, context);
-            Ok(())
-        }
+        Err(e) => reported(e, conn),
     }
 }

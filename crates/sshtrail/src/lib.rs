@@ -45,6 +45,7 @@ pub mod connection;
 pub mod encode;
 pub mod format;
 pub mod output;
+pub mod redact;
 #[cfg(feature = "terminal")]
 pub mod replay;
 #[cfg(feature = "siem")]

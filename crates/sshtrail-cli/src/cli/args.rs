@@ -40,6 +40,32 @@ pub struct Inputs {
     pub paths: Vec<String>,
 }
 
+/// Secrets typed at prompts, in what people read.
+#[derive(Args, Debug, Clone, Default)]
+pub struct Redaction {
+    /// Keep secrets typed at prompts in derived outputs (the evidence
+    /// formats always keep every byte).
+    #[arg(long)]
+    pub no_redact: bool,
+    /// Another prompt that asks for a secret (a regular expression matched
+    /// against the output line before the first key); repeatable.
+    #[arg(long = "secret-prompt", value_name = "REGEX")]
+    pub secret_prompts: Vec<String>,
+}
+
+impl Redaction {
+    /// The rules, or `None` with `--no-redact` (said with a warning).
+    pub fn rules(&self) -> Result<Option<sshtrail::redact::SecretRules>, String> {
+        if self.no_redact {
+            warn("--no-redact: secrets typed at prompts are kept in derived outputs");
+            return Ok(None);
+        }
+        sshtrail::redact::SecretRules::with_prompts(&self.secret_prompts)
+            .map(Some)
+            .map_err(|e| format!("--secret-prompt: {e}"))
+    }
+}
+
 /// What to do at a malformed line.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OnError {

@@ -57,6 +57,89 @@ pub fn claims(archive: &Archive) -> Claims {
     )
 }
 
+/// What a first pass tells of a channel.
+#[derive(Debug, Clone)]
+pub struct ChannelInfo {
+    pub context: Context,
+    /// Its type (`shell`, `sftp`, `direct-tcpip`), when known.
+    pub kind: Option<String>,
+    /// Whether it had a terminal (a `pty-req`).
+    pub terminal: bool,
+}
+
+/// What a first pass over an archive tells: its channels and the span of
+/// its events. `None` for standard input, which cannot be read twice.
+#[derive(Debug, Clone, Default)]
+pub struct Survey {
+    pub channels: Vec<ChannelInfo>,
+    /// The first and last event times of all connections.
+    pub span: Option<(sshtrail::time::Nanos, sshtrail::time::Nanos)>,
+}
+
+impl Survey {
+    /// The channels with a terminal.
+    pub fn terminals(&self) -> Vec<&ChannelInfo> {
+        self.channels.iter().filter(|c| c.terminal).collect()
+    }
+
+    /// `0 (shell), 1 (sftp)`: the channels, for a message.
+    pub fn listing(channels: &[&ChannelInfo]) -> String {
+        channels
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} ({})",
+                    super::text::label(&c.context),
+                    c.kind.as_deref().unwrap_or("type unknown")
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl ChannelSink for Survey {
+    fn event(&mut self, ev: &sshtrail::channel::ChannelEvent<'_>) -> io::Result<()> {
+        let ts = ev.kind.ts();
+        if !matches!(ev.kind, sshtrail::channel::ChannelEventKind::Started { .. }) {
+            self.span = Some(match self.span {
+                Some((a, b)) => (a.min(ts), b.max(ts)),
+                None => (ts, ts),
+            });
+        }
+        if let sshtrail::channel::ChannelEventKind::Ended { .. } = ev.kind {
+            self.channels.push(ChannelInfo {
+                context: ev.channel.context.clone(),
+                kind: ev.channel.kind.clone(),
+                terminal: ev.channel.pty.is_some(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Reads `archive` once to survey it (problems are reported by the real
+/// pass, not this one); `None` when it reads standard input.
+pub fn survey(archive: &Archive, format: Option<Format>) -> Option<Survey> {
+    if archive
+        .connections
+        .iter()
+        .flat_map(|c| c.logs.iter())
+        .any(|l| l.path.as_os_str() == "-")
+    {
+        return None;
+    }
+    let mut survey = Survey::default();
+    archive
+        .replay_with(
+            &ReplayOptions::with_format(format),
+            &mut survey,
+            &mut |_| {},
+        )
+        .ok()?;
+    Some(survey)
+}
+
 /// Finds the connections `inputs` name (each folder a connection folder)
 /// and replays them into `sink`, reporting problems.
 pub fn replay_inputs(

@@ -222,6 +222,16 @@ pub fn note_warning(note: &Note, log: Option<&str>) {
     }
 }
 
+/// Says how many secrets typed at prompts were redacted, if any.
+pub fn note_redactions(r: sshtrail::redact::Redactions) {
+    if r.secrets > 0 {
+        note(&format!(
+            "redacted {} secret(s) typed at prompts ({} byte(s) shown as *); --no-redact keeps them",
+            r.secrets, r.bytes
+        ));
+    }
+}
+
 /// An error that is not about an input line.
 pub fn say_error(message: &str) {
     let message = escape_controls(message);

@@ -16,7 +16,7 @@ use clap::builder::TypedValueParser;
 use clap::Args;
 use sshtrail::output::{OutputFormat, WriterOptions};
 
-use crate::cli::args::{output_formats, parse_filter, FormatArg};
+use crate::cli::args::{output_formats, parse_filter, FormatArg, Redaction};
 use crate::cli::report::{usage, CommandResult};
 use batch::select::Selector;
 use plan::{Plan, Target};
@@ -81,6 +81,8 @@ pub struct ConvertArgs {
     /// Batch: only connections that started at or before this RFC 3339 time.
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
+    #[command(flatten)]
+    pub redaction: Redaction,
     /// Trail logs, connection directories or whole archive trees.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<String>,
@@ -151,6 +153,7 @@ fn plan(args: ConvertArgs) -> Result<Plan, String> {
         filter,
         io: args.io,
         io_max_bytes: IO_MAX_BYTES,
+        redact: args.redaction.rules()?,
         ..WriterOptions::default()
     };
     Ok(Plan {

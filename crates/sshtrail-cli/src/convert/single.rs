@@ -12,7 +12,7 @@ use sshtrail::StreamReader;
 use super::plan::{Plan, Target};
 use crate::cli::input;
 use crate::cli::output::{same_file, DirOutput, FileOutput, Replace, Stamp};
-use crate::cli::report::{note_warning, usage, CommandResult, Failure, Reporter};
+use crate::cli::report::{note_redactions, note_warning, usage, CommandResult, Failure, Reporter};
 
 /// The channels of the logs: each log's own, and any other that its
 /// events name (a `channel_id` key). Standard input counts as one.
@@ -87,6 +87,7 @@ fn into_folder(
     for note in writer.take_notes() {
         note_warning(&note, logs.get(&note.channel).map(String::as_str));
     }
+    note_redactions(writer.redactions());
     for refused in out.take_refused() {
         rep.input_error(&dir.display().to_string(), &refused);
     }
@@ -170,6 +171,7 @@ fn write(plan: &Plan, archive: &Archive, rep: &mut Reporter, merge: bool) -> Com
     for note in writer.take_notes() {
         note_warning(&note, logs.get(&note.channel).map(String::as_str));
     }
+    note_redactions(writer.redactions());
     match result {
         Ok(()) => Ok(rep.code()),
         Err((_, e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(rep.code()),

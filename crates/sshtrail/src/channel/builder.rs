@@ -285,6 +285,7 @@ impl ChannelBuilder {
                     offset,
                     data: &self.buf,
                     line: event.line,
+                    redacted: false,
                 },
             })?;
             return Ok(());

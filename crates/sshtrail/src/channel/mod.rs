@@ -689,6 +689,9 @@ pub enum ChannelEventKind<'a> {
         data: &'a [u8],
         /// Line of the event in its log.
         line: u64,
+        /// Secrets in `data` were replaced by `*` ([`crate::redact`]); the
+        /// log itself keeps them.
+        redacted: bool,
     },
     /// A request was made (or a channel opened).
     Request(&'a Request),

@@ -49,6 +49,7 @@ use std::str::FromStr;
 use crate::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ChannelState, ConnectionRef};
 use crate::connection::Context;
 use crate::filter::Filter;
+use crate::redact::{Redactions, SecretJudge, SecretRules};
 
 /// Every output format of `sshtrail convert`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -217,7 +218,20 @@ impl OutputFormat {
     }
 
     /// A writer of this format.
+    /// Every format but the evidence ones redacts secrets typed at prompts
+    /// unless `options.redact` is `None` ([`crate::redact`]).
     pub fn writer(self, options: &WriterOptions) -> Box<dyn ChannelWriter> {
+        let writer = self.plain_writer(options);
+        match &options.redact {
+            Some(rules) if !self.is_evidence() => {
+                Box::new(RedactingWriter::new(writer, rules.clone()))
+            }
+            _ => writer,
+        }
+    }
+
+    /// The format's writer, redacting nothing.
+    fn plain_writer(self, options: &WriterOptions) -> Box<dyn ChannelWriter> {
         match self {
             OutputFormat::Asciicast => Box::new(CastWriter::new(CastVersion::V2, options)),
             OutputFormat::AsciicastV3 => Box::new(CastWriter::new(CastVersion::V3, options)),
@@ -285,6 +299,9 @@ pub struct WriterOptions {
     pub io: bool,
     /// SIEM: the most bytes of a chunk's text a record keeps.
     pub io_max_bytes: usize,
+    /// Derived formats: redact secrets typed at prompts with these rules
+    /// (the default); `None` keeps every key (`--no-redact`).
+    pub redact: Option<SecretRules>,
 }
 
 impl Default for WriterOptions {
@@ -296,6 +313,7 @@ impl Default for WriterOptions {
             filter: Filter::all(),
             io: false,
             io_max_bytes: 4096,
+            redact: Some(SecretRules::default()),
         }
     }
 }
@@ -513,6 +531,11 @@ pub trait ChannelWriter {
         Vec::new()
     }
 
+    /// What the writer redacted ([`crate::redact`]); nothing by default.
+    fn redactions(&self) -> Redactions {
+        Redactions::default()
+    }
+
     /// This writer writing into `out`, as a [`ChannelSink`].
     fn writing_into<'w>(&'w mut self, out: &'w mut dyn Output) -> Writing<'w>
     where
@@ -541,6 +564,56 @@ impl ChannelWriter for Box<dyn ChannelWriter> {
 
     fn take_notes(&mut self) -> Vec<Note> {
         (**self).take_notes()
+    }
+
+    fn redactions(&self) -> Redactions {
+        (**self).redactions()
+    }
+}
+
+/// A writer whose channel events pass a [`SecretJudge`] first: secrets
+/// typed at prompts reach it as `*`.
+pub struct RedactingWriter<W> {
+    inner: W,
+    judge: SecretJudge,
+}
+
+impl<W: ChannelWriter> RedactingWriter<W> {
+    /// `inner`, fed through a judge with `rules`.
+    pub fn new(inner: W, rules: SecretRules) -> Self {
+        RedactingWriter {
+            inner,
+            judge: SecretJudge::new(rules),
+        }
+    }
+}
+
+impl<W: ChannelWriter> ChannelWriter for RedactingWriter<W> {
+    fn connection_start(
+        &mut self,
+        conn: &ConnectionRef<'_>,
+        out: &mut dyn Output,
+    ) -> io::Result<()> {
+        self.inner.connection_start(conn, out)
+    }
+
+    fn event(&mut self, ev: &ChannelEvent<'_>, out: &mut dyn Output) -> io::Result<()> {
+        let inner = &mut self.inner;
+        self.judge.event(ev, &mut |e| inner.event(e, out))
+    }
+
+    fn connection_end(&mut self, conn: &ConnectionRef<'_>, out: &mut dyn Output) -> io::Result<()> {
+        self.inner.connection_end(conn, out)
+    }
+
+    fn take_notes(&mut self) -> Vec<Note> {
+        self.inner.take_notes()
+    }
+
+    fn redactions(&self) -> Redactions {
+        let mut r = self.inner.redactions();
+        r.add(self.judge.redactions());
+        r
     }
 }
 

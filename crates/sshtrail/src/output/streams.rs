@@ -62,6 +62,7 @@ impl ChannelPart for StreamsChannel {
                 offset,
                 data,
                 line,
+                ..
             } => {
                 out.part(&file(ch, stream.name()))?.write_all(data)?;
                 let list = &mut self.lists[stream as usize];

@@ -33,6 +33,8 @@ struct TextChannel {
     /// transcript are left out, so they wait for a line after them.
     blank: usize,
     replaced: u64,
+    /// The channel had no terminal: its type, for the note.
+    not_terminal: Option<String>,
 }
 
 impl ChannelPart for TextChannel {
@@ -43,17 +45,37 @@ impl ChannelPart for TextChannel {
             screen: None,
             blank: 0,
             replaced: 0,
+            not_terminal: None,
         }
     }
 
     fn event(&mut self, ev: &ChannelEvent<'_>, out: &mut dyn Output) -> io::Result<()> {
+        if ev.channel.pty.is_none() {
+            // Not a terminal (sftp, a tunnel, an exec without -t): no
+            // screen showed its bytes, so there is no transcript.
+            if let ChannelEventKind::Ended { .. } = ev.kind {
+                self.not_terminal = Some(
+                    ev.channel
+                        .kind
+                        .clone()
+                        .unwrap_or_else(|| "type unknown".to_string()),
+                );
+            }
+            return Ok(());
+        }
         match ev.kind {
             ChannelEventKind::Data {
                 stream: Stream::Stdout | Stream::Stderr,
                 data,
+                ts,
                 ..
             } => {
-                self.screen(ev.channel).feed(data);
+                let start = ev.channel.start();
+                let screen = self.screen(ev.channel);
+                // Markers around a full-screen program give offsets from
+                // the channel's start.
+                screen.set_time(ts - start);
+                screen.feed(data);
                 self.write_taken(ev.channel, out)
             }
             ChannelEventKind::Request(r) => match r.kind {
@@ -85,6 +107,15 @@ impl ChannelPart for TextChannel {
     }
 
     fn notes(&mut self, channel: &Context) -> Vec<Note> {
+        if let Some(kind) = self.not_terminal.take() {
+            return vec![Note {
+                channel: channel.clone(),
+                line: None,
+                message: format!(
+                    "not a terminal ({kind}): no transcript (the evidence formats and `streams` keep its data)"
+                ),
+            }];
+        }
         if self.replaced == 0 {
             return Vec::new();
         }

@@ -8,10 +8,21 @@
 //! - `exact`: the editor model knew every key, and the screen echoed it;
 //! - `echo`: completion or history recall changed the line in ways the keys
 //!   alone do not tell, so the command was read off the screen;
-//! - `uncertain`: neither is fully reliable; the best guess is given.
+//! - `uncertain`: neither is fully reliable; the best guess is given;
+//! - `abandoned`: typed and given up with Ctrl-C or Ctrl-U, never run.
+//!
+//! The command is what follows the prompt on the screen: the prompt is
+//! what stood before the cursor when the line's first key was typed, and
+//! the line is read over every row it wrapped on, up to the cursor (so
+//! spaces typed at its end count). A line typed after a prompt that is not
+//! a shell's (`Name: `, no prompt at all) is a program's input, not a
+//! command. A line with a history expansion (`!!`, `!$`, `^a^b`) is what
+//! bash printed before running it.
 //!
 //! Lines typed without any echo (passwords at a prompt) are not commands and
 //! are left out; keys typed on the alternate screen (vim, less, top) too.
+//! Only a channel with a terminal (a `pty-req`) has typed commands; an exec
+//! request is its channel's command, at the request's time.
 
 use super::screen::{strip_ansi, Screen};
 use crate::channel::{ChannelEvent, ChannelEventKind, RequestKind, Stream};
@@ -28,15 +39,19 @@ pub enum Confidence {
     Echo,
     /// A best guess.
     Uncertain,
+    /// Typed and given up (Ctrl-C, or Ctrl-U clearing the line): never
+    /// run, but evidence of intent.
+    Abandoned,
 }
 
 impl Confidence {
-    /// `exact`, `echo` or `uncertain`.
+    /// `exact`, `echo`, `uncertain` or `abandoned`.
     pub fn name(self) -> &'static str {
         match self {
             Confidence::Exact => "exact",
             Confidence::Echo => "echo",
             Confidence::Uncertain => "uncertain",
+            Confidence::Abandoned => "abandoned",
         }
     }
 }
@@ -61,6 +76,8 @@ struct Editor {
     known_prefix: Option<String>,
     esc: Option<String>,
     paste: bool,
+    /// The line as it stood before a key that gave it up (Ctrl-C, Ctrl-U).
+    killed: Option<String>,
 }
 
 /// What a key did.
@@ -165,7 +182,10 @@ impl Editor {
         }
         match c {
             '\r' | '\n' => return Key::Enter,
-            '\x03' => return Key::Cancel,
+            '\x03' => {
+                self.killed = Some(self.line.iter().collect());
+                return Key::Cancel;
+            }
             '\x04' if self.line.is_empty() => return Key::Cancel,
             '\x04' => {
                 if self.cursor < self.line.len() {
@@ -183,6 +203,7 @@ impl Editor {
                 }
             }
             '\x15' => {
+                self.killed = Some(self.line.iter().collect());
                 self.line.drain(..self.cursor);
                 self.cursor = 0;
             }
@@ -202,30 +223,104 @@ impl Editor {
 }
 
 /// Prompt endings, for reading a command off the screen.
-const PROMPT_ENDS: [&str; 5] = ["$ ", "# ", "% ", "> ", "\u{276f} "];
+const PROMPT_ENDS: [&str; 6] = ["$ ", "# ", "% ", "> ", "\u{276f} ", "\u{279c} "];
 
-fn from_screen(screen_line: &str, known_prefix: &str) -> Option<String> {
-    let prefix = known_prefix.trim_start();
-    if !prefix.is_empty() {
-        if let Some(at) = screen_line.rfind(prefix) {
-            return Some(screen_line[at..].to_string());
-        }
-    }
+/// Whether `prompt` (the text before the cursor when a line began) is a
+/// shell's: it ends, spaces aside, with `$`, `#`, `%`, `>`, `❯` or `➜`.
+fn is_shell_prompt(prompt: &str) -> bool {
+    prompt
+        .trim_end()
+        .ends_with(['$', '#', '%', '>', '\u{276f}', '\u{279c}'])
+}
+
+/// The command after the first prompt ending in `line`.
+fn after_prompt_end(line: &str) -> Option<String> {
     PROMPT_ENDS
         .iter()
-        .filter_map(|p| screen_line.find(p).map(|i| i + p.len()))
+        .filter_map(|p| line.find(p).map(|i| i + p.len()))
         .min()
-        .map(|i| screen_line[i..].to_string())
+        .map(|i| line[i..].to_string())
+}
+
+/// What the screen shows of the line being entered.
+enum OnScreen {
+    /// The text after the shell's prompt, spaces before the cursor kept.
+    Command(String),
+    /// The line answers a program's prompt (or none): not a command.
+    NotShell,
+    /// The prompt could not be found.
+    Unknown,
+}
+
+/// Reads the line being entered off `screen`, after `prompt` (the text
+/// before the cursor when the line began).
+fn on_screen(screen: &Screen, prompt: Option<&str>) -> OnScreen {
+    let (text, cursor) = screen.cursor_logical_line();
+    let shown = text.trim_end().chars().count();
+    let line: String = text.chars().take(cursor.max(shown)).collect();
+    if let Some(p) = prompt {
+        if let Some(rest) = line.strip_prefix(p) {
+            return if is_shell_prompt(p) {
+                OnScreen::Command(rest.to_string())
+            } else {
+                OnScreen::NotShell
+            };
+        }
+    }
+    // A history search being accepted shows `(reverse-i-search)`text': `
+    // and the line found; bash redraws the prompt only after the Enter.
+    if let Some(at) = line.find("-i-search)`") {
+        if let Some(end) = line[at..].find("': ") {
+            return OnScreen::Command(line[at + end + 3..].to_string());
+        }
+    }
+    // Typed ahead, or the prompt was redrawn (a completion listing): find
+    // the prompt's end on the line.
+    match after_prompt_end(&line) {
+        Some(cmd) => OnScreen::Command(cmd),
+        None => OnScreen::Unknown,
+    }
+}
+
+/// Whether bash would expand history in `cmd`: `^old^new` at its start, or
+/// a `!` (outside single quotes) followed by anything but a blank, `=` or
+/// `(`.
+fn expands_history(cmd: &str) -> bool {
+    if cmd.trim_start().starts_with('^') {
+        return true;
+    }
+    let mut quoted = false;
+    let mut chars = cmd.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => quoted = !quoted,
+            '\\' => {
+                chars.next();
+            }
+            '!' if !quoted => {
+                if let Some(&n) = chars.peek() {
+                    if !matches!(n, ' ' | '\t' | '=' | '(') {
+                        return true;
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// Recovers the commands of one channel from its events, as they come: its
-/// exec command, or the lines typed in its shell.
+/// exec command, and the lines typed at its shell's prompt.
 ///
 /// Feed it the channel's events with [`CommandRecognizer::event`]; take
 /// the commands found so far with [`CommandRecognizer::take`]. A line whose
 /// echo had not arrived at Enter waits for the output that follows (its
-/// first line decides), so it may come out a little later than the Enter;
-/// [`CommandRecognizer::waiting_since`] says since when.
+/// first line decides), and a line with a history expansion for the line
+/// bash prints, so it may come out a little later than the Enter;
+/// [`CommandRecognizer::waiting_since`] says since when. Lines given up
+/// come out with [`Confidence::Abandoned`]: a caller that lists what ran
+/// leaves them out.
 ///
 /// ```
 /// use sshtrail::channel::{ChannelBuilder, ChannelEvent, ChannelSink};
@@ -240,8 +335,10 @@ fn from_screen(screen_line: &str, known_prefix: &str) -> Option<String> {
 ///         Ok(())
 ///     }
 /// }
-/// // "$ " on screen, then `ls` typed and echoed, then Enter.
-/// let log = b"2023-06-07T17:32:00Z stdout 242020\n2023-06-07T17:32:01Z stdin 6c\n\
+/// // A terminal (pty-req 80x24), "$ " on screen, then `ls` typed and
+/// // echoed, then Enter.
+/// let log = b"2023-06-07T17:31:59Z forward-request 6200000000000000077074792d7265710100000005787465726d000000500000001800000000000000000000000100\n\
+/// 2023-06-07T17:32:00Z stdout 242020\n2023-06-07T17:32:01Z stdin 6c\n\
 /// 2023-06-07T17:32:01Z stdout 6c\n2023-06-07T17:32:02Z stdin 73\n2023-06-07T17:32:02Z stdout 73\n\
 /// 2023-06-07T17:32:03Z stdin 0d\n";
 /// let mut sink = Commands(CommandRecognizer::default());
@@ -260,14 +357,16 @@ pub struct CommandRecognizer {
     keys: Utf8Joiner,
     shown: Utf8Joiner,
     text: String,
-    /// A line entered before its echo arrived: decided by the output that follows.
+    /// What stood before the cursor when the line's first key was typed.
+    prompt: Option<String>,
+    /// The line being typed holds redacted keys (a secret).
+    secret_line: bool,
+    /// A line entered whose command the output that follows decides.
     pending: Option<Pending>,
     /// Output goes through `shown` from a line that awaited its echo until
     /// the next keys (even once the line is decided), so that a character
     /// split across chunks joins as it always did.
     showing: bool,
-    /// The channel ran an exec command: that is its one command.
-    exec: bool,
     found: Vec<Command>,
 }
 
@@ -285,18 +384,17 @@ impl CommandRecognizer {
 
     /// Folds in one event of the channel.
     pub fn event(&mut self, ev: &ChannelEvent<'_>) {
-        if self.exec {
-            return;
-        }
         match ev.kind {
             ChannelEventKind::Request(r) => match &r.kind {
                 RequestKind::Exec { command } => {
-                    // The exec command is the channel's command; keys typed
-                    // into it are input to that program.
-                    self.exec = true;
+                    // The exec command is the channel's command, at the time
+                    // it was asked for. Without a terminal, keys sent to it
+                    // are input to that program; with one (`ssh -t host
+                    // sudo -i`), lines typed at a shell prompt are commands
+                    // too.
                     self.pending = None;
                     self.found.push(Command {
-                        ts: ev.channel.start(),
+                        ts: r.ts,
                         command: command.clone(),
                         confidence: Confidence::Exact,
                     });
@@ -307,12 +405,22 @@ impl CommandRecognizer {
                 }
                 _ => {}
             },
+            // Only a terminal's lines are typed commands: the data of
+            // subsystems (sftp), forwarded ports and agent channels, and of
+            // programs run without a terminal, never is.
+            ChannelEventKind::Data { .. } if ev.channel.pty.is_none() => {}
             ChannelEventKind::Data {
                 stream: Stream::Stdin,
                 data,
                 ts,
+                redacted,
                 ..
-            } => self.keys(ev, data, ts),
+            } => {
+                // A line with a secret in it answers a prompt: never a
+                // command.
+                self.secret_line |= redacted;
+                self.keys(ev, data, ts)
+            }
             ChannelEventKind::Data { data, .. } => {
                 self.screen(ev).feed(data);
                 if self.showing {
@@ -346,26 +454,148 @@ impl CommandRecognizer {
         self.keys.push(data, &mut self.text);
         let text = std::mem::take(&mut self.text);
         for c in text.chars() {
+            let Some(screen) = &self.screen else { break };
+            if screen.in_alternate_screen() {
+                // A full-screen program's keys (vim, less, top) are its own.
+                self.editor.reset();
+                self.prompt = None;
+                self.secret_line = false;
+                continue;
+            }
+            if self.prompt.is_none() {
+                // The line's first key: what stands before the cursor is
+                // the prompt.
+                let (line, cursor) = screen.cursor_logical_line();
+                self.prompt = Some(line.chars().take(cursor).collect());
+            }
+            let before = self.editor.line.len();
             match self.editor.key(c) {
-                Key::None => {}
-                Key::Cancel => self.editor.reset(),
+                Key::None => {
+                    // Ctrl-U clearing the whole line gives it up.
+                    if c == '\x15' && before > 0 && self.editor.line.is_empty() {
+                        self.abandon(ts);
+                        self.prompt = None;
+                    }
+                }
+                Key::Cancel => {
+                    self.abandon(ts);
+                    self.editor.reset();
+                    self.prompt = None;
+                    self.secret_line = false;
+                }
                 Key::Enter => {
-                    let Some(screen) = &self.screen else { continue };
-                    if !screen.in_alternate_screen() {
-                        let line = screen.cursor_line();
+                    let secret = std::mem::take(&mut self.secret_line);
+                    if !secret {
                         self.resolve();
-                        match finish_line(&self.editor, &line, ts) {
+                        match self.finish_line(ts) {
                             Line::Done(cmd) => self.found.push(cmd),
-                            Line::AwaitEcho(p) => self.pending = Some(p),
+                            Line::Await(p) => self.pending = Some(p),
                             Line::Nothing => {}
                         }
                     }
                     self.editor.reset();
+                    self.prompt = None;
                 }
             }
         }
         self.text = text;
         self.showing = self.pending.is_some();
+    }
+
+    /// The line as it stood when given up, as an abandoned command (the
+    /// editor's text before the key that gave it up, else the screen's).
+    fn abandon(&mut self, ts: Nanos) {
+        let Some(screen) = &self.screen else { return };
+        let typed: String = self.editor.killed.take().unwrap_or_default();
+        let text = match (&self.editor.known_prefix, typed.trim().is_empty()) {
+            (None, false) => Some(typed),
+            _ => match on_screen(screen, self.prompt.as_deref()) {
+                OnScreen::Command(c) if !c.trim().is_empty() => Some(c),
+                _ => None,
+            },
+        };
+        if let Some(command) = text {
+            if self.secret_line || !self.prompt.as_deref().is_some_and(is_shell_prompt) {
+                return;
+            }
+            self.found.push(Command {
+                ts,
+                command: command.trim_end().to_string(),
+                confidence: Confidence::Abandoned,
+            });
+        }
+    }
+
+    /// What Enter made of the line: a command (maybe awaiting its echo or
+    /// its expansion), or nothing.
+    fn finish_line(&self, ts: Nanos) -> Line {
+        let Some(screen) = &self.screen else {
+            return Line::Nothing;
+        };
+        let typed: String = self.editor.line.iter().collect();
+        let shown = on_screen(screen, self.prompt.as_deref());
+        let (command, confidence) = match (&self.editor.known_prefix, shown) {
+            (_, OnScreen::NotShell) => return Line::Nothing,
+            // Every key was understood.
+            (None, shown) => {
+                if typed.trim().is_empty() {
+                    return Line::Nothing;
+                }
+                match shown {
+                    OnScreen::Command(s) if s.trim_end() == typed.trim_end() => {
+                        (typed, Confidence::Exact)
+                    }
+                    // The echo is late (typed fast, a slow link): the
+                    // output that follows decides.
+                    OnScreen::Command(s) if typed.trim_end().starts_with(s.trim_end()) => {
+                        let (text, _) = screen.cursor_logical_line();
+                        return Line::Await(Pending {
+                            command: Command {
+                                ts,
+                                command: typed,
+                                confidence: Confidence::Exact,
+                            },
+                            line_at_enter: text.trim_end().to_string(),
+                            following: String::new(),
+                            expansion: false,
+                        });
+                    }
+                    OnScreen::Command(s) if !s.trim().is_empty() => (s, Confidence::Echo),
+                    _ => {
+                        let (text, _) = screen.cursor_logical_line();
+                        return Line::Await(Pending {
+                            command: Command {
+                                ts,
+                                command: typed,
+                                confidence: Confidence::Exact,
+                            },
+                            line_at_enter: text.trim_end().to_string(),
+                            following: String::new(),
+                            expansion: false,
+                        });
+                    }
+                }
+            }
+            // Completion, history, a search: the screen tells.
+            (Some(_), OnScreen::Command(s)) if !s.trim().is_empty() => (s, Confidence::Echo),
+            (Some(_), _) if !typed.trim().is_empty() => (typed, Confidence::Uncertain),
+            _ => return Line::Nothing,
+        };
+        let command = Command {
+            ts,
+            command,
+            confidence,
+        };
+        if expands_history(&command.command) {
+            // Bash prints the expanded line before running it.
+            return Line::Await(Pending {
+                command,
+                line_at_enter: String::new(),
+                following: String::new(),
+                expansion: true,
+            });
+        }
+        Line::Done(command)
     }
 
     /// The commands found since the last call, in order.
@@ -387,78 +617,54 @@ const FOLLOWING_KEPT: usize = 4096;
 /// What Enter produced.
 enum Line {
     Done(Command),
-    AwaitEcho(Pending),
+    Await(Pending),
     Nothing,
 }
 
-/// A line whose echo had not arrived when Enter was pressed.
+/// A line entered whose command the output that follows decides.
 #[derive(Debug)]
 struct Pending {
     command: Command,
     line_at_enter: String,
     following: String,
+    /// Waiting for the expansion bash prints (else for the echo).
+    expansion: bool,
 }
 
 impl Pending {
     /// Whether the output that follows can no longer change the verdict:
-    /// its first line is complete, or no more of it is kept.
+    /// its deciding line is complete, or no more of it is kept.
     fn decided(&self) -> bool {
-        self.following.contains('\n') || self.following.len() >= FOLLOWING_KEPT
+        let lines_needed = if self.expansion { 2 } else { 1 };
+        self.following.matches('\n').count() >= lines_needed
+            || self.following.len() >= FOLLOWING_KEPT
     }
 
-    /// Echoed (the prompt line plus the first line of output ends with the
-    /// command): a command. Never echoed: input to a program, such as a
-    /// password, and not a command.
-    fn resolve(self) -> Option<Command> {
-        let first = self
-            .following
-            .split('\n')
-            .next()
-            .unwrap_or_default()
-            .trim_end_matches('\r');
+    /// Echo: echoed (the prompt line plus the first line of output ends
+    /// with the command) is a command; never echoed is input to a program,
+    /// such as a password. Expansion: the line after the command's own is
+    /// what bash ran, unless it says the event was not found (then nothing
+    /// ran).
+    fn resolve(mut self) -> Option<Command> {
+        let mut lines = self.following.split('\n').map(|l| l.trim_end_matches('\r'));
+        let first = lines.next().unwrap_or_default();
+        if self.expansion {
+            let ran = lines.next().unwrap_or_default();
+            if ran.trim().is_empty() || ran.contains(": event not found") {
+                return None;
+            }
+            if ran.contains("substitution failed") {
+                return None;
+            }
+            self.command.command = ran.to_string();
+            self.command.confidence = Confidence::Echo;
+            return Some(self.command);
+        }
         let line = format!("{}{first}", self.line_at_enter);
         let cmd = self.command.command.lines().last().unwrap_or_default();
-        line.trim_end().ends_with(cmd).then_some(self.command)
-    }
-}
-
-fn finish_line(editor: &Editor, screen_line: &str, ts: Nanos) -> Line {
-    let typed: String = editor.line.iter().collect();
-    match &editor.known_prefix {
-        None => {
-            let cmd = typed.trim();
-            if cmd.is_empty() {
-                return Line::Nothing;
-            }
-            let command = Command {
-                ts,
-                command: cmd.to_string(),
-                confidence: Confidence::Exact,
-            };
-            let last_line = cmd.lines().last().unwrap_or(cmd);
-            if screen_line.trim_end().ends_with(last_line) {
-                Line::Done(command)
-            } else {
-                Line::AwaitEcho(Pending {
-                    command,
-                    line_at_enter: screen_line.to_string(),
-                    following: String::new(),
-                })
-            }
-        }
-        Some(prefix) => match from_screen(screen_line, prefix) {
-            Some(cmd) if !cmd.trim().is_empty() => Line::Done(Command {
-                ts,
-                command: cmd.trim().to_string(),
-                confidence: Confidence::Echo,
-            }),
-            _ if !typed.trim().is_empty() => Line::Done(Command {
-                ts,
-                command: typed.trim().to_string(),
-                confidence: Confidence::Uncertain,
-            }),
-            _ => Line::Nothing,
-        },
+        line.trim_end()
+            .ends_with(cmd.trim_end())
+            .then_some(self.command)
     }
 }
 
@@ -508,14 +714,44 @@ mod tests {
 
     #[test]
     fn reading_commands_off_the_screen() {
-        assert_eq!(
-            from_screen("alice@db:~$ cd /usr/local/", "cd /us").as_deref(),
-            Some("cd /usr/local/")
-        );
-        assert_eq!(
-            from_screen("alice@db:~$ history-recalled", "").as_deref(),
-            Some("history-recalled")
-        );
-        assert_eq!(from_screen("no prompt here", ""), None);
+        let mut screen = Screen::new(20, 4);
+        screen.feed(b"alice@db:~$ cd /usr/local/ ");
+        match on_screen(&screen, Some("alice@db:~$ ")) {
+            OnScreen::Command(c) => assert_eq!(c, "cd /usr/local/ "),
+            _ => panic!("a command"),
+        }
+        match on_screen(&screen, None) {
+            OnScreen::Command(c) => assert_eq!(c, "cd /usr/local/ "),
+            _ => panic!("found by the prompt's end"),
+        }
+        let mut screen = Screen::new(40, 4);
+        screen.feed(b"Name: bob");
+        assert!(matches!(
+            on_screen(&screen, Some("Name: ")),
+            OnScreen::NotShell
+        ));
+        assert!(matches!(on_screen(&screen, None), OnScreen::Unknown));
+        let mut screen = Screen::new(60, 4);
+        screen.feed(b"(reverse-i-search)`fir': echo first-command");
+        match on_screen(&screen, Some("u@h:~$ ")) {
+            OnScreen::Command(c) => assert_eq!(c, "echo first-command"),
+            _ => panic!("the line found"),
+        }
+    }
+
+    #[test]
+    fn history_expansion_is_told() {
+        for cmd in ["!!", "echo !$", "!-2", "^two^TWO", "!ec", "sudo !!"] {
+            assert!(expands_history(cmd), "{cmd}");
+        }
+        for cmd in [
+            "echo hi!",
+            "echo 'a!b'",
+            "[ ! -f x ]",
+            "a != b",
+            "echo \\!x",
+        ] {
+            assert!(!expands_history(cmd), "{cmd}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! (avt, the one asciinema uses), as a transcript that keeps what scrolled
 //! away or was cleared, or as the screen at one moment.
 
+use crate::time::Nanos;
 use crate::utf8::Utf8Joiner;
 
 /// Sequences after which the screen's content is gone: clear screen, clear
@@ -30,7 +31,12 @@ const ALT_OFF: [&str; 3] = ["\x1b[?1049l", "\x1b[?47l", "\x1b[?1047l"];
 /// With a transcript ([`Screen::with_transcript`]), the lines that leave
 /// the screen (scrolled away, cleared, or left for the alternate screen)
 /// are kept until [`Screen::take_transcript`] takes them, so a writer can
-/// write them as they come and memory stays at one screen.
+/// write them as they come and memory stays at one screen. Each thing
+/// shown is in the transcript once, in order: what a full-screen program
+/// (vim, less, top) showed on the alternate screen comes between two
+/// marker lines, `── alternate screen: vim, 00:32.2 → 00:41.0 ──` and
+/// `── end of alternate screen ──`, and the shell's lines that were on the
+/// screen before it are not repeated after it.
 ///
 /// ```
 /// use sshtrail::replay::Screen;
@@ -42,14 +48,32 @@ const ALT_OFF: [&str; 3] = ["\x1b[?1049l", "\x1b[?47l", "\x1b[?1047l"];
 /// ```
 pub struct Screen {
     vt: avt::Vt,
-    /// Lines that left the screen, when a transcript is kept.
-    transcript: Option<Vec<String>>,
+    /// Lines that left the screen, with the time each last changed, when a
+    /// transcript is kept.
+    transcript: Option<Vec<(String, Nanos)>>,
     joiner: Utf8Joiner,
     alt: bool,
     text: String,
     /// Whether output arrived since the last clear (a clear of a screen
     /// with nothing new on it keeps nothing).
     dirty: bool,
+    /// The time of the output being fed ([`Screen::set_time`]).
+    now: Nanos,
+    /// Each visible row's text and the time it last changed.
+    rows: Vec<(String, Nanos)>,
+    /// Rows at the top of the screen already in the transcript (the shell's
+    /// lines kept before a full-screen program, shown again after it).
+    emitted: usize,
+    /// The full-screen program running: its name, when it started, and the
+    /// lines that scrolled off its screen.
+    program: Option<Program>,
+}
+
+/// A full-screen program on the alternate screen.
+struct Program {
+    name: String,
+    started: Nanos,
+    scrolled: Vec<(String, Nanos)>,
 }
 
 impl std::fmt::Debug for Screen {
@@ -63,6 +87,17 @@ impl std::fmt::Debug for Screen {
 
 fn line_text(line: &avt::Line) -> String {
     line.text().trim_end().to_string()
+}
+
+/// `mm:ss.d` (tenths), for the markers around a full-screen program.
+fn clock(ns: Nanos) -> String {
+    let tenths = ns.max(0) / 100_000_000;
+    format!(
+        "{:02}:{:02}.{}",
+        tenths / 600,
+        tenths / 10 % 60,
+        tenths % 10
+    )
 }
 
 impl Screen {
@@ -83,15 +118,25 @@ impl Screen {
             alt: false,
             text: String::new(),
             dirty: false,
+            now: 0,
+            rows: Vec::new(),
+            emitted: 0,
+            program: None,
         }
     }
 
     /// A blank screen that keeps the lines leaving it, for a transcript.
     pub fn with_transcript(cols: u32, rows: u32) -> Self {
-        Screen {
-            transcript: Some(Vec::new()),
-            ..Screen::new(cols, rows)
-        }
+        let mut screen = Screen::new(cols, rows);
+        screen.transcript = Some(Vec::new());
+        screen.rows = vec![(String::new(), 0); screen.vt.size().1];
+        screen
+    }
+
+    /// Sets the time of the output fed next (for the transcript's times
+    /// and markers: an offset from the session's start, say).
+    pub fn set_time(&mut self, now: Nanos) {
+        self.now = now;
     }
 
     /// Feeds output bytes (UTF-8 split across calls is joined).
@@ -107,13 +152,28 @@ impl Screen {
             .min()
         {
             self.feed_str(&rest[..at]);
-            self.snapshot();
-            self.feed_str(seq);
             if ALT_ON.contains(&seq) {
+                if !self.alt {
+                    self.enter_program();
+                }
+                self.feed_str(seq);
                 self.alt = true;
             } else if ALT_OFF.contains(&seq) {
+                if self.alt {
+                    self.leave_program();
+                }
+                self.feed_str(seq);
                 self.alt = false;
+            } else if self.alt && self.program.is_some() {
+                // A full-screen program clearing its own screen: what it
+                // showed stays in its section.
+                self.keep_program_screen();
+                self.feed_str(seq);
+            } else {
+                self.snapshot();
+                self.feed_str(seq);
             }
+            self.sync_rows();
             rest = &rest[at + seq.len()..];
         }
         self.feed_str(rest);
@@ -125,35 +185,215 @@ impl Screen {
             return;
         }
         self.dirty = true;
-        let changes = self.vt.feed_str(s);
-        if let Some(t) = &mut self.transcript {
-            t.extend(changes.scrollback.map(|l| line_text(&l)));
+        if self.transcript.is_none() {
+            self.vt.feed_str(s);
+            return;
+        }
+        if self.alt && self.program.is_some() {
+            // A line feed on the bottom row scrolls the program's top line
+            // away: keep it (less paging, vim's last message).
+            let mut rest = s;
+            while let Some(nl) = rest.find('\n') {
+                self.feed_timed(&rest[..nl]);
+                let bottom = self.vt.size().1 - 1;
+                if self.vt.cursor().row == bottom {
+                    let top = self.rows.first().cloned().unwrap_or_default();
+                    if let Some(p) = &mut self.program {
+                        p.scrolled.push(top);
+                    }
+                }
+                self.feed_timed("\n");
+                rest = &rest[nl + 1..];
+            }
+            self.feed_timed(rest);
+            return;
+        }
+        self.feed_timed(s);
+    }
+
+    /// Feeds `s`, keeping what scrolled away and each row's time.
+    fn feed_timed(&mut self, s: &str) {
+        if s.is_empty() {
+            return;
+        }
+        let (scrolled, changed): (Vec<String>, Vec<usize>) = {
+            let changes = self.vt.feed_str(s);
+            let changed = changes.lines.clone();
+            (changes.scrollback.map(|l| line_text(&l)).collect(), changed)
+        };
+        if !scrolled.is_empty() && !self.alt {
+            // The rows move up: their times go with them.
+            let n = scrolled.len().min(self.rows.len());
+            let times: Vec<Nanos> = self.rows.drain(..n).map(|(_, t)| t).collect();
+            let mut taken = Vec::new();
+            for (line, t) in scrolled.into_iter().zip(times) {
+                if self.emitted > 0 {
+                    // Already in the transcript, before a full-screen program.
+                    self.emitted -= 1;
+                    continue;
+                }
+                taken.push((line, t));
+            }
+            if let Some(t) = &mut self.transcript {
+                t.extend(taken);
+            }
+            let rows = self.vt.size().1;
+            self.rows.resize(rows, (String::new(), self.now));
+        }
+        self.sync_changed(&changed);
+    }
+
+    /// Brings the rows `changed` up to date (all of them after a scroll).
+    fn sync_changed(&mut self, changed: &[usize]) {
+        let rows = self.vt.size().1;
+        self.rows.resize(rows, (String::new(), self.now));
+        for &i in changed {
+            if i >= rows {
+                continue;
+            }
+            let text = line_text(self.vt.line(i));
+            if self.rows[i].0 != text {
+                self.rows[i] = (text, self.now);
+            }
         }
     }
 
-    /// Appends the visible screen to the transcript (what a clear would lose).
-    fn snapshot(&mut self) {
+    /// Brings each row's text up to date, stamping rows whose text changed
+    /// with the time of the output.
+    fn sync_rows(&mut self) {
         if self.transcript.is_none() {
             return;
         }
-        let mut view = self.view();
-        while view.last().is_some_and(String::is_empty) {
+        let rows = self.vt.size().1;
+        self.rows.resize(rows, (String::new(), self.now));
+        for (i, line) in self.vt.view().enumerate().take(rows) {
+            let text = line_text(line);
+            if self.rows[i].0 != text {
+                self.rows[i] = (text, self.now);
+            }
+        }
+    }
+
+    /// A full-screen program starts: the shell's screen goes to the
+    /// transcript (and is not repeated when it comes back).
+    fn enter_program(&mut self) {
+        if self.transcript.is_none() {
+            return;
+        }
+        let name = self.program_name();
+        let shown = self.snapshot();
+        self.emitted = shown;
+        self.program = Some(Program {
+            name,
+            started: self.now,
+            scrolled: Vec::new(),
+        });
+    }
+
+    /// Keeps the program's screen before it is cleared.
+    fn keep_program_screen(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        let mut view = self.rows.clone();
+        while view.last().is_some_and(|(l, _)| l.is_empty()) {
             view.pop();
         }
-        if let Some(t) = &mut self.transcript {
-            t.extend(view);
+        if let Some(p) = &mut self.program {
+            p.scrolled.extend(view);
         }
+        self.dirty = false;
+    }
+
+    /// The program ends: what it showed goes to the transcript between
+    /// markers.
+    fn leave_program(&mut self) {
+        self.dirty = true;
+        self.keep_program_screen();
+        let Some(program) = self.program.take() else {
+            return;
+        };
+        let mut lines = program.scrolled;
+        // Blank rows around what it showed say nothing.
+        while lines.last().is_some_and(|(l, _)| l.is_empty()) {
+            lines.pop();
+        }
+        let first = lines
+            .iter()
+            .position(|(l, _)| !l.is_empty())
+            .unwrap_or(lines.len());
+        lines.drain(..first);
+        if let Some(t) = &mut self.transcript {
+            t.push((
+                format!(
+                    "\u{2500}\u{2500} alternate screen: {}, {} \u{2192} {} \u{2500}\u{2500}",
+                    program.name,
+                    clock(program.started),
+                    clock(self.now)
+                ),
+                program.started,
+            ));
+            t.extend(lines);
+            t.push((
+                "\u{2500}\u{2500} end of alternate screen \u{2500}\u{2500}".to_string(),
+                self.now,
+            ));
+        }
+        self.dirty = false;
+    }
+
+    /// The program about to run: the first word after the prompt on the
+    /// nearest line above the cursor that has one.
+    fn program_name(&self) -> String {
+        let row = self.vt.cursor().row;
+        self.rows
+            .iter()
+            .take(row + 1)
+            .rev()
+            .find_map(|(line, _)| {
+                ["$ ", "# ", "% ", "> "]
+                    .iter()
+                    .filter_map(|p| line.find(p).map(|i| &line[i + p.len()..]))
+                    .next()
+                    .and_then(|cmd| cmd.split_whitespace().next())
+                    .map(|w| w.rsplit('/').next().unwrap_or(w).to_string())
+            })
+            .unwrap_or_else(|| "a full-screen program".to_string())
+    }
+
+    /// Appends the visible screen to the transcript (what a clear would
+    /// lose), but for rows already there; returns how many rows it kept.
+    fn snapshot(&mut self) -> usize {
+        if self.transcript.is_none() || !self.dirty {
+            return 0;
+        }
+        let mut view = self.rows.clone();
+        while view.last().is_some_and(|(l, _)| l.is_empty()) {
+            view.pop();
+        }
+        let kept = view.len();
+        let skip = std::mem::take(&mut self.emitted).min(kept);
+        if let Some(t) = &mut self.transcript {
+            t.extend(view.into_iter().skip(skip));
+        }
+        self.dirty = false;
+        kept
     }
 
     /// Resizes the terminal.
     pub fn resize(&mut self, cols: u32, rows: u32) {
-        let changes = self.vt.resize(
-            (cols as usize).clamp(1, MAX_COLS),
-            (rows as usize).clamp(1, MAX_ROWS),
-        );
+        let scrolled: Vec<String> = {
+            let changes = self.vt.resize(
+                (cols as usize).clamp(1, MAX_COLS),
+                (rows as usize).clamp(1, MAX_ROWS),
+            );
+            changes.scrollback.map(|l| line_text(&l)).collect()
+        };
         if let Some(t) = &mut self.transcript {
-            t.extend(changes.scrollback.map(|l| line_text(&l)));
+            let now = self.now;
+            t.extend(scrolled.into_iter().map(|l| (l, now)));
         }
+        self.sync_rows();
     }
 
     /// The visible lines, right-trimmed.
@@ -165,6 +405,51 @@ impl Screen {
     pub fn cursor_line(&self) -> String {
         let row = self.vt.cursor().row;
         self.vt.view().nth(row).map(line_text).unwrap_or_default()
+    }
+
+    /// The logical line the cursor is on: the rows a long line wrapped
+    /// over, joined (blank cells as spaces, not trimmed), and the cursor's
+    /// offset into it in cells. A shell prompt with a command wider than
+    /// the terminal is one logical line over several rows.
+    pub fn cursor_logical_line(&self) -> (String, usize) {
+        let cursor = self.vt.cursor();
+        let cols = self.vt.size().0;
+        let (first, last) = self
+            .row_span(cursor.row)
+            .unwrap_or((cursor.row, cursor.row));
+        let text: String = self
+            .vt
+            .view()
+            .skip(first)
+            .take(last + 1 - first)
+            .map(|l| l.text())
+            .collect();
+        (text, (cursor.row - first) * cols + cursor.col)
+    }
+
+    /// The rows (first, last) of the logical line holding `row`, found by
+    /// laying the screen's logical lines (wrapped rows joined, as the
+    /// emulator gives them) over its rows; `None` when they cannot be laid
+    /// out unambiguously (a wrapped row followed by a blank one).
+    fn row_span(&self, row: usize) -> Option<(usize, usize)> {
+        let rows: Vec<String> = self.vt.view().map(|l| l.text()).collect();
+        let logical = self.vt.text();
+        let mut r = 0;
+        for line in &logical {
+            let start = r;
+            let mut joined = String::new();
+            loop {
+                joined.push_str(rows.get(r)?);
+                r += 1;
+                if joined.trim_end() == line {
+                    break;
+                }
+            }
+            if (start..r).contains(&row) {
+                return Some((start, r - 1));
+            }
+        }
+        None
     }
 
     /// Whether a full-screen program switched to the alternate screen.
@@ -180,6 +465,15 @@ impl Screen {
     /// The transcript lines that left the screen since the last call, in
     /// order (none without a transcript).
     pub fn take_transcript(&mut self) -> Vec<String> {
+        self.take_timed_transcript()
+            .into_iter()
+            .map(|(l, _)| l)
+            .collect()
+    }
+
+    /// [`Screen::take_transcript`], each line with the time it last
+    /// changed ([`Screen::set_time`]'s clock).
+    pub fn take_timed_transcript(&mut self) -> Vec<(String, Nanos)> {
         self.transcript
             .as_mut()
             .map(std::mem::take)
@@ -188,21 +482,42 @@ impl Screen {
 
     /// The rest of the transcript: lines not taken yet and the final screen,
     /// without trailing blank lines. Without a transcript, the final screen.
-    pub fn into_transcript(mut self) -> Vec<String> {
+    pub fn into_transcript(self) -> Vec<String> {
+        self.into_timed_transcript()
+            .into_iter()
+            .map(|(l, _)| l)
+            .collect()
+    }
+
+    /// [`Screen::into_transcript`], each line with its time.
+    pub fn into_timed_transcript(mut self) -> Vec<(String, Nanos)> {
         let mut tail = String::new();
         self.joiner.finish(&mut tail);
         if !tail.is_empty() {
-            self.vt.feed_str(&tail);
+            self.feed_str(&tail);
         }
         if self.transcript.is_none() {
             self.transcript = Some(Vec::new());
+            self.rows = Vec::new();
+            self.sync_rows_always();
         }
+        if self.alt {
+            // The session ended inside a full-screen program.
+            self.leave_program();
+        }
+        self.dirty = true;
         self.snapshot();
         let mut t = self.transcript.unwrap_or_default();
-        while t.last().is_some_and(String::is_empty) {
+        while t.last().is_some_and(|(l, _)| l.is_empty()) {
             t.pop();
         }
         t
+    }
+
+    /// The rows' texts, for a screen that kept no transcript.
+    fn sync_rows_always(&mut self) {
+        let now = self.now;
+        self.rows = self.vt.view().map(|l| (line_text(l), now)).collect();
     }
 }
 
@@ -265,6 +580,8 @@ mod tests {
         s.feed(b"\x1b[?1049h\x1b[Hfile contents\x1b[?1049l");
         s.feed(b"$ exit");
         let t = s.into_transcript();
+        // Each thing once: the shell's lines before vim are not repeated
+        // after it, and vim's screen sits between markers.
         assert_eq!(
             t,
             [
@@ -272,11 +589,58 @@ mod tests {
                 "a b c",
                 "$ clear",
                 "$ vim",
+                "\u{2500}\u{2500} alternate screen: vim, 00:00.0 \u{2192} 00:00.0 \u{2500}\u{2500}",
                 "file contents",
-                "$ vim",
+                "\u{2500}\u{2500} end of alternate screen \u{2500}\u{2500}",
                 "$ exit"
             ]
         );
+    }
+
+    #[test]
+    fn a_line_wrapped_over_rows_is_one_logical_line() {
+        let mut s = Screen::new(10, 4);
+        s.feed(b"$ echo 0123456789abcdef");
+        assert_eq!(s.cursor_line(), "def");
+        let (text, at) = s.cursor_logical_line();
+        assert_eq!((text.trim_end(), at), ("$ echo 0123456789abcdef", 23));
+        assert_eq!(text.len(), 30, "three rows of ten");
+        s.feed(b"\r\nok\r\n$ ");
+        assert_eq!(s.cursor_logical_line(), ("$         ".to_string(), 2));
+        // Exactly the width: the cursor waits at the last column.
+        let mut s = Screen::new(10, 4);
+        s.feed(b"$ 12345678");
+        assert_eq!(s.cursor_logical_line().0, "$ 12345678");
+    }
+
+    #[test]
+    fn a_program_s_lines_that_scroll_away_are_kept_with_their_times() {
+        let mut s = Screen::with_transcript(20, 3);
+        s.set_time(1_000_000_000);
+        s.feed(b"$ less f\r\n");
+        s.set_time(2_000_000_000);
+        s.feed(b"\x1b[?1049h\x1b[H1\r\n2\r\n3\r\n4\r\n5");
+        s.set_time(12_300_000_000);
+        s.feed(b"\x1b[?1049l$ ");
+        let t = s.into_timed_transcript();
+        let lines: Vec<&str> = t.iter().map(|(l, _)| l.as_str()).collect();
+        assert_eq!(
+            lines,
+            [
+                "$ less f",
+                "\u{2500}\u{2500} alternate screen: less, 00:02.0 \u{2192} 00:12.3 \u{2500}\u{2500}",
+                "1",
+                "2",
+                "3",
+                "4",
+                "5",
+                "\u{2500}\u{2500} end of alternate screen \u{2500}\u{2500}",
+                "$"
+            ]
+        );
+        // Each line with the time it was written.
+        assert_eq!(t[0].1, 1_000_000_000);
+        assert_eq!(t[2].1, 2_000_000_000);
     }
 
     #[test]

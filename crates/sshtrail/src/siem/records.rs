@@ -456,7 +456,11 @@ impl RecordBuilder {
         if self.opts.recognize_commands {
             self.chans[c].commands.event(ev);
             let found: Vec<Command> = self.chans[c].commands.take();
-            for cmd in &found {
+            // A line given up never ran: no process launch.
+            for cmd in found
+                .iter()
+                .filter(|c| c.confidence != crate::replay::Confidence::Abandoned)
+            {
                 self.add_command(c, cmd);
             }
         }

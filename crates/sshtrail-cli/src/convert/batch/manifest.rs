@@ -32,6 +32,24 @@ pub struct OutputRow {
     pub sha256: String,
 }
 
+/// What a row's derived outputs redacted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Redacted {
+    /// Bytes shown as `*`.
+    pub bytes: u64,
+    /// Secrets (runs of input judged secret).
+    pub secrets: u64,
+}
+
+impl From<sshtrail::redact::Redactions> for Redacted {
+    fn from(r: sshtrail::redact::Redactions) -> Self {
+        Redacted {
+            bytes: r.bytes,
+            secrets: r.secrets,
+        }
+    }
+}
+
 /// A row for an input that was read.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Row {
@@ -53,6 +71,9 @@ pub struct Row {
     pub messages: Vec<String>,
     /// What was written.
     pub outputs: Vec<OutputRow>,
+    /// Secrets typed at prompts that the derived outputs show as `*`.
+    #[serde(default)]
+    pub redactions: Redacted,
     /// The input's SHA-256.
     pub sha256: String,
     /// The input's size.
@@ -156,6 +177,7 @@ mod tests {
                 path: "0.jsonl".into(),
                 sha256: "ab".into(),
             }],
+            redactions: Redacted::default(),
             sha256: "cd".into(),
             size: 9,
             status: Status::Converted,

@@ -34,7 +34,7 @@ use crate::cli::output::{
 };
 use crate::cli::report::{self, note_warning, usage, CommandResult, Failure, Reporter};
 use journal::{remove_stale_temporaries, Journal, JOURNAL};
-use manifest::{AnyRow, OutputRow, Row, Status, Unread};
+use manifest::{AnyRow, OutputRow, Redacted, Row, Status, Unread};
 
 /// Set by Ctrl-C: workers stop taking new inputs.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -171,6 +171,8 @@ struct Totals {
     skipped: AtomicU64,
     events: AtomicU64,
     bytes: AtomicU64,
+    /// Secrets typed at prompts redacted in derived outputs.
+    secrets: AtomicU64,
 }
 
 /// What every job shares.
@@ -360,6 +362,12 @@ pub fn run(plan: &Plan, outdir: &Path) -> CommandResult {
         bytes as f64 / 1e6 / secs.max(1e-9),
         if discovery_errors > 0 { format!("; {discovery_errors} path(s) could not be read") } else { String::new() },
     ));
+    let secrets = totals.secrets.load(Ordering::Relaxed);
+    if secrets > 0 {
+        report::note(&format!(
+            "redacted {secrets} secret(s) typed at prompts in derived outputs (counted per input in the manifest); --no-redact keeps them"
+        ));
+    }
     let status = if interrupted {
         exit::INTERRUPTED
     } else if totals.failed.load(Ordering::Relaxed) > 0
@@ -495,6 +503,7 @@ impl Batch<'_> {
                         input,
                         messages: std::mem::take(&mut rep.messages),
                         outputs,
+                        redactions: Redacted::default(),
                         sha256,
                         size,
                         status: Status::Converted,
@@ -596,6 +605,7 @@ impl Batch<'_> {
             input: input.clone(),
             messages: Vec::new(),
             outputs: Vec::new(),
+            redactions: Redacted::default(),
             sha256: hash,
             size,
             status: Status::Failed,
@@ -626,6 +636,13 @@ impl Batch<'_> {
                 note_warning(&note, logs.get(&note.channel).map(String::as_str));
             }
         }
+        // Each derived format judged the same keys: one count, not a sum.
+        let redacted = writers
+            .iter()
+            .map(|w| w.redactions())
+            .max_by_key(|r| (r.secrets, r.bytes))
+            .unwrap_or_default();
+        row.redactions = redacted.into();
         let refused = out.take_refused();
         let mut failed = !refused.is_empty();
         for m in refused {
@@ -647,6 +664,9 @@ impl Batch<'_> {
             self.totals.converted.fetch_add(1, Ordering::Relaxed);
             self.totals.events.fetch_add(row.events, Ordering::Relaxed);
             self.totals.bytes.fetch_add(size, Ordering::Relaxed);
+            self.totals
+                .secrets
+                .fetch_add(redacted.secrets, Ordering::Relaxed);
             row.status = Status::Converted;
         }
         row.messages = std::mem::take(&mut rep.messages);
