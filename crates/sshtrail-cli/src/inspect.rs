@@ -5,10 +5,11 @@ use std::io::Write;
 
 use clap::Args;
 use sshtrail::archive::Discovery;
-use sshtrail::channel::{direction_name, ConnectionSummary, Outcome, SummaryCollector};
+use sshtrail::channel::{direction_name, ConnectionSummary, Outcome, SummaryCollector, Verdict};
 use sshtrail::time::{human_duration, parse_rfc3339};
 
 use crate::cli::args::Inputs;
+use crate::cli::exit;
 use crate::cli::input;
 use crate::cli::report::{CommandResult, Reporter};
 use crate::cli::text::person_line;
@@ -56,6 +57,16 @@ pub fn run(args: InspectArgs) -> CommandResult {
         .and_then(|()| stdout.flush())
     {
         return rep.output_failed(&e);
+    }
+    // A log that disagrees with the gateway's metadata fails the run; one
+    // that cannot be checked (no metadata) does not.
+    let mismatch = summaries
+        .connections()
+        .iter()
+        .flat_map(|c| c.channels.iter())
+        .any(|ch| ch.integrity.verdict == Verdict::Mismatch);
+    if mismatch {
+        return Ok(exit::code(exit::INPUT));
     }
     Ok(rep.code())
 }
@@ -252,12 +263,7 @@ fn describe(t: &mut String, conn: &ConnectionSummary) {
                 ch.undecoded_events.first().map_or(0, |u| u.line)
             );
         }
-        let verdict = if ch.integrity.ok {
-            "OK (matches the connection metadata)".to_string()
-        } else {
-            format!("NOT OK: {}", ch.integrity.problems.join("; "))
-        };
-        let _ = person_line!(t, "    integrity {verdict}");
+        let _ = person_line!(t, "    integrity {}", ch.integrity.describe());
     }
     t.push('\n');
 }

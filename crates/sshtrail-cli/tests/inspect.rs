@@ -1,7 +1,7 @@
 //! `sshtrail inspect` and `sshtrail streams` on connection directories.
 
 mod common;
-use common::{sshtrail, testdata, testdata_path};
+use common::{real_connection, sshtrail, testdata, testdata_path};
 
 use std::process::Output;
 
@@ -76,12 +76,84 @@ fn inspect_names_every_disagreement_with_the_metadata() {
         problems.iter().any(|p| p.contains("UNCLEAN_CLOSE")),
         "{problems:?}"
     );
-    let text = String::from_utf8(
-        sshtrail(&["inspect", &testdata(&format!("conn-tampered/{CONN}"))]).stdout,
-    )
-    .unwrap();
+    assert_eq!(ch["integrity"]["verdict"], "mismatch");
+    assert_eq!(o.status.code(), Some(1), "a mismatch fails the run");
+    let o = sshtrail(&["inspect", &testdata(&format!("conn-tampered/{CONN}"))]);
+    let text = String::from_utf8(o.stdout).unwrap();
     assert!(
-        text.contains("integrity NOT OK") && text.contains("who      alice@example.com"),
+        text.contains("integrity mismatch: stdin has 14 bytes but the metadata's bytes_client_to_server is 21;")
+            && text.contains("protocol_file.status is UNCLEAN_CLOSE")
+            && text.contains("who      alice@example.com"),
+        "{text}"
+    );
+    assert_eq!(o.status.code(), Some(1));
+}
+
+/// The gateway's metadata carries byte counts and a status, no checksum: a
+/// byte replaced by another of the same count cannot be caught, and the
+/// verdict says what was compared instead of claiming the log is intact.
+#[test]
+fn integrity_says_what_was_compared_and_what_cannot_be() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (_dir, conn) = real_connection("1c0eb6a5-9524-455b-bc54-0e310f597329", "jsonl", true);
+    let log = conn.join("0.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    // One output byte replaced by another: every count stays the same.
+    let mut replaced = false;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if !replaced && v["type"] == "stdout" {
+                let mut data = b64.decode(v["data"].as_str().unwrap()).unwrap();
+                if let Some(b) = data.iter_mut().find(|b| b.is_ascii_lowercase()) {
+                    *b = if *b == b'z' { b'a' } else { *b + 1 };
+                    v["data"] = b64.encode(&data).into();
+                    replaced = true;
+                    return v.to_string();
+                }
+            }
+            l.to_string()
+        })
+        .collect();
+    assert!(replaced);
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let o = sshtrail(&["inspect", "--json", conn.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let integrity = &json(&o)["connections"][0]["channels"][0]["integrity"];
+    assert_eq!(integrity["verdict"], "ok");
+    assert_eq!(
+        integrity["checked"],
+        serde_json::json!([
+            "client to server: 291 bytes, as bytes_client_to_server says",
+            "server to client: 6034 bytes, as bytes_server_to_client says",
+            "protocol_file.status is OK"
+        ])
+    );
+    let o = sshtrail(&["inspect", conn.to_str().unwrap()]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("integrity ok: client to server: 291 bytes, as bytes_client_to_server says; server to client: 6034 bytes")
+            && text.contains("contents not checked: that needs the gateway's checksum"),
+        "{text}"
+    );
+    assert!(!text.contains("matches the connection metadata"), "{text}");
+}
+
+#[test]
+fn without_metadata_the_verdict_is_unknown_and_the_run_succeeds() {
+    let (_dir, conn) = real_connection("1c0eb6a5-9524-455b-bc54-0e310f597329", "hex", false);
+    let o = sshtrail(&["inspect", "--json", conn.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "unknown is not a failure");
+    let integrity = &json(&o)["connections"][0]["channels"][0]["integrity"];
+    assert_eq!(integrity["verdict"], "unknown");
+    assert_eq!(integrity["ok"], false);
+    let text = String::from_utf8(sshtrail(&["inspect", conn.to_str().unwrap()]).stdout).unwrap();
+    assert!(
+        text.contains(
+            "integrity unknown: no connection metadata: nothing to check the log against"
+        ),
         "{text}"
     );
 }

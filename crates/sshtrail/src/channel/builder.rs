@@ -554,59 +554,9 @@ impl ChannelBuilder {
         }
         self.state.kind = self.current_kind();
         self.state.kind_settled = true;
-        self.state.integrity = Some(self.integrity(meta));
+        self.state.integrity = Some(Integrity::of(&self.state, meta));
         let ts = self.state.ended.as_ref().map_or(0, |e| e.ts);
         self.emit(sink, ChannelEventKind::Ended { ts })
-    }
-
-    fn integrity(&self, meta: Option<&Connection>) -> Integrity {
-        let mut integrity = Integrity::default();
-        let ch = &self.state;
-        match meta {
-            None => integrity
-                .problems
-                .push("no connection metadata: nothing to check the log against".into()),
-            Some(meta) => match meta.channel(&ch.context.channel_id) {
-                None => integrity.problems.push(format!(
-                    "channel {} is not listed in the connection metadata",
-                    ch.context.channel_id
-                )),
-                Some(m) => {
-                    let [stdin, stdout, stderr] = ch.bytes;
-                    match m.bytes_client_to_server {
-                        Some(n) if n != stdin => integrity.problems.push(format!("stdin has {stdin} bytes but the metadata's bytes_client_to_server is {n}")),
-                        None => integrity.problems.push("the metadata has no bytes_client_to_server".into()),
-                        _ => {}
-                    }
-                    match m.bytes_server_to_client {
-                        Some(n) if n != stdout + stderr => integrity.problems.push(format!("stdout+stderr have {} bytes ({stdout}+{stderr}) but the metadata's bytes_server_to_client is {n}", stdout + stderr)),
-                        None => integrity.problems.push("the metadata has no bytes_server_to_client".into()),
-                        _ => {}
-                    }
-                    match m.protocol_file.as_ref().and_then(|p| p.status.as_deref()) {
-                        Some("OK") => {}
-                        Some(s) => integrity
-                            .problems
-                            .push(format!("protocol_file.status is {s}")),
-                        None => integrity
-                            .problems
-                            .push("the metadata has no protocol_file.status".into()),
-                    }
-                }
-            },
-        }
-        if ch.log_errors > 0 {
-            integrity
-                .problems
-                .push(format!("the log has {} malformed line(s)", ch.log_errors));
-        }
-        if ch.log_warnings > 0 {
-            integrity
-                .problems
-                .push("the log's last line is cut off".into());
-        }
-        integrity.ok = integrity.problems.is_empty();
-        integrity
     }
 }
 

@@ -42,9 +42,11 @@
 //! ```
 
 mod builder;
+mod integrity;
 mod summary;
 
 pub use builder::{ChannelBuilder, ConnectionBuilder, ReplayError};
+pub use integrity::{Integrity, Verdict, CONTENTS_NOT_CHECKED};
 pub use summary::{
     ChannelSummary, ConnectionSummary, ForwardSummary, RequestSummary, Resize, StreamBytes,
     SummaryCollector, Undecoded, MAX_LISTED,
@@ -559,15 +561,6 @@ impl Forward {
             self.port = Some(p);
         }
     }
-}
-
-/// Whether the log agrees with the connection metadata.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Integrity {
-    /// True when metadata was there and nothing disagreed.
-    pub ok: bool,
-    /// Every difference, named.
-    pub problems: Vec<String>,
 }
 
 /// What is known of a channel so far: updated by every event before the

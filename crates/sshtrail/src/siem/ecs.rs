@@ -226,6 +226,11 @@ pub fn document(ev: &SiemEvent) -> Value {
         put(&mut d, "sshtrail.bytes.stdout", s.bytes[1]);
         put(&mut d, "sshtrail.bytes.stderr", s.bytes[2]);
         put(&mut d, "sshtrail.integrity.ok", s.integrity_ok);
+        put(
+            &mut d,
+            "sshtrail.integrity.verdict",
+            s.integrity_verdict.name(),
+        );
         if !s.problems.is_empty() {
             put(&mut d, "sshtrail.integrity.problems", json!(s.problems));
         }

@@ -112,6 +112,7 @@ pub fn event(ev: &SiemEvent) -> Value {
         put("bytes_stdout", json!(s.bytes[1]));
         put("bytes_stderr", json!(s.bytes[2]));
         put("integrity_ok", json!(s.integrity_ok));
+        put("integrity_verdict", json!(s.integrity_verdict.name()));
         if !s.problems.is_empty() {
             put("integrity_problems", json!(s.problems));
         }

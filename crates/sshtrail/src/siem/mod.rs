@@ -458,8 +458,10 @@ pub struct SessionSummary {
     pub ended: Nanos,
     /// Decoded bytes: stdin, stdout, stderr.
     pub bytes: [u64; 3],
-    /// The integrity verdict against the connection metadata.
+    /// True when the integrity verdict is `ok`.
     pub integrity_ok: bool,
+    /// The integrity verdict against the connection metadata.
+    pub integrity_verdict: crate::channel::Verdict,
     /// Every difference found.
     pub problems: Vec<String>,
 }

@@ -301,7 +301,7 @@ pub fn document(ev: &SiemEvent) -> Value {
         );
         unmapped.insert(
             "integrity".into(),
-            json!({"ok": s.integrity_ok, "problems": s.problems}),
+            json!({"ok": s.integrity_ok, "verdict": s.integrity_verdict.name(), "problems": s.problems}),
         );
     }
     if let Some(io) = &ev.io {

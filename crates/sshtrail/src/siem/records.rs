@@ -11,7 +11,7 @@ use super::{
 };
 use crate::channel::{
     ChannelEvent, ChannelEventKind, ChannelSink, ChannelState, ConnectionRef, Forward, ForwardKind,
-    OpenKind, Outcome, Request, RequestKind, Scope, Stream,
+    OpenKind, Outcome, Request, RequestKind, Scope, Stream, Verdict,
 };
 use crate::connection::Context;
 use crate::event::Direction;
@@ -808,6 +808,7 @@ impl RecordBuilder {
             ended: end.ts,
             bytes: ch.bytes,
             integrity_ok: integrity.ok,
+            integrity_verdict: integrity.verdict,
             problems: integrity.problems,
         };
         let mut d = Draft::new(
@@ -826,7 +827,7 @@ impl RecordBuilder {
         d.rank = 2;
         d.class = Class::Close;
         d.outcome = EventOutcome::Success;
-        if self.conn.has_metadata && !summary.integrity_ok {
+        if summary.integrity_verdict == Verdict::Mismatch {
             d.severity = Severity::Medium;
             d.message
                 .push_str(&format!("; integrity: {}", summary.problems.join("; ")));
