@@ -4,6 +4,8 @@
 //! `crates/sshtrail-cli/tests/siem.rs`; the ECS field reference check is
 //! here too, in Rust, against the vendored `testdata/siem/ecs-8.11-fields.tsv`.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -52,11 +54,18 @@ fn records_with(
     opts: SiemOptions,
     cmds: &dyn Fn(&str) -> Vec<Command>,
 ) -> Vec<SiemEvent> {
-    let archive = Archive::open(
-        &[testdata(name)],
-        &Discovery::connection_folders(),
-        &mut |p| panic!("{p}"),
-    );
+    records_in(&testdata(name), opts, cmds)
+}
+
+/// Every record of the connection folder (or log) at `path`.
+fn records_in(
+    path: &Path,
+    opts: SiemOptions,
+    cmds: &dyn Fn(&str) -> Vec<Command>,
+) -> Vec<SiemEvent> {
+    let archive = Archive::open(&[path], &Discovery::connection_folders(), &mut |p| {
+        panic!("{p}")
+    });
     let mut out = Vec::new();
     let mut sink = RecordSink::new(opts, |r| {
         out.push(r.clone());
@@ -734,4 +743,44 @@ fn a_connections_records_are_in_time_order_across_its_channels() {
             assert!(w[0].channel_id < w[1].channel_id, "ties by channel id");
         }
     }
+}
+
+/// `ssh -N -L` recorded through a relay: the connection's global requests
+/// are logged apart as a pseudo-channel `global`, which is no channel: no
+/// open, no close.
+#[test]
+fn global_requests_get_no_channel_open_or_close() {
+    let (_dir, conn) =
+        common::real_connection("56461fdd-d065-4ddb-b56c-a3ea79593e58", "jsonl", true);
+    let evs = records_in(&conn, opts(false), &no_commands);
+    assert_eq!(actions(&evs, "global"), Vec::<&str>::new());
+    for ch in ["1", "1-2"] {
+        let a = actions(&evs, ch);
+        assert_eq!(a.first(), Some(&"ssh-channel-open"), "{ch}");
+        assert_eq!(a.last(), Some(&"ssh-channel-close"), "{ch}");
+    }
+    // Its requests still make records where they mean something: a remote
+    // forward asked for (`ssh -R`, taken from another real recording).
+    let agent = std::fs::read_to_string(testdata(
+        "realtrail/971de967-6278-4d94-8056-bb57e6f8c6f7/0.jsonl",
+    ))
+    .unwrap();
+    let lines: Vec<&str> = agent.lines().collect();
+    assert!(
+        lines[0].contains("forward-global-request") && lines[4].contains("reverse-global-reply")
+    );
+    std::fs::write(
+        conn.join("global.jsonl"),
+        format!("{}\n{}\n{}\n", lines[0], lines[1], lines[4]),
+    )
+    .unwrap();
+    let evs = records_in(&conn, opts(false), &no_commands);
+    assert_eq!(actions(&evs, "global"), ["ssh-tcpip-forward"]);
+    let fwd = evs.iter().find(|e| e.channel_id == "global").unwrap();
+    assert_eq!(fwd.outcome, EventOutcome::Success);
+    let f = fwd.forward.as_ref().unwrap();
+    assert_eq!(
+        (f.address.as_deref(), f.port),
+        (Some("127.0.0.1"), Some(19090))
+    );
 }

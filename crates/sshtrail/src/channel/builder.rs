@@ -5,7 +5,7 @@ use std::io;
 
 use super::{
     ChannelEvent, ChannelEventKind, ChannelSink, ChannelState, ConnectionRef, ExitSignal,
-    Integrity, OpenKind, Outcome, Pty, Request, RequestKind, Scope, Stamp, Stream,
+    Integrity, OpenKind, Outcome, Pty, Request, RequestKind, Scope, Stamp, Stream, GLOBAL_KIND,
 };
 use crate::connection::{Connection, Context};
 use crate::error::ParseError;
@@ -39,6 +39,13 @@ pub struct ChannelBuilder {
     meta_kind: Option<Option<String>>,
     /// From the first shell, exec or subsystem request.
     inferred_kind: Option<String>,
+    /// The log is the connection's global requests by its name (channel id
+    /// `global`, the metadata giving no other type).
+    named_global: bool,
+    /// Global requests and replies seen.
+    global_messages: u64,
+    /// Anything a channel has was seen: data, an open, a channel request.
+    channel_like: bool,
     env_index: HashMap<String, usize>,
     /// Requests waiting for a reply, by (scope, direction of the asker).
     pending: [VecDeque<Request>; 6],
@@ -219,10 +226,19 @@ impl ChannelBuilder {
             state.kind = k.clone();
             state.kind_settled = k.is_some();
         }
+        let named_global =
+            state.context.channel_id == GLOBAL_KIND && !matches!(meta_kind, Some(Some(_)));
+        if named_global {
+            state.kind = Some(GLOBAL_KIND.to_string());
+            state.kind_settled = true;
+        }
         ChannelBuilder {
             state,
             meta_kind,
             inferred_kind: None,
+            named_global,
+            global_messages: 0,
+            channel_like: false,
             env_index: HashMap::new(),
             pending: Default::default(),
             buf: Vec::new(),
@@ -271,6 +287,7 @@ impl ChannelBuilder {
             },
         })?;
         if let Some(stream) = Stream::of(&event.kind) {
+            self.channel_like = true;
             let i = stream as usize;
             let offset = self.state.bytes[i];
             self.state.bytes[i] += self.buf.len() as u64;
@@ -326,6 +343,10 @@ impl ChannelBuilder {
     fn current_kind(&self) -> Option<String> {
         if let Some(Some(k)) = &self.meta_kind {
             return Some(k.clone());
+        }
+        // Global requests only: the connection's, logged apart.
+        if self.named_global || (self.global_messages > 0 && !self.channel_like) {
+            return Some(GLOBAL_KIND.to_string());
         }
         match self.state.open_type.as_deref() {
             Some("session") | None => self
@@ -416,6 +437,14 @@ impl ChannelBuilder {
             want_reply,
             kind: request_kind(message),
         };
+        if matches!(
+            message,
+            Message::GlobalRequest { .. } | Message::GlobalReply { .. }
+        ) {
+            self.global_messages += 1;
+        } else {
+            self.channel_like = true;
+        }
         match message {
             Message::GlobalRequest {
                 name, want_reply, ..

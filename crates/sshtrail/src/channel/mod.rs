@@ -48,8 +48,8 @@ mod summary;
 pub use builder::{ChannelBuilder, ConnectionBuilder, ReplayError};
 pub use integrity::{Integrity, Verdict, CONTENTS_NOT_CHECKED};
 pub use summary::{
-    ChannelSummary, ConnectionSummary, ForwardSummary, RequestSummary, Resize, StreamBytes,
-    SummaryCollector, Undecoded, MAX_LISTED,
+    ChannelSummary, ConnectionSummary, ForwardSummary, RequestCount, RequestSummary, Resize,
+    StreamBytes, SummaryCollector, Undecoded, MAX_LISTED,
 };
 
 use std::io;
@@ -60,6 +60,13 @@ use crate::connection::{Connection, Context};
 use crate::event::{Direction, Event, EventType};
 use crate::stats::EventCounts;
 use crate::time::Nanos;
+
+/// The type of the pseudo-channel that holds a connection's global
+/// requests (`tcpip-forward`, `keepalive@openssh.com`,
+/// `hostkeys-00@openssh.com`): a log named `global`, one the metadata lists
+/// with this type, or one holding global requests and nothing else
+/// (docs/FORMAT.md section 5).
+pub const GLOBAL_KIND: &str = "global";
 
 /// The three data streams of a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -624,6 +631,12 @@ pub struct ChannelState {
 impl ChannelState {
     /// The most environment variable names kept per channel.
     pub const MAX_ENV: usize = 65_536;
+
+    /// Whether this is no channel but the connection's global requests,
+    /// logged apart (see [`GLOBAL_KIND`]).
+    pub fn is_global(&self) -> bool {
+        self.kind.as_deref() == Some(GLOBAL_KIND)
+    }
 
     /// `connection/channel`, or the channel id without a connection.
     pub fn label(&self) -> String {

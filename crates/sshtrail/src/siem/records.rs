@@ -11,7 +11,7 @@ use super::{
 };
 use crate::channel::{
     ChannelEvent, ChannelEventKind, ChannelSink, ChannelState, ConnectionRef, Forward, ForwardKind,
-    OpenKind, Outcome, Request, RequestKind, Scope, Stream, Verdict,
+    OpenKind, Outcome, Request, RequestKind, Scope, Stream, Verdict, GLOBAL_KIND,
 };
 use crate::connection::Context;
 use crate::event::Direction;
@@ -372,7 +372,8 @@ impl RecordBuilder {
             kind_settled: ch.kind_settled,
             started: None,
             started_text: String::new(),
-            open_decided: false,
+            // The connection's global requests have no open to record.
+            open_decided: ch.is_global(),
             open_ts: None,
             refused: false,
             open_forward: None,
@@ -476,6 +477,9 @@ impl RecordBuilder {
     fn made_up_open(&mut self, c: usize) {
         let chan = &mut self.chans[c];
         chan.open_decided = true;
+        if chan.kind.as_deref() == Some(GLOBAL_KIND) {
+            return;
+        }
         let Some(ts) = chan.started else { return };
         chan.open_ts = Some(ts);
         let mut d = Draft::new(
@@ -799,7 +803,7 @@ impl RecordBuilder {
         let chan = &self.chans[c];
         let ongoing = self.ongoing.contains(&ch.context.channel_id);
         let Some(end) = &ch.ended else { return };
-        if chan.refused || ongoing {
+        if chan.refused || ongoing || ch.is_global() {
             return;
         }
         let integrity = ch.integrity.clone().unwrap_or_default();
