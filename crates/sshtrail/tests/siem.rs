@@ -72,7 +72,10 @@ fn records_in(
         Ok(())
     })
     .with_commands(|ch| cmds(&ch.context.channel_id));
-    archive.replay(&mut sink, &mut |p| panic!("{p}")).unwrap();
+    // A cut-off last line is a warning: the records say so.
+    archive
+        .replay(&mut sink, &mut |p| assert!(p.is_warning(), "{p}"))
+        .unwrap();
     drop(sink);
     out
 }
@@ -782,5 +785,113 @@ fn global_requests_get_no_channel_open_or_close() {
     assert_eq!(
         (f.address.as_deref(), f.port),
         (Some("127.0.0.1"), Some(19090))
+    );
+}
+
+const SHELL_EDITOR: &str = "1c0eb6a5-9524-455b-bc54-0e310f597329";
+
+/// A real shell session resized from 90x28 to 110x34 while vim ran: each
+/// record with a terminal has the size in force at its time.
+#[test]
+fn records_carry_the_terminal_size_in_force() {
+    let (_dir, conn) = common::real_connection(SHELL_EDITOR, "jsonl", true);
+    let resize = parse_rfc3339(b"2026-12-01T00:38:38.891569Z", false).unwrap();
+    let evs = records_in(
+        &conn,
+        SiemOptions {
+            recognize_commands: true,
+            ..opts(true)
+        },
+        &no_commands,
+    );
+    let mut sizes = BTreeSet::new();
+    for e in evs.iter().filter(|e| e.pty.is_some()) {
+        let p = e.pty.as_ref().unwrap();
+        let want = if e.ts < resize { (90, 28) } else { (110, 34) };
+        assert_eq!(
+            (p.cols, p.rows),
+            want,
+            "{} at {}",
+            e.action.name(),
+            e.ts_text
+        );
+        sizes.insert(want);
+    }
+    assert_eq!(sizes.len(), 2, "records before and after the resize");
+    let after: Vec<SiemEvent> = evs
+        .iter()
+        .filter(|e| e.action == Action::Command && e.ts > resize)
+        .cloned()
+        .collect();
+    assert!(!after.is_empty());
+    let ecs = String::from_utf8(written(&after, SiemFormat::Ecs)).unwrap();
+    assert!(
+        ecs.contains("\"tty\":{\"columns\":110,\"rows\":34}"),
+        "{ecs}"
+    );
+    let ocsf = String::from_utf8(written(&after, SiemFormat::Ocsf)).unwrap();
+    assert!(
+        ocsf.contains("\"pty\":{\"columns\":110,\"rows\":34,"),
+        "{ocsf}"
+    );
+}
+
+/// The same real session cut off mid-session (mid-line, and at a line
+/// end before the shell exited): its close is a failure that says why.
+#[test]
+fn a_cut_off_log_closes_with_a_failure_and_the_reason() {
+    let whole = records_in(
+        &common::real_connection(SHELL_EDITOR, "jsonl", false).1,
+        opts(false),
+        &no_commands,
+    );
+    let close = whole
+        .iter()
+        .find(|e| e.action == Action::ChannelClose)
+        .unwrap();
+    assert_eq!(
+        (close.outcome, close.reason.as_deref()),
+        (EventOutcome::Success, None)
+    );
+
+    let (_dir, conn) = common::real_connection(SHELL_EDITOR, "jsonl", false);
+    let log = std::fs::read(conn.join("0.jsonl")).unwrap();
+    let lines: Vec<&[u8]> = log.split_inclusive(|&b| b == b'\n').collect();
+    let kept = lines.len() * 2 / 3;
+    let mut cut = lines[..kept].concat();
+    cut.extend_from_slice(&lines[kept][..lines[kept].len() / 2]);
+    std::fs::write(conn.join("0.jsonl"), &cut).unwrap();
+    let evs = records_in(&conn, opts(false), &no_commands);
+    let close = evs.last().unwrap();
+    assert_eq!(close.action, Action::ChannelClose);
+    assert_eq!(close.outcome, EventOutcome::Failure);
+    assert_eq!(
+        close.reason.as_deref(),
+        Some("the log's last line is cut off; no exit status or signal: the log stops before the remote process ended")
+    );
+    assert!(
+        close
+            .message
+            .contains("; cut off: the log's last line is cut off"),
+        "{}",
+        close.message
+    );
+
+    // Cut at a line end: only the missing exit tells.
+    std::fs::write(conn.join("0.jsonl"), lines[..kept].concat()).unwrap();
+    let evs = records_in(&conn, opts(false), &no_commands);
+    let close = evs.last().unwrap();
+    assert_eq!(
+        (close.action, close.outcome),
+        (Action::ChannelClose, EventOutcome::Failure)
+    );
+    assert_eq!(
+        close.reason.as_deref(),
+        Some("no exit status or signal: the log stops before the remote process ended")
+    );
+    let ecs = String::from_utf8(written(std::slice::from_ref(close), SiemFormat::Ecs)).unwrap();
+    assert!(
+        ecs.contains("\"outcome\":\"failure\"") && ecs.contains("\"reason\":\"no exit status"),
+        "{ecs}"
     );
 }

@@ -1,7 +1,7 @@
 //! Turning channel events into SIEM records, as they come, in time order.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::io;
 use std::sync::Arc;
 
@@ -250,6 +250,10 @@ struct Chan {
     exec: Option<String>,
     /// The terminal, as the channel stands.
     pty: Option<PtyInfo>,
+    /// The terminal's sizes (pty-req, then each window-change) from the
+    /// last one in force at the watermark on: records are made with the
+    /// size in force at their time.
+    sizes: VecDeque<(Nanos, PtyInfo)>,
     /// Commands found (the exec command included).
     command_count: u64,
     exec_listed: bool,
@@ -258,6 +262,28 @@ struct Chan {
     ended: bool,
     /// Records of the channel written so far.
     seq: u64,
+}
+
+impl Chan {
+    /// The terminal as it was at `ts`: its last size set at or before `ts`
+    /// (the first known, for an earlier time).
+    fn size_at(&self, ts: Nanos) -> Option<PtyInfo> {
+        self.sizes
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= ts)
+            .or(self.sizes.front())
+            .map(|(_, p)| p.clone())
+            .or_else(|| self.pty.clone())
+    }
+
+    /// Forgets the sizes no record can need any more: those replaced at or
+    /// before `watermark`, the earliest time a record still to go out has.
+    fn forget_sizes(&mut self, watermark: Nanos) {
+        while self.sizes.get(1).is_some_and(|(t, _)| *t <= watermark) {
+            self.sizes.pop_front();
+        }
+    }
 }
 
 /// Requests waiting for their reply before their record can be made.
@@ -289,6 +315,7 @@ pub struct RecordBuilder {
     opts: SiemOptions,
     conn: Arc<ConnInfo>,
     ongoing: Vec<String>,
+    unclean: Vec<String>,
     chans: Vec<Chan>,
     index: HashMap<Context, usize>,
     held: BinaryHeap<Held>,
@@ -309,6 +336,7 @@ impl RecordBuilder {
             opts,
             conn: Arc::new(ConnInfo::default()),
             ongoing: Vec::new(),
+            unclean: Vec::new(),
             chans: Vec::new(),
             index: HashMap::new(),
             held: BinaryHeap::new(),
@@ -321,22 +349,23 @@ impl RecordBuilder {
     /// A connection begins: its records carry its metadata.
     pub fn connection_start(&mut self, conn: &ConnectionRef<'_>) {
         self.conn = Arc::new(ConnInfo::new(conn.id, conn.meta));
+        let channels = |keep: &dyn Fn(&crate::connection::ProtocolFile) -> bool| -> Vec<String> {
+            conn.meta
+                .and_then(|m| m.trail.as_ref())
+                .map(|t| {
+                    t.channels
+                        .iter()
+                        .filter(|c| c.protocol_file.as_ref().is_some_and(keep))
+                        .filter_map(|c| c.id.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         // Channels the metadata says are still open get no close record.
-        self.ongoing = conn
-            .meta
-            .and_then(|m| m.trail.as_ref())
-            .map(|t| {
-                t.channels
-                    .iter()
-                    .filter(|c| {
-                        c.protocol_file.as_ref().is_some_and(|p| {
-                            p.status.as_deref() == Some("ONGOING") || p.closed == Some(false)
-                        })
-                    })
-                    .filter_map(|c| c.id.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
+        self.ongoing =
+            channels(&|p| p.status.as_deref() == Some("ONGOING") || p.closed == Some(false));
+        // Channels the gateway saw close uncleanly: their log may stop short.
+        self.unclean = channels(&|p| p.status.as_deref() == Some("UNCLEAN_CLOSE"));
         self.chans.clear();
         self.index.clear();
         self.clock = None;
@@ -380,6 +409,7 @@ impl RecordBuilder {
             commands: CommandRecognizer::default(),
             exec: None,
             pty: None,
+            sizes: VecDeque::new(),
             command_count: 0,
             exec_listed: false,
             last: None,
@@ -402,12 +432,27 @@ impl RecordBuilder {
                 chan.exec = ev.channel.exec.clone();
             }
             if let ChannelEventKind::Request(r) = ev.kind {
-                if let RequestKind::Pty(p) = &r.kind {
-                    chan.pty = Some(PtyInfo {
+                let size = match &r.kind {
+                    RequestKind::Pty(p) => Some(PtyInfo {
                         term: p.term.clone(),
                         cols: p.cols,
                         rows: p.rows,
-                    });
+                    }),
+                    RequestKind::WindowChange { cols, rows } => {
+                        chan.pty.as_ref().map(|p| PtyInfo {
+                            term: p.term.clone(),
+                            cols: *cols,
+                            rows: *rows,
+                        })
+                    }
+                    _ => None,
+                };
+                if let Some(size) = size {
+                    chan.sizes.push_back((r.ts, size.clone()));
+                    if chan.sizes.len() > MAX_HELD {
+                        chan.sizes.pop_front();
+                    }
+                    chan.pty = Some(size);
                 }
             }
         }
@@ -831,6 +876,27 @@ impl RecordBuilder {
         d.rank = 2;
         d.class = Class::Close;
         d.outcome = EventOutcome::Success;
+        // A log that stops before the channel ended is no clean close.
+        let mut cut = Vec::new();
+        if ch.log_warnings > 0 {
+            cut.push("the log's last line is cut off".to_string());
+        }
+        if self.unclean.contains(&ch.context.channel_id) {
+            cut.push("the gateway saw the channel close uncleanly (UNCLEAN_CLOSE)".to_string());
+        }
+        let session = ch.shell || ch.exec.is_some() || ch.subsystem.is_some();
+        if session && ch.exit_status.is_none() && ch.exit_signal.is_none() {
+            cut.push(
+                "no exit status or signal: the log stops before the remote process ended".into(),
+            );
+        }
+        if !cut.is_empty() {
+            let why = cut.join("; ");
+            d.outcome = EventOutcome::Failure;
+            d.severity = Severity::Low;
+            d.message.push_str(&format!("; cut off: {why}"));
+            d.reason = Some(why);
+        }
         if summary.integrity_verdict == Verdict::Mismatch {
             d.severity = Severity::Medium;
             d.message
@@ -882,6 +948,10 @@ impl RecordBuilder {
                 if let Some(h) = self.held.pop() {
                     self.emit(h, emit)?;
                 }
+            }
+            let held = self.held.peek().map_or(w, |top| top.draft.ts.min(w));
+            for chan in &mut self.chans {
+                chan.forget_sizes(held);
             }
             if self.held.len() <= MAX_HELD && self.waiting.len() <= MAX_HELD {
                 return Ok(());
@@ -944,9 +1014,11 @@ impl RecordBuilder {
         };
         let seq = chan.seq;
         chan.seq += 1;
-        let pty = match d.action {
-            Action::Command => chan.pty.clone(),
-            _ => d.pty,
+        // The terminal's size in force at the record's time.
+        let pty = if d.pty.is_some() || d.action == Action::Command {
+            chan.size_at(d.ts)
+        } else {
+            None
         };
         let record = SiemEvent {
             ts: d.ts,
