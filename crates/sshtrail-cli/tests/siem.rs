@@ -12,7 +12,7 @@
 //! the `sshtrail convert --to FORMAT` binary.
 
 mod common;
-use common::sshtrail;
+use common::{real_connection, sshtrail};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -309,7 +309,12 @@ fn convert_ecs_carries_the_connection_metadata() {
             d["sshtrail"]["connection_id"],
             "6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f"
         );
-        assert!(d["sshtrail"]["channel_id"].is_string());
+        let action = d["event"]["action"].as_str().unwrap();
+        assert_eq!(
+            d["sshtrail"]["channel_id"].is_string(),
+            !action.starts_with("ssh-connection-"),
+            "{d}"
+        );
     }
     let times: Vec<&str> = docs
         .iter()
@@ -327,6 +332,8 @@ fn convert_ecs_carries_the_connection_metadata() {
         .iter()
         .map(|d| d["event"]["action"].as_str().unwrap())
         .collect();
+    assert_eq!(actions.first(), Some(&"ssh-connection-start"));
+    assert_eq!(actions.last(), Some(&"ssh-connection-end"));
     for a in [
         "ssh-channel-open",
         "ssh-pty",
@@ -391,4 +398,65 @@ fn convert_io_adds_the_text_of_the_chunks() {
     assert_eq!(count(&io, "\"action\":\"ssh-stdout\""), 15);
     assert_eq!(count(&io, "\"action\":\"ssh-stdin\""), 14);
     assert!(String::from_utf8_lossy(&io).contains("\"io\":{\"text\":"));
+}
+
+/// The connection's own records come once: first and last on a stream, and
+/// in a batch (one file a channel, converted log by log) in the file of
+/// the connection's first log, the same records.
+#[test]
+fn connection_records_come_once_on_a_stream_and_in_a_batch() {
+    let (dir, conn) = real_connection("56461fdd-d065-4ddb-b56c-a3ea79593e58", "jsonl", true);
+    let stream = String::from_utf8(convert("ecs", &[], &[&conn])).unwrap();
+    let lines: Vec<&str> = stream.lines().collect();
+    let action = |l: &str| {
+        serde_json::from_str::<serde_json::Value>(l).unwrap()["event"]["action"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(action(lines[0]), "ssh-connection-start");
+    assert_eq!(action(lines[lines.len() - 1]), "ssh-connection-end");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| action(l).starts_with("ssh-connection-"))
+            .count(),
+        2
+    );
+    let out = dir.path().join("out");
+    let o = sshtrail(&[
+        "convert",
+        "--to",
+        "ecs,jsonl",
+        "-o",
+        out.to_str().unwrap(),
+        conn.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut found = Vec::new();
+    for name in ["1-2", "1", "global"] {
+        let file = out
+            .join("56461fdd-d065-4ddb-b56c-a3ea79593e58")
+            .join(format!("{name}.ecs.ndjson"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        for l in text
+            .lines()
+            .filter(|l| action(l).starts_with("ssh-connection-"))
+        {
+            found.push((name, l.to_string()));
+        }
+    }
+    assert_eq!(
+        found,
+        [
+            ("1-2", lines[0].to_string()),
+            ("1-2", lines[lines.len() - 1].to_string())
+        ],
+        "in the first log's file, as on the stream"
+    );
 }

@@ -34,7 +34,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::channel::{ChannelSink, ConnectionBuilder, ReplayError};
+use crate::channel::{ChannelSink, ConnectionBuilder, LogPart, ReplayError};
 use crate::connection::{context_from_path, Connection, ConnectionError, Context};
 use crate::error::ParseError;
 use crate::format::{Format, Record, StreamReader};
@@ -263,6 +263,9 @@ pub struct ConnectionSource {
     pub meta_path: Option<PathBuf>,
     /// Its logs.
     pub logs: Vec<LogSource>,
+    /// Set when these are one of the connection's logs only (see
+    /// [`ConnectionSource::only`]).
+    pub part: Option<LogPart>,
 }
 
 /// How to find logs under the paths given.
@@ -455,6 +458,7 @@ impl Gathering<'_> {
                 meta,
                 meta_path,
                 logs: vec![log],
+                part: None,
             });
             return;
         };
@@ -578,6 +582,7 @@ impl Archive {
                     bytes: Some(Arc::from(bytes.as_ref())),
                     reader: None,
                 }],
+                part: None,
             }],
         }
     }
@@ -658,10 +663,15 @@ fn end_log(
 }
 
 impl ConnectionSource {
-    /// The same connection with only its log number `i`.
+    /// The same connection with only its log number `i` (marked as a
+    /// [`LogPart`] when it has others).
     pub fn only(&self, i: usize) -> ConnectionSource {
         ConnectionSource {
             logs: self.logs.get(i).cloned().into_iter().collect(),
+            part: (self.logs.len() > 1).then_some(LogPart {
+                index: i,
+                count: self.logs.len(),
+            }),
             ..self.clone()
         }
     }
@@ -684,7 +694,8 @@ impl ConnectionSource {
     ) -> io::Result<ReplayCounts> {
         let mut counts = ReplayCounts::default();
         let mut conn = ConnectionBuilder::new(self.id.as_deref(), self.meta.as_deref())
-            .with_meta_path(self.meta_path.as_deref());
+            .with_meta_path(self.meta_path.as_deref())
+            .with_part(self.part);
         conn.start(sink)?;
         let mut logs: Vec<Reading> = Vec::with_capacity(self.logs.len());
         for (i, log) in self.logs.iter().enumerate() {

@@ -5,7 +5,8 @@ use std::io;
 
 use super::{
     ChannelEvent, ChannelEventKind, ChannelSink, ChannelState, ConnectionRef, ExitSignal,
-    Integrity, OpenKind, Outcome, Pty, Request, RequestKind, Scope, Stamp, Stream, GLOBAL_KIND,
+    Integrity, LogPart, OpenKind, Outcome, Pty, Request, RequestKind, Scope, Stamp, Stream,
+    GLOBAL_KIND,
 };
 use crate::connection::{Connection, Context};
 use crate::error::ParseError;
@@ -622,6 +623,7 @@ pub struct ConnectionBuilder<'m> {
     id: Option<String>,
     meta: Option<&'m Connection>,
     meta_path: Option<&'m std::path::Path>,
+    part: Option<LogPart>,
     slots: Vec<Slot>,
     index: HashMap<Context, usize>,
 }
@@ -633,6 +635,7 @@ impl<'m> ConnectionBuilder<'m> {
             id: id.map(str::to_string),
             meta,
             meta_path: None,
+            part: None,
             slots: Vec::new(),
             index: HashMap::new(),
         }
@@ -644,11 +647,18 @@ impl<'m> ConnectionBuilder<'m> {
         self
     }
 
+    /// Says the events will be those of one of the connection's logs only.
+    pub fn with_part(mut self, part: Option<LogPart>) -> Self {
+        self.part = part;
+        self
+    }
+
     fn conn_ref(&self) -> ConnectionRef<'_> {
         ConnectionRef {
             id: self.id.as_deref(),
             meta: self.meta,
             meta_path: self.meta_path,
+            part: self.part,
         }
     }
 

@@ -755,6 +755,18 @@ pub struct ConnectionRef<'a> {
     pub meta: Option<&'a Connection>,
     /// Where the metadata was read from.
     pub meta_path: Option<&'a std::path::Path>,
+    /// Set when the events are those of one of the connection's logs only
+    /// (a batch converts log by log).
+    pub part: Option<LogPart>,
+}
+
+/// One log of a connection replayed apart from the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogPart {
+    /// Its position among the connection's logs, from 0.
+    pub index: usize,
+    /// How many logs the connection has.
+    pub count: usize,
 }
 
 impl ConnectionRef<'_> {

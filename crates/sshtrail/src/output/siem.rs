@@ -11,12 +11,16 @@ use crate::siem::{self, RecordBuilder, SiemEvent, SiemFormat, SiemOptions};
 /// Writes the SIEM records of each connection in time order, each record
 /// into the part of its channel: a stream output (standard output, one
 /// file) gets the connection's records merged; a folder gets one file a
-/// channel.
+/// channel, the connection's own records (start, end) going into the file
+/// of the first channel seen.
 pub struct SiemWriter {
     format: SiemFormat,
     records: RecordBuilder,
     /// The connection being written.
     connection: Option<String>,
+    /// The first channel seen of it: its part takes the connection's own
+    /// records.
+    home: Option<String>,
     /// Channels whose part exists (every channel gets one, even without
     /// records).
     touched: HashSet<Context>,
@@ -35,6 +39,7 @@ impl SiemWriter {
                 recognize_commands: true,
             }),
             connection: None,
+            home: None,
             touched: HashSet::new(),
             line: Vec::new(),
         }
@@ -50,11 +55,12 @@ impl SiemWriter {
     }
 }
 
-/// Writes one record into its channel's part.
+/// Writes one record into its channel's part (a record of the connection
+/// itself: into the part of `home`).
 fn write_record(
     format: SiemFormat,
     ext: &str,
-    connection: Option<&str>,
+    (connection, home): (Option<&str>, Option<&str>),
     line: &mut Vec<u8>,
     out: &mut dyn Output,
     record: &SiemEvent,
@@ -63,7 +69,7 @@ fn write_record(
     siem::write(format, record, line);
     let key = PartKey {
         connection,
-        channel: Some(&record.channel_id),
+        channel: record.channel_id.as_deref().or(home),
         ext,
         name: super::PartName::Main,
     };
@@ -77,6 +83,7 @@ impl ChannelWriter for SiemWriter {
         _out: &mut dyn Output,
     ) -> io::Result<()> {
         self.connection = conn.id.map(str::to_string);
+        self.home = None;
         self.touched.clear();
         self.records.connection_start(conn);
         Ok(())
@@ -84,7 +91,11 @@ impl ChannelWriter for SiemWriter {
 
     fn event(&mut self, ev: &ChannelEvent<'_>, out: &mut dyn Output) -> io::Result<()> {
         let (format, ext) = (self.format, self.ext());
+        if self.home.is_none() {
+            self.home = Some(ev.channel.context.channel_id.clone());
+        }
         let connection = self.connection.as_deref();
+        let home = self.home.as_deref();
         if let ChannelEventKind::Ended { .. } = ev.kind {
             if self.touched.insert(ev.channel.context.clone()) {
                 out.part(&PartKey {
@@ -97,7 +108,7 @@ impl ChannelWriter for SiemWriter {
         }
         let line = &mut self.line;
         self.records.event(ev, &mut |r| {
-            write_record(format, ext, connection, line, out, r)
+            write_record(format, ext, (connection, home), line, out, r)
         })
     }
 
@@ -107,9 +118,9 @@ impl ChannelWriter for SiemWriter {
         out: &mut dyn Output,
     ) -> io::Result<()> {
         let (format, ext) = (self.format, self.ext());
-        let connection = self.connection.clone();
+        let (connection, home) = (self.connection.as_deref(), self.home.as_deref());
         let line = &mut self.line;
         self.records
-            .connection_end(&mut |r| write_record(format, ext, connection.as_deref(), line, out, r))
+            .connection_end(&mut |r| write_record(format, ext, (connection, home), line, out, r))
     }
 }

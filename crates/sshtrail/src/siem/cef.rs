@@ -93,8 +93,10 @@ pub fn extension(ev: &SiemEvent) -> Vec<(&'static str, String)> {
         c.connection_id.as_ref().map(|_| "connectionId".into()),
     );
     add("cs1", c.connection_id.clone());
-    add("cs2Label", Some("channelId".into()));
-    add("cs2", Some(ev.channel_id.clone()));
+    if let Some(id) = &ev.channel_id {
+        add("cs2Label", Some("channelId".into()));
+        add("cs2", Some(id.clone()));
+    }
     if !c.tags.is_empty() {
         add("cs3Label", Some("tags".into()));
         add("cs3", Some(c.tags.join(",")));
@@ -108,6 +110,11 @@ pub fn extension(ev: &SiemEvent) -> Vec<(&'static str, String)> {
         add("cs5", Some(t.clone()));
     }
     let detail: Option<(&str, String)> = match ev.action {
+        Action::ConnectionStart | Action::ConnectionEnd => ev
+            .connection
+            .as_ref()
+            .and_then(|f| f.status.clone())
+            .map(|s| ("status", s)),
         Action::Exec | Action::Command => ev
             .process
             .as_ref()
@@ -149,6 +156,16 @@ pub fn extension(ev: &SiemEvent) -> Vec<(&'static str, String)> {
         add("out", Some(s.bytes_server_to_client().to_string()));
         add("cn2Label", Some("durationMs".into()));
         add("cn2", Some((s.duration() / 1_000_000).to_string()));
+    }
+    if let Some(f) = &ev.connection {
+        add("start", Some(millis(f.started).to_string()));
+        if let (Some(end), Some(duration)) = (f.ended, f.duration()) {
+            add("end", Some(millis(end).to_string()));
+            add("cn2Label", Some("durationMs".into()));
+            add("cn2", Some((duration / 1_000_000).to_string()));
+        }
+        add("in", f.bytes_client_to_server.map(|b| b.to_string()));
+        add("out", f.bytes_server_to_client.map(|b| b.to_string()));
     }
     if let Some(io) = &ev.io {
         let key = if ev.action == Action::Input {

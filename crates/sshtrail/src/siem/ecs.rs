@@ -50,6 +50,8 @@ pub fn categorize(ev: &SiemEvent) -> (&'static str, Vec<&'static str>) {
         ("network", types)
     };
     match ev.action {
+        Action::ConnectionStart => ("session", vec!["start"]),
+        Action::ConnectionEnd => ("session", vec!["end"]),
         Action::ChannelOpen if ev.forward.is_some() => network(vec!["connection", "start"]),
         Action::ChannelOpen => ("session", vec!["start"]),
         Action::ChannelClose if ev.forward.is_some() => ("network", vec!["connection", "end"]),
@@ -144,7 +146,7 @@ pub fn document(ev: &SiemEvent) -> Value {
 
     // Ours.
     put_opt(&mut d, "sshtrail.connection_id", c.connection_id.clone());
-    put(&mut d, "sshtrail.channel_id", ev.channel_id.clone());
+    put_opt(&mut d, "sshtrail.channel_id", ev.channel_id.clone());
     put_opt(&mut d, "sshtrail.channel_type", ev.channel_type.clone());
     if !c.authentication_method.is_empty() {
         put(
@@ -234,6 +236,20 @@ pub fn document(ev: &SiemEvent) -> Value {
         if !s.problems.is_empty() {
             put(&mut d, "sshtrail.integrity.problems", json!(s.problems));
         }
+    }
+    if let Some(f) = &ev.connection {
+        put(&mut d, "event.start", rfc3339(f.started));
+        if let (Some(end), Some(duration)) = (f.ended, f.duration()) {
+            put(&mut d, "event.end", rfc3339(end));
+            put(&mut d, "event.duration", json!(duration as i64));
+        }
+        put_opt(&mut d, "source.bytes", f.bytes_client_to_server);
+        put_opt(&mut d, "destination.bytes", f.bytes_server_to_client);
+        if let (Some(a), Some(b)) = (f.bytes_client_to_server, f.bytes_server_to_client) {
+            put(&mut d, "network.bytes", a + b);
+        }
+        put_opt(&mut d, "sshtrail.connection.status", f.status.clone());
+        put_opt(&mut d, "sshtrail.connection.channels", f.channels);
     }
     if let Some(io) = &ev.io {
         put(&mut d, "process.io.text", io.text.clone());

@@ -27,8 +27,10 @@
 //!     .unwrap();
 //! let records = String::from_utf8(out.main("0").unwrap().to_vec()).unwrap();
 //! let first: serde_json::Value = serde_json::from_str(records.lines().next().unwrap()).unwrap();
-//! assert_eq!(first["event"]["action"], "ssh-channel-open");
+//! assert_eq!(first["event"]["action"], "ssh-connection-start");
 //! assert_eq!(first["@timestamp"], "2023-06-07T17:32:29Z");
+//! let second: serde_json::Value = serde_json::from_str(records.lines().nth(1).unwrap()).unwrap();
+//! assert_eq!(second["event"]["action"], "ssh-channel-open");
 //! ```
 
 mod cef;
@@ -132,6 +134,11 @@ impl FromStr for SiemFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Action {
+    /// The connection through the gateway began: who, from where, to which
+    /// host and account, how they authenticated.
+    ConnectionStart,
+    /// The connection ended: its duration, bytes each way and status.
+    ConnectionEnd,
     /// A channel was opened (a session started), or refused.
     ChannelOpen,
     /// A channel closed (a session ended): duration and bytes.
@@ -182,6 +189,8 @@ impl Action {
     /// The `event.action` / CEF signature id, e.g. `ssh-channel-open`.
     pub fn name(self) -> &'static str {
         match self {
+            Action::ConnectionStart => "ssh-connection-start",
+            Action::ConnectionEnd => "ssh-connection-end",
             Action::ChannelOpen => "ssh-channel-open",
             Action::ChannelClose => "ssh-channel-close",
             Action::Pty => "ssh-pty",
@@ -210,6 +219,8 @@ impl Action {
     /// A short title for people (the CEF Name).
     pub fn title(self) -> &'static str {
         match self {
+            Action::ConnectionStart => "SSH connection start",
+            Action::ConnectionEnd => "SSH connection end",
             Action::ChannelOpen => "SSH channel open",
             Action::ChannelClose => "SSH channel close",
             Action::Pty => "SSH terminal request",
@@ -483,6 +494,35 @@ impl SessionSummary {
     }
 }
 
+/// What the records of the connection itself tell: from the connection
+/// metadata when there is some, else from the logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionFacts {
+    /// When the connection began (`connected`, else its first event).
+    pub started: Nanos,
+    /// When it ended (`disconnected`, else its last event): end records.
+    pub ended: Option<Nanos>,
+    /// Bytes client to server (the metadata's channels' sum, else the
+    /// logs' stdin): end records, when known.
+    pub bytes_client_to_server: Option<u64>,
+    /// Bytes server to client (the metadata's channels' sum, else the
+    /// logs' stdout and stderr): end records, when known.
+    pub bytes_server_to_client: Option<u64>,
+    /// The gateway's status of the connection (`status`, e.g.
+    /// `DISCONNECTED`): end records.
+    pub status: Option<String>,
+    /// The channels seen in the logs (the global requests not counted):
+    /// end records.
+    pub channels: Option<u64>,
+}
+
+impl ConnectionFacts {
+    /// `ended - started`, never negative, once it ended.
+    pub fn duration(&self) -> Option<Nanos> {
+        self.ended.map(|e| (e - self.started).max(0))
+    }
+}
+
 /// A data chunk's text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IoChunk {
@@ -508,9 +548,12 @@ pub struct SiemEvent {
     /// That time as in the log (data chunks keep no text: formatted in UTC).
     pub ts_text: String,
     /// A stable id: `<connection>/<channel>/<what>` (`open`, `close`, `r<n>`
-    /// for the n-th request, `cmd-<n>`, `stdout@<offset>`, ...).
+    /// for the n-th request, `cmd-<n>`, `stdout@<offset>`, ...);
+    /// `<connection>/connection-start` and `<connection>/connection-end`
+    /// for the connection's own records.
     pub id: String,
-    /// Position in the channel's records (0-based, in time order).
+    /// Position in the channel's records (0-based, in time order); the
+    /// connection's own records are numbered apart (start 0, end 1).
     pub seq: u64,
     /// What happened.
     pub action: Action,
@@ -528,8 +571,8 @@ pub struct SiemEvent {
     pub request: Option<String>,
     /// The connection.
     pub conn: std::sync::Arc<ConnInfo>,
-    /// The channel id.
-    pub channel_id: String,
+    /// The channel id (`None`: a record of the connection itself).
+    pub channel_id: Option<String>,
     /// The channel type (`shell`, `exec`, `direct-tcpip`, ...).
     pub channel_type: Option<String>,
     /// The terminal (on pty records, and on records of a channel that has one).
@@ -546,6 +589,8 @@ pub struct SiemEvent {
     pub signal: Option<SignalInfo>,
     /// The session summary (close records).
     pub session: Option<SessionSummary>,
+    /// The connection's own facts (connection start and end records).
+    pub connection: Option<ConnectionFacts>,
     /// The chunk (stdin, stdout, stderr records).
     pub io: Option<IoChunk>,
     /// The producer's version.

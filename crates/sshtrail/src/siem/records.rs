@@ -6,8 +6,8 @@ use std::io;
 use std::sync::Arc;
 
 use super::{
-    cut_at_char_boundary, shell_words, Action, ConnInfo, EventOutcome, IoChunk, ProcessInfo,
-    PtyInfo, SessionSummary, Severity, SiemEvent, SiemOptions, SignalInfo,
+    cut_at_char_boundary, shell_words, Action, ConnInfo, ConnectionFacts, EventOutcome, IoChunk,
+    ProcessInfo, PtyInfo, SessionSummary, Severity, SiemEvent, SiemOptions, SignalInfo,
 };
 use crate::channel::{
     ChannelEvent, ChannelEventKind, ChannelSink, ChannelState, ConnectionRef, Forward, ForwardKind,
@@ -143,6 +143,7 @@ struct Draft {
     signal: Option<SignalInfo>,
     session: Option<SessionSummary>,
     io: Option<IoChunk>,
+    connection: Option<ConnectionFacts>,
 }
 
 impl Draft {
@@ -170,6 +171,7 @@ impl Draft {
             signal: None,
             session: None,
             io: None,
+            connection: None,
         }
     }
 
@@ -190,18 +192,25 @@ impl Draft {
     }
 }
 
-/// A draft ready to go out, ordered by time, then channel, rank, class and
-/// position.
+/// A draft ready to go out, ordered by time, then the connection's start
+/// before and its end after its channels' records, then channel, rank,
+/// class and position.
 #[derive(Debug)]
 struct Held {
-    channel: Arc<Context>,
+    /// `None` for a record of the connection itself.
+    channel: Option<Arc<Context>>,
     draft: Draft,
 }
 
 impl Held {
-    fn key(&self) -> (Nanos, &Context, u8, Class, u64) {
+    fn key(&self) -> (Nanos, u8, Option<&Context>, u8, Class, u64) {
         let d = &self.draft;
-        (d.ts, &self.channel, d.rank, d.class, d.idx)
+        let scope = match d.action {
+            Action::ConnectionStart => 0,
+            Action::ConnectionEnd => 2,
+            _ => 1,
+        };
+        (d.ts, scope, self.channel.as_deref(), d.rank, d.class, d.idx)
     }
 }
 
@@ -325,6 +334,8 @@ pub struct RecordBuilder {
     waiting_times: BTreeSet<(Nanos, usize, usize)>,
     /// The latest event time seen.
     clock: Option<Nanos>,
+    /// The connection's own records.
+    conn_state: ConnState,
 }
 
 type Emit<'e> = dyn FnMut(&SiemEvent) -> io::Result<()> + 'e;
@@ -343,6 +354,7 @@ impl RecordBuilder {
             waiting: HashMap::new(),
             waiting_times: BTreeSet::new(),
             clock: None,
+            conn_state: ConnState::new(&ConnectionRef::default()),
         }
     }
 
@@ -369,6 +381,10 @@ impl RecordBuilder {
         self.chans.clear();
         self.index.clear();
         self.clock = None;
+        self.conn_state = ConnState::new(conn);
+        if let Some((ts, text)) = self.conn_state.connected.clone() {
+            self.connection_started(ts, &text);
+        }
     }
 
     /// The connection's events are over: every record held goes out.
@@ -380,6 +396,7 @@ impl RecordBuilder {
                 self.hold(w.chan, w.draft);
             }
         }
+        self.connection_ended();
         while let Some(h) = self.held.pop() {
             self.emit(h, emit)?;
         }
@@ -466,6 +483,9 @@ impl RecordBuilder {
                     .started
                     .as_ref()
                     .map_or_else(|| format_rfc3339(ts), |s| s.text.clone());
+                let text = chan.started_text.clone();
+                self.conn_state.saw(ts, &text);
+                self.connection_started(ts, &text);
             }
             ChannelEventKind::Logged { .. } => return Ok(()),
             ChannelEventKind::Request(r) => self.request(c, ev.channel, r),
@@ -507,6 +527,16 @@ impl RecordBuilder {
             }
         }
         if let ChannelEventKind::Ended { .. } = ev.kind {
+            let st = &mut self.conn_state;
+            if let Some(end) = &ev.channel.ended {
+                st.saw(end.ts, &end.text);
+            }
+            if !ev.channel.is_global() {
+                st.channels += 1;
+                for (sum, b) in st.bytes.iter_mut().zip(ev.channel.bytes) {
+                    *sum += b;
+                }
+            }
             self.close(c, ev.channel);
             self.chans[c].ended = true;
             self.chans[c].last = None;
@@ -909,7 +939,7 @@ impl RecordBuilder {
 
     fn hold(&mut self, c: usize, draft: Draft) {
         self.held.push(Held {
-            channel: self.chans[c].context.clone(),
+            channel: Some(self.chans[c].context.clone()),
             draft,
         });
     }
@@ -988,7 +1018,10 @@ impl RecordBuilder {
     }
 
     fn emit(&mut self, h: Held, emit: &mut Emit<'_>) -> io::Result<()> {
-        let Some(&c) = self.index.get(&*h.channel) else {
+        let Some(channel) = h.channel else {
+            return self.emit_connection(h.draft, emit);
+        };
+        let Some(&c) = self.index.get(&*channel) else {
             return Ok(());
         };
         let chan = &mut self.chans[c];
@@ -1033,7 +1066,7 @@ impl RecordBuilder {
             origin: d.origin,
             request: d.request,
             conn: Arc::clone(&self.conn),
-            channel_id: chan.context.channel_id.clone(),
+            channel_id: Some(chan.context.channel_id.clone()),
             channel_type: chan.kind.clone(),
             pty,
             process: d.process,
@@ -1043,6 +1076,284 @@ impl RecordBuilder {
             signal: d.signal,
             session: d.session,
             io: d.io,
+            connection: None,
+            product_version: self.opts.product_version,
+        };
+        emit(&record)
+    }
+}
+
+/// Which records of the connection itself a replay makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnRecords {
+    /// The whole connection: from the metadata, else from the logs.
+    Whole,
+    /// The first of its logs replayed alone (a batch): from the metadata
+    /// only, so that the records are the same as for the whole.
+    MetadataOnly,
+    /// Another of its logs replayed alone: none (the first log's replay
+    /// makes them).
+    None,
+}
+
+/// What the connection's own records are made of, gathered as it goes.
+#[derive(Debug)]
+struct ConnState {
+    records: ConnRecords,
+    /// `connected` from the metadata, parsed, with its text.
+    connected: Option<(Nanos, String)>,
+    /// `disconnected` from the metadata.
+    disconnected: Option<(Nanos, String)>,
+    status: Option<String>,
+    /// The metadata's byte counts summed over its channels, when every
+    /// channel has them.
+    meta_bytes: Option<(u64, u64)>,
+    /// The channels the metadata lists (the global requests not counted).
+    meta_channels: Option<u64>,
+    /// Whether the start record was made.
+    started: bool,
+    /// The first and last event times, with their text.
+    first: Option<(Nanos, String)>,
+    last: Option<(Nanos, String)>,
+    /// Bytes of the channels that ended (stdin, stdout, stderr).
+    bytes: [u64; 3],
+    /// Channels that ended (the global requests not counted).
+    channels: u64,
+    /// Records made of the connection itself.
+    seq: u64,
+}
+
+impl ConnState {
+    fn new(conn: &ConnectionRef<'_>) -> ConnState {
+        let records = match (conn.part, conn.meta) {
+            (None, _) => ConnRecords::Whole,
+            (Some(p), Some(_)) if p.index == 0 => ConnRecords::MetadataOnly,
+            (Some(_), _) => ConnRecords::None,
+        };
+        let time = |t: Option<&String>| {
+            let t = t?;
+            let ts = crate::time::parse_rfc3339(t.as_bytes(), true).ok()?;
+            Some((ts, t.clone()))
+        };
+        let meta = conn.meta;
+        let listed: Vec<&crate::connection::TrailChannel> = meta
+            .and_then(|m| m.trail.as_ref())
+            .map(|t| {
+                t.channels
+                    .iter()
+                    .filter(|c| c.kind.as_deref() != Some(GLOBAL_KIND))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let all_channels = meta
+            .and_then(|m| m.trail.as_ref())
+            .map(|t| t.channels.as_slice())
+            .unwrap_or_default();
+        let sum = |f: fn(&crate::connection::TrailChannel) -> Option<u64>| {
+            if all_channels.is_empty() {
+                return None;
+            }
+            all_channels.iter().map(f).sum::<Option<u64>>()
+        };
+        let meta_bytes = match (
+            sum(|c| c.bytes_client_to_server),
+            sum(|c| c.bytes_server_to_client),
+        ) {
+            (Some(a), Some(b)) => Some((a, b)),
+            _ => None,
+        };
+        ConnState {
+            records,
+            connected: time(meta.and_then(|m| m.connected.as_ref())),
+            disconnected: time(meta.and_then(|m| m.disconnected.as_ref())),
+            status: meta.and_then(|m| m.status.clone()),
+            meta_bytes,
+            meta_channels: meta
+                .and_then(|m| m.trail.as_ref())
+                .map(|_| listed.len() as u64),
+            started: false,
+            first: None,
+            last: None,
+            bytes: [0; 3],
+            channels: 0,
+            seq: 0,
+        }
+    }
+
+    /// Notes an event of the connection, at `ts` written `text`.
+    fn saw(&mut self, ts: Nanos, text: &str) {
+        if self.first.as_ref().is_none_or(|(f, _)| ts < *f) {
+            self.first = Some((ts, text.to_string()));
+        }
+        if self.last.as_ref().is_none_or(|(l, _)| ts > *l) {
+            self.last = Some((ts, text.to_string()));
+        }
+    }
+}
+
+/// The parts that are known, joined by spaces, for messages.
+fn known(parts: &[Option<String>]) -> String {
+    parts
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl RecordBuilder {
+    /// The connection's start record, at `ts` (written `text`), once.
+    fn connection_started(&mut self, ts: Nanos, text: &str) {
+        let st = &mut self.conn_state;
+        if st.started || st.records == ConnRecords::None {
+            return;
+        }
+        st.started = true;
+        let c = &self.conn;
+        let who = c.user.as_ref().map(|u| format!("of {u}"));
+        let from = c.remote_address.as_ref().map(|a| format!("from {a}"));
+        let to = match (&c.account, &c.host, &c.host_address) {
+            (None, None, None) => None,
+            (account, host, address) => {
+                let mut s = String::from("to ");
+                if let Some(a) = account {
+                    s.push_str(&format!("{a}@"));
+                }
+                s.push_str(host.as_deref().or(address.as_deref()).unwrap_or("?"));
+                if let (Some(_), Some(a)) = (host, address) {
+                    s.push_str(&format!(" ({a})"));
+                }
+                Some(s)
+            }
+        };
+        let auth = (!c.authentication_method.is_empty())
+            .then(|| format!("authenticated by {}", c.authentication_method.join("+")));
+        let mut message = known(&[Some("connection".into()), who, from, to, auth]);
+        if !c.has_metadata {
+            message.push_str(" (no metadata: its first event)");
+        }
+        let prefix = self.conn_prefix();
+        let mut d = Draft::new(
+            ts,
+            text,
+            format!("{prefix}connection-start"),
+            Action::ConnectionStart,
+            message,
+        );
+        d.outcome = EventOutcome::Success;
+        d.connection = Some(ConnectionFacts {
+            started: ts,
+            ended: None,
+            bytes_client_to_server: None,
+            bytes_server_to_client: None,
+            status: None,
+            channels: None,
+        });
+        self.held.push(Held {
+            channel: None,
+            draft: d,
+        });
+    }
+
+    /// The connection's end record, once its events are over.
+    fn connection_ended(&mut self) {
+        let st = &self.conn_state;
+        if st.records == ConnRecords::None {
+            return;
+        }
+        let whole = st.records == ConnRecords::Whole;
+        let start = st.connected.clone().or_else(|| st.first.clone());
+        let Some(end) = st.disconnected.clone().or_else(|| st.last.clone()) else {
+            return;
+        };
+        if let Some((ts, text)) = &start {
+            self.connection_started(*ts, text);
+        }
+        let st = &self.conn_state;
+        let (c2s, s2c) = match (st.meta_bytes, whole) {
+            (Some((a, b)), _) => (Some(a), Some(b)),
+            (None, true) => (Some(st.bytes[0]), Some(st.bytes[1] + st.bytes[2])),
+            (None, false) => (None, None),
+        };
+        let channels = if whole {
+            Some(st.channels)
+        } else {
+            st.meta_channels
+        };
+        let facts = ConnectionFacts {
+            started: start.map_or(end.0, |s| s.0),
+            ended: Some(end.0),
+            bytes_client_to_server: c2s,
+            bytes_server_to_client: s2c,
+            status: st.status.clone(),
+            channels,
+        };
+        let mut message = format!(
+            "connection ended after {}",
+            human_duration(facts.duration().unwrap_or(0))
+        );
+        if let (Some(a), Some(b)) = (c2s, s2c) {
+            message.push_str(&format!(
+                ": {a} bytes client to server, {b} bytes server to client"
+            ));
+        }
+        if let Some(n) = channels {
+            message.push_str(&format!(", {n} channel(s)"));
+        }
+        if let Some(s) = &facts.status {
+            message.push_str(&format!(", status {s}"));
+        }
+        let prefix = self.conn_prefix();
+        let mut d = Draft::new(
+            end.0,
+            &end.1,
+            format!("{prefix}connection-end"),
+            Action::ConnectionEnd,
+            message,
+        );
+        d.outcome = EventOutcome::Success;
+        d.connection = Some(facts);
+        self.held.push(Held {
+            channel: None,
+            draft: d,
+        });
+    }
+
+    /// `<connection>/`, or nothing without a connection id.
+    fn conn_prefix(&self) -> String {
+        self.conn
+            .connection_id
+            .as_ref()
+            .map_or_else(String::new, |c| format!("{c}/"))
+    }
+
+    fn emit_connection(&mut self, d: Draft, emit: &mut Emit<'_>) -> io::Result<()> {
+        let seq = self.conn_state.seq;
+        self.conn_state.seq += 1;
+        let record = SiemEvent {
+            ts: d.ts,
+            ts_text: d.ts_text,
+            id: d.local_id,
+            seq,
+            action: d.action,
+            outcome: d.outcome,
+            reason: d.reason,
+            severity: d.severity,
+            message: d.message,
+            origin: None,
+            request: None,
+            conn: Arc::clone(&self.conn),
+            channel_id: None,
+            channel_type: None,
+            pty: None,
+            process: None,
+            env: None,
+            subsystem: None,
+            forward: None,
+            signal: None,
+            session: None,
+            io: None,
+            connection: d.connection,
             product_version: self.opts.product_version,
         };
         emit(&record)
@@ -1083,8 +1394,9 @@ type CommandSource<'f> = Box<dyn FnMut(&ChannelState) -> Vec<Command> + 'f>;
 /// });
 /// Archive::from_bytes("0.hex", log).replay(&mut sink, &mut |_| {}).unwrap();
 /// drop(sink);
-/// assert_eq!(records[0].action, Action::ChannelOpen);
-/// assert_eq!(records.last().unwrap().action, Action::ChannelClose);
+/// assert_eq!(records[0].action, Action::ConnectionStart);
+/// assert_eq!(records[1].action, Action::ChannelOpen);
+/// assert_eq!(records.last().unwrap().action, Action::ConnectionEnd);
 /// ```
 pub struct RecordSink<'f> {
     builder: RecordBuilder,
