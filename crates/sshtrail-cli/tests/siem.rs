@@ -460,3 +460,101 @@ fn connection_records_come_once_on_a_stream_and_in_a_batch() {
         "in the first log's file, as on the stream"
     );
 }
+
+/// The ECS documents of `convert --to ecs PATHS`: (`@timestamp` as
+/// nanoseconds, connection id, action).
+fn ecs_stream(paths: &[&Path]) -> Vec<(i128, String, String)> {
+    let out = convert("ecs", &["--io"], paths);
+    out.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let d: serde_json::Value = serde_json::from_slice(l).unwrap();
+            (
+                parse_rfc3339(d["@timestamp"].as_str().unwrap().as_bytes(), false).unwrap(),
+                d["sshtrail"]["connection_id"].as_str().unwrap().to_string(),
+                d["event"]["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Every real recording on one command line (in id order, which is not
+/// their time order): one stream in time order across the connections.
+#[test]
+fn records_of_several_connections_come_in_time_order() {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(testdata("realtrail/index.json")).unwrap()).unwrap();
+    let mut dirs = Vec::new();
+    for c in index["connections"].as_array().unwrap() {
+        dirs.push(real_connection(
+            c["connection_id"].as_str().unwrap(),
+            "jsonl",
+            true,
+        ));
+    }
+    let paths: Vec<&Path> = dirs.iter().map(|(_, p)| p.as_path()).collect();
+    let records = ecs_stream(&paths);
+    assert!(
+        records.windows(2).all(|w| w[0].0 <= w[1].0),
+        "out of time order"
+    );
+    let starts: Vec<&str> = records
+        .iter()
+        .filter(|r| r.2 == "ssh-connection-start")
+        .map(|r| &r.1[..8])
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            "a5a03a75", "6be2d65f", "fa5f783f", "bf5e427e", "1dd56798", "1c0eb6a5", "56461fdd",
+            "971de967", "1b338b0d"
+        ]
+    );
+}
+
+/// A real shell session and a copy of it 10 seconds later under another
+/// id: their records interleave in time order.
+#[test]
+fn records_of_overlapping_connections_interleave() {
+    const ID: &str = "1c0eb6a5-9524-455b-bc54-0e310f597329";
+    const COPY: &str = "1c0eb6a5-0000-4000-8000-000000000010";
+    let (_a, first) = real_connection(ID, "jsonl", true);
+    let (_b, moved) = real_connection(ID, "jsonl", true);
+    let shifted = moved.with_file_name(COPY);
+    std::fs::rename(&moved, &shifted).unwrap();
+    let later = |t: &str| {
+        sshtrail::time::format_rfc3339(parse_rfc3339(t.as_bytes(), false).unwrap() + 10_000_000_000)
+    };
+    let log = std::fs::read_to_string(shifted.join("0.jsonl")).unwrap();
+    let log: String = log
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["ts"] = later(v["ts"].as_str().unwrap()).into();
+            format!("{v}\n")
+        })
+        .collect();
+    std::fs::write(shifted.join("0.jsonl"), log).unwrap();
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(shifted.join("connection.json")).unwrap()).unwrap();
+    meta["id"] = COPY.into();
+    for k in ["connected", "disconnected"] {
+        meta[k] = later(meta[k].as_str().unwrap()).into();
+    }
+    std::fs::write(shifted.join("connection.json"), meta.to_string()).unwrap();
+
+    let records = ecs_stream(&[shifted.as_path(), first.as_path()]);
+    assert!(
+        records.windows(2).all(|w| w[0].0 <= w[1].0),
+        "out of time order"
+    );
+    let switches = records.windows(2).filter(|w| w[0].1 != w[1].1).count();
+    assert!(
+        switches > 10,
+        "the connections follow each other ({switches} switches)"
+    );
+    assert_eq!(
+        records.iter().filter(|r| r.1 == ID).count(),
+        records.len() / 2
+    );
+}

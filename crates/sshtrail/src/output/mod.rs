@@ -216,6 +216,27 @@ impl OutputFormat {
         }
     }
 
+    /// The SIEM format this is, if it is one.
+    #[cfg(feature = "siem")]
+    pub fn siem_format(self) -> Option<crate::siem::SiemFormat> {
+        use crate::siem::SiemFormat;
+        match self {
+            OutputFormat::Ecs => Some(SiemFormat::Ecs),
+            OutputFormat::Ocsf => Some(SiemFormat::Ocsf),
+            OutputFormat::Cef => Some(SiemFormat::Cef),
+            OutputFormat::Hec => Some(SiemFormat::Hec),
+            OutputFormat::Asciicast
+            | OutputFormat::AsciicastV3
+            | OutputFormat::Script
+            | OutputFormat::ScriptAdvanced
+            | OutputFormat::Text
+            | OutputFormat::Jsonl
+            | OutputFormat::Hex
+            | OutputFormat::Hexdump
+            | OutputFormat::Raw => None,
+        }
+    }
+
     /// A writer of this format.
     pub fn writer(self, options: &WriterOptions) -> Box<dyn ChannelWriter> {
         match self {

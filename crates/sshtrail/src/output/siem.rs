@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::io;
 
 use super::{ChannelWriter, Output, PartKey, WriterOptions};
+use crate::archive::{Archive, Problem, ReplayCounts, ReplayOptions};
 use crate::channel::{ChannelEvent, ChannelEventKind, ConnectionRef};
 use crate::connection::Context;
 use crate::siem::{self, RecordBuilder, SiemEvent, SiemFormat, SiemOptions};
@@ -15,6 +16,7 @@ use crate::siem::{self, RecordBuilder, SiemEvent, SiemFormat, SiemOptions};
 /// of the first channel seen.
 pub struct SiemWriter {
     format: SiemFormat,
+    options: SiemOptions,
     records: RecordBuilder,
     /// The connection being written.
     connection: Option<String>,
@@ -30,19 +32,54 @@ pub struct SiemWriter {
 impl SiemWriter {
     /// A writer of `format` with the SIEM settings of `options`.
     pub fn new(format: SiemFormat, options: &WriterOptions) -> Self {
+        let options = SiemOptions {
+            io: options.io,
+            io_max_bytes: options.io_max_bytes,
+            product_version: env!("CARGO_PKG_VERSION"),
+            recognize_commands: true,
+        };
         SiemWriter {
             format,
-            records: RecordBuilder::new(SiemOptions {
-                io: options.io,
-                io_max_bytes: options.io_max_bytes,
-                product_version: env!("CARGO_PKG_VERSION"),
-                recognize_commands: true,
-            }),
+            options,
+            records: RecordBuilder::new(options),
             connection: None,
             home: None,
             touched: HashSet::new(),
             line: Vec::new(),
         }
+    }
+
+    /// Replays every connection of `archive` and writes their records into
+    /// `out` in time order across all of them ([`siem::merge_records`]):
+    /// what a stream output of several connections takes.
+    pub fn write_merged(
+        &mut self,
+        archive: &Archive,
+        options: &ReplayOptions,
+        out: &mut dyn Output,
+        problems: &mut dyn FnMut(Problem),
+    ) -> io::Result<ReplayCounts> {
+        let (format, ext) = (self.format, self.ext());
+        siem::merge_records(
+            archive,
+            options,
+            self.options,
+            &mut |r| {
+                let mut line = Vec::new();
+                siem::write(format, r, &mut line);
+                (r.conn.connection_id.clone(), r.channel_id.clone(), line)
+            },
+            &mut |(connection, channel, line)| {
+                let key = PartKey {
+                    connection: connection.as_deref(),
+                    channel: channel.as_deref(),
+                    ext,
+                    name: super::PartName::Main,
+                };
+                out.part(&key)?.write_all(&line)
+            },
+            problems,
+        )
     }
 
     fn ext(&self) -> &'static str {

@@ -36,10 +36,12 @@
 mod cef;
 mod ecs;
 mod hec;
+mod merge;
 mod ocsf;
 mod records;
 
 pub use cef::extension as cef_extension;
+pub use merge::merge_records;
 pub use records::{RecordBuilder, RecordSink};
 
 use std::fmt;
