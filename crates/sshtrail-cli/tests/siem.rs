@@ -26,6 +26,7 @@ use sshtrail::time::parse_rfc3339;
 const FIXTURE: &str = "conn/6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f";
 const TRICKY: &str = "siem/conn-tricky/0b5e7c1a-3d2f-4e6a-8b9c-1d2e3f4a5b6c";
 const OCSF_VERSION: &str = "1.3.0";
+const SHELL_EDITOR: &str = "1c0eb6a5-9524-455b-bc54-0e310f597329";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -106,7 +107,7 @@ fn tricky_commands(ch: &ChannelState) -> Vec<Typed> {
         .collect()
 }
 
-fn library_records(name: &str) -> Vec<SiemEvent> {
+fn library_records(path: &Path) -> Vec<SiemEvent> {
     let opts = SiemOptions {
         io: true,
         recognize_commands: false,
@@ -118,11 +119,9 @@ fn library_records(name: &str) -> Vec<SiemEvent> {
         Ok(())
     })
     .with_commands(tricky_commands);
-    Archive::open(
-        &[testdata(name)],
-        &Discovery::connection_folders(),
-        &mut |p| panic!("{p}"),
-    )
+    Archive::open(&[path], &Discovery::connection_folders(), &mut |p| {
+        panic!("{p}")
+    })
     .replay(&mut sink, &mut |p| panic!("{p}"))
     .unwrap();
     drop(sink);
@@ -137,6 +136,25 @@ fn write_all(evs: &[SiemEvent], format: SiemFormat, path: &Path) {
     std::fs::write(path, out).unwrap();
 }
 
+/// What a CEF parser reads back for `v`: control characters as the text of
+/// their escape (`\e`, `\t`, `\x00`), but line feed and carriage return
+/// in extension values (`header`: those too), which CEF escapes itself.
+fn as_parsed(v: &str, header: bool) -> String {
+    let mut out = String::new();
+    for c in v.chars() {
+        match c {
+            '\n' | '\r' if !header => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x1b' => out.push_str("\\e"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// What each CEF line must parse back into: the header fields and the
 /// extension's key-value pairs, unescaped.
 fn cef_expectations(evs: &[SiemEvent], path: &Path) {
@@ -145,13 +163,25 @@ fn cef_expectations(evs: &[SiemEvent], path: &Path) {
         .map(|e| {
             let ext: serde_json::Map<String, serde_json::Value> = siem::cef_extension(e)
                 .into_iter()
-                .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        serde_json::Value::String(as_parsed(&v, false)),
+                    )
+                })
                 .collect();
-            serde_json::json!({
-                "header": ["sshtrail", "sshtrail", e.product_version, e.action.name(),
-                           e.action.title(), e.severity.cef().to_string()],
-                "extension": ext,
-            })
+            let header: Vec<String> = [
+                "sshtrail",
+                "sshtrail",
+                e.product_version,
+                e.action.name(),
+                e.action.title(),
+                &e.severity.cef().to_string(),
+            ]
+            .iter()
+            .map(|h| as_parsed(h, true))
+            .collect();
+            serde_json::json!({"header": header, "extension": ext})
         })
         .collect();
     std::fs::write(path, serde_json::to_vec(&list).unwrap()).unwrap();
@@ -162,8 +192,17 @@ fn what_the_library_writes_passes_the_independent_validators() {
     let dir = scratch("lib");
     let mut evs = Vec::new();
     for name in [FIXTURE, TRICKY, "session.jsonl"] {
-        evs.extend(library_records(name));
+        evs.extend(library_records(&testdata(name)));
     }
+    // A real shell session with vim: ESC, BEL and friends in the text.
+    let (_real, shell) = real_connection(SHELL_EDITOR, "jsonl", true);
+    evs.extend(library_records(&shell));
+    assert!(
+        evs.iter()
+            .filter_map(|e| e.io.as_ref())
+            .any(|io| io.text.contains('\x1b')),
+        "control characters are in the records"
+    );
     assert!(evs.len() > 100);
     // The tricky values are really in the records.
     let cef_ext: Vec<_> = evs.iter().flat_map(siem::cef_extension).collect();
@@ -195,9 +234,10 @@ fn what_the_library_writes_passes_the_independent_validators() {
             other => panic!("no independent validator for {other}"),
         }
     }
-    // A header with a pipe and a backslash survives too (cefp; pycef cannot read it).
+    // A header with a pipe, a backslash and control characters survives
+    // too (cefp; pycef cannot read it).
     let mut odd = evs[0].clone();
-    odd.product_version = "1.0|beta\\2";
+    odd.product_version = "1.0|beta\\2\x1b\n";
     let file = dir.join("header.cef");
     write_all(std::slice::from_ref(&odd), SiemFormat::Cef, &file);
     let expect = dir.join("header-expect.json");
@@ -210,7 +250,7 @@ fn what_the_library_writes_passes_the_independent_validators() {
 #[test]
 fn the_validators_reject_broken_records() {
     let dir = scratch("bad");
-    let evs = library_records(FIXTURE);
+    let evs = library_records(&testdata(FIXTURE));
     let rejects = |kind: &str, body: String, args: &[&str]| {
         let file = dir.join(format!("bad.{kind}"));
         std::fs::write(&file, body).unwrap();
@@ -557,4 +597,39 @@ fn records_of_overlapping_connections_interleave() {
         records.iter().filter(|r| r.1 == ID).count(),
         records.len() / 2
     );
+}
+
+/// `--io` records of a real shell session with vim carry ESC, BEL, DEL and
+/// friends: no CEF line holds a raw control character (CEF has no escape
+/// for them, so they are written as escaped text), and the JSON formats
+/// escape every one JSON requires (U+0000 to U+001F, which serde_json does;
+/// DEL and C1 are legal JSON and stay).
+#[test]
+fn no_raw_control_character_in_any_siem_line() {
+    let (_dir, conn) = real_connection(SHELL_EDITOR, "hex", true);
+    for format in ["cef", "ecs", "ocsf", "hec"] {
+        let out = convert(format, &["--io"], &[&conn]);
+        let text = String::from_utf8(out).unwrap();
+        for line in text.lines() {
+            let raw: Vec<char> = line
+                .chars()
+                .filter(|&c| c.is_control() && (format == "cef" || c < ' '))
+                .collect();
+            assert!(
+                raw.is_empty(),
+                "{format}: raw control characters {raw:?} in {line}"
+            );
+            if format != "cef" {
+                serde_json::from_str::<serde_json::Value>(line).unwrap();
+            }
+        }
+        if format == "cef" {
+            assert!(text.contains("\\\\e[?1049h"), "vim's ESC, escaped");
+        } else {
+            assert!(
+                text.contains("\\u001b[?1049h"),
+                "{format}: vim's ESC, JSON-escaped"
+            );
+        }
+    }
 }

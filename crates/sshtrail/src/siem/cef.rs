@@ -2,9 +2,14 @@
 //! `CEF:0|Vendor|Product|Version|SignatureID|Name|Severity|Extension`.
 //!
 //! Escaping follows the CEF specification: in the header `\` and `|` are
-//! escaped with a backslash (a line break becomes a space: the header has
-//! no room for one); in extension values `\`, `=`, line feed and carriage
-//! return become `\\`, `\=`, `\n` and `\r`. Keys are the standard ones
+//! escaped with a backslash; in extension values `\`, `=`, line feed and
+//! carriage return become `\\`, `\=`, `\n` and `\r`. The specification
+//! has no escape for other control characters (NUL, ESC, BEL, tab, DEL,
+//! C1), which a terminal session's text is full of and which break
+//! collectors and consoles: each is written as the text people read
+//! elsewhere in sshtrail (`\e`, `\t`, `\x00`), its backslash escaped, so
+//! a CEF parser reads back `\e`. In the header, which has no room for a
+//! line, line breaks are written so too (`\n` as text). Keys are the standard ones
 //! (`rt`, `act`, `outcome`, `reason`, `msg`, `suser`, `suid`, `duser`,
 //! `src`, `shost`, `dst`, `dhost`, `app`, `proto`, `externalId`, `cat`,
 //! `dproc`, `start`, `end`, `in`, `out`) and the custom `csN`/`cnN` pairs
@@ -26,6 +31,19 @@
 
 use super::{ecs, is_ip, millis, Action, SiemEvent};
 
+/// Writes a control character as the escaped text of its escape (`\\e`,
+/// which a parser reads as `\e`); `false` for any other character.
+fn control(c: char, out: &mut String) -> bool {
+    match crate::encode::pretty::control_escape(c) {
+        Some(escaped) => {
+            out.push('\\');
+            out.push_str(&escaped);
+            true
+        }
+        None => false,
+    }
+}
+
 /// Escapes a header field.
 pub(crate) fn escape_header(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
@@ -33,7 +51,7 @@ pub(crate) fn escape_header(s: &str) -> String {
         match c {
             '\\' => out.push_str("\\\\"),
             '|' => out.push_str("\\|"),
-            '\n' | '\r' => out.push(' '),
+            c if control(c, &mut out) => {}
             c => out.push(c),
         }
     }
@@ -49,6 +67,7 @@ pub(crate) fn escape_value(s: &str) -> String {
             '=' => out.push_str("\\="),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
+            c if control(c, &mut out) => {}
             c => out.push(c),
         }
     }
@@ -213,7 +232,11 @@ mod tests {
     #[test]
     fn escapes() {
         assert_eq!(escape_header(r"a|b\c"), r"a\|b\\c");
-        assert_eq!(escape_header("a\nb"), "a b");
+        assert_eq!(escape_header("a\nb\x1b"), r"a\\nb\\e");
         assert_eq!(escape_value("a=b\\c\nd\re|f"), r"a\=b\\c\nd\re|f");
+        assert_eq!(
+            escape_value("\0\x1b[1m\x07\t\x7f\u{9b}ü"),
+            r"\\x00\\e[1m\\x07\\t\\x7f\\x9bü"
+        );
     }
 }
