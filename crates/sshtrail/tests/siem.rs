@@ -462,8 +462,10 @@ fn io_text_is_cut_at_a_character_boundary_with_a_flag() {
         .iter()
         .find(|io| io.offset == 0 && io.stream.name() == "stdout")
         .unwrap();
-    assert_eq!(first.text, "m\u{fc}ller@db:~$ ");
-    assert!(!first.truncated);
+    // The prompt and the command echoed after it: one line of the screen.
+    assert_eq!(first.text, "m\u{fc}ller@db:~$ ls");
+    assert!(!first.truncated && first.line_end);
+    assert!(!big.line_end, "the channel ended in the middle of it");
     let err = outs.iter().find(|io| io.stream.name() == "stderr").unwrap();
     assert!(err.text.contains("caf\u{e9}|=\\"));
     // Binary data is decoded lossily, never an error.

@@ -302,9 +302,9 @@ pub struct WriterOptions {
     pub title: Option<String>,
     /// Evidence formats: the event types kept.
     pub filter: Filter,
-    /// SIEM: also a record for each data chunk with its text.
+    /// SIEM: also a record for each line of the data streams, with its text.
     pub io: bool,
-    /// SIEM: the most bytes of a chunk's text a record keeps.
+    /// SIEM: the most bytes of a line's text a record keeps.
     pub io_max_bytes: usize,
 }
 

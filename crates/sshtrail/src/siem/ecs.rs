@@ -269,6 +269,7 @@ pub fn document(ev: &SiemEvent) -> Value {
         put(&mut d, "sshtrail.io.offset", io.offset);
         put(&mut d, "sshtrail.io.bytes", io.len);
         put(&mut d, "sshtrail.io.truncated", io.truncated);
+        put(&mut d, "sshtrail.io.line_end", io.line_end);
     }
     put(&mut d, "sshtrail.ts", ev.ts_text.clone());
     Value::Object(d)

@@ -144,6 +144,7 @@ pub fn event(ev: &SiemEvent) -> Value {
         );
         put("io_text", json!(io.text));
         put("io_truncated", json!(io.truncated));
+        put("io_line_end", json!(io.line_end));
     }
     Value::Object(e)
 }

@@ -10,7 +10,8 @@
 //! subsystem and env requests, port, socket, agent and X11 forwarding,
 //! signals, the exit status or signal, every typed command, every failed
 //! request (keepalives excepted: OpenSSH servers answer them with a failure
-//! by design) and, with [`SiemOptions::io`], the text of the data chunks.
+//! by design) and, with [`SiemOptions::io`], the text of the data streams,
+//! one record a line.
 //! Each record carries the connection metadata when there is one.
 //!
 //! Output is deterministic: no clock, no random ids, fixed key order.
@@ -36,6 +37,7 @@
 mod cef;
 mod ecs;
 mod hec;
+mod lines;
 mod merge;
 mod ocsf;
 mod records;
@@ -56,9 +58,10 @@ use crate::time::{Nanos, NANOS_PER_SEC};
 /// What the records include and how they name their producer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SiemOptions {
-    /// Also a record for each stdin, stdout and stderr chunk, with its text.
+    /// Also a record for each line of stdin, stdout and stderr, with its
+    /// text and the time of its first byte.
     pub io: bool,
-    /// The most bytes of a chunk's text a record keeps (then `truncated`).
+    /// The most bytes of a line's text a record keeps (then `truncated`).
     pub io_max_bytes: usize,
     /// The producer's version (OCSF `metadata.product.version`, the CEF
     /// header's Version).
@@ -179,11 +182,11 @@ pub enum Action {
     Command,
     /// Any other request that failed.
     RequestFailed,
-    /// A chunk of input (stdin).
+    /// A line of input (stdin).
     Input,
-    /// A chunk of output (stdout).
+    /// A line of output (stdout).
     Output,
-    /// A chunk of error output (stderr).
+    /// A line of error output (stderr).
     ErrorOutput,
 }
 
@@ -525,21 +528,26 @@ impl ConnectionFacts {
     }
 }
 
-/// A data chunk's text.
+/// A line of a data stream (see `--io` in the README: one record a line,
+/// with the time of its first byte).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IoChunk {
     /// Which stream.
     pub stream: Stream,
-    /// Where the chunk starts in the stream.
+    /// Where the line starts in the stream.
     pub offset: u64,
-    /// The chunk's length in bytes.
+    /// The line's length in bytes, its end (CR, LF or CR LF) included.
     pub len: usize,
-    /// The first bytes kept (at most `io_max_bytes`, cut at a character boundary).
+    /// The bytes of its text kept (at most `io_max_bytes`, cut at a
+    /// character boundary).
     pub kept: usize,
-    /// Those bytes, decoded as UTF-8 with U+FFFD for what is not.
+    /// Those bytes, decoded as UTF-8 with U+FFFD for what is not; the line's
+    /// end is not part of it.
     pub text: String,
-    /// True when `kept < len`.
+    /// True when the text was cut (`kept` is less than the text's length).
     pub truncated: bool,
+    /// False for a line its channel's end cut off before its line end.
+    pub line_end: bool,
 }
 
 /// One normalized record.
@@ -547,7 +555,7 @@ pub struct IoChunk {
 pub struct SiemEvent {
     /// When.
     pub ts: Nanos,
-    /// That time as in the log (data chunks keep no text: formatted in UTC).
+    /// That time as in the log (lines of data keep no text: formatted in UTC).
     pub ts_text: String,
     /// A stable id: `<connection>/<channel>/<what>` (`open`, `close`, `r<n>`
     /// for the n-th request, `cmd-<n>`, `stdout@<offset>`, ...);
@@ -593,7 +601,7 @@ pub struct SiemEvent {
     pub session: Option<SessionSummary>,
     /// The connection's own facts (connection start and end records).
     pub connection: Option<ConnectionFacts>,
-    /// The chunk (stdin, stdout, stderr records).
+    /// The line (stdin, stdout, stderr records).
     pub io: Option<IoChunk>,
     /// The producer's version.
     pub product_version: &'static str,

@@ -324,7 +324,7 @@ pub fn document(ev: &SiemEvent) -> Value {
         unmapped.insert(
             "io".into(),
             json!({"stream": io.stream.name(), "offset": io.offset, "bytes": io.len,
-                   "text": io.text, "truncated": io.truncated}),
+                   "text": io.text, "truncated": io.truncated, "line_end": io.line_end}),
         );
     }
 

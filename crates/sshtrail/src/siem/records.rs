@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::io;
 use std::sync::Arc;
 
+use super::lines::{Line, Lines};
 use super::{
     cut_at_char_boundary, shell_words, Action, ConnInfo, ConnectionFacts, EventOutcome, IoChunk,
     ProcessInfo, PtyInfo, SessionSummary, Severity, SiemEvent, SiemOptions, SignalInfo,
@@ -102,7 +103,7 @@ pub(crate) fn forward_text(f: &Forward) -> String {
 }
 
 /// The order of records of equal time within a channel: the open, then
-/// requests, the close, typed commands, and data chunks by stream.
+/// requests, the close, typed commands, and lines of data by stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Class {
     Open = 0,
@@ -263,6 +264,8 @@ struct Chan {
     /// last one in force at the watermark on: records are made with the
     /// size in force at their time.
     sizes: VecDeque<(Nanos, PtyInfo)>,
+    /// The line being gathered of each stream (`--io`).
+    lines: [Lines; 3],
     /// Commands found (the exec command included).
     command_count: u64,
     exec_listed: bool,
@@ -313,7 +316,7 @@ const MAX_HELD: usize = 20_000;
 ///
 /// The records of one connection come out in time order (ties: channels in
 /// order of their ids; within a channel the open first, then requests, the
-/// close, typed commands, and data chunks by stream and offset), each
+/// close, typed commands, and lines of data by stream and offset), each
 /// channel's numbered from 0. A record waits until nothing earlier can still
 /// come: a request waits for its reply (the record says how it ended), a
 /// typed line for its echo, a channel's first records for its type.
@@ -427,6 +430,7 @@ impl RecordBuilder {
             exec: None,
             pty: None,
             sizes: VecDeque::new(),
+            lines: Default::default(),
             command_count: 0,
             exec_listed: false,
             last: None,
@@ -509,13 +513,14 @@ impl RecordBuilder {
                     self.made_up_open(c);
                 }
                 if self.opts.io {
-                    self.io(c, ev.channel, stream, ts, offset, data);
+                    self.io(c, stream, ts, offset, data);
                 }
             }
             ChannelEventKind::Ended { .. } => {
                 if !self.chans[c].open_decided {
                     self.made_up_open(c);
                 }
+                self.flush_lines(c);
             }
             ChannelEventKind::Undecoded { .. } => {}
         }
@@ -821,40 +826,60 @@ impl RecordBuilder {
         self.hold(c, d);
     }
 
-    fn io(
-        &mut self,
-        c: usize,
-        ch: &ChannelState,
-        stream: Stream,
-        ts: Nanos,
-        offset: u64,
-        data: &[u8],
-    ) {
+    /// A data chunk: the lines it ends become records (see [`super::lines`]).
+    fn io(&mut self, c: usize, stream: Stream, ts: Nanos, offset: u64, data: &[u8]) {
+        let mut done = Vec::new();
+        self.chans[c].lines[stream as usize].push(
+            ts,
+            offset,
+            data,
+            self.opts.io_max_bytes,
+            &mut |l| done.push(l),
+        );
+        for line in done {
+            self.line(c, stream, line);
+        }
+    }
+
+    /// The channel ended: the lines still open become records.
+    fn flush_lines(&mut self, c: usize) {
+        for stream in Stream::ALL {
+            if let Some(line) = self.chans[c].lines[stream as usize].flush() {
+                self.line(c, stream, line);
+            }
+        }
+    }
+
+    /// The record of a line of `stream`.
+    fn line(&mut self, c: usize, stream: Stream, line: Line) {
         let action = match stream {
             Stream::Stdin => Action::Input,
             Stream::Stdout => Action::Output,
             Stream::Stderr => Action::ErrorOutput,
         };
-        let kept = cut_at_char_boundary(data, self.opts.io_max_bytes);
+        let kept = cut_at_char_boundary(&line.kept, self.opts.io_max_bytes);
         let io = IoChunk {
             stream,
-            offset,
-            len: data.len(),
+            offset: line.offset,
+            len: (line.text_len + line.end_len) as usize,
             kept,
-            text: String::from_utf8_lossy(&data[..kept]).into_owned(),
-            truncated: kept < data.len(),
+            text: String::from_utf8_lossy(&line.kept[..kept]).into_owned(),
+            truncated: (kept as u64) < line.text_len,
+            line_end: line.end_len > 0,
         };
+        let chan = &self.chans[c];
         let mut d = Draft::new(
-            ts,
-            &format_rfc3339(ts),
-            format!("{}/{}@{offset}", self.chans[c].prefix, stream.name()),
+            line.ts,
+            &format_rfc3339(line.ts),
+            format!("{}/{}@{}", chan.prefix, stream.name(), line.offset),
             action,
             format!(
-                "{} {} bytes at offset {}{}",
+                "{} line of {} bytes at offset {}{}{}",
                 stream.name(),
                 io.len,
                 io.offset,
-                if io.truncated { " (truncated)" } else { "" }
+                if io.truncated { " (truncated)" } else { "" },
+                if io.line_end { "" } else { " (no line end)" }
             ),
         );
         d.class = match stream {
@@ -862,13 +887,10 @@ impl RecordBuilder {
             Stream::Stdout => Class::Stdout,
             Stream::Stderr => Class::Stderr,
         };
-        d.idx = offset;
+        d.idx = line.offset;
         d.io = Some(io);
-        d.pty = ch.pty.as_ref().map(|p| PtyInfo {
-            term: p.term.clone(),
-            cols: p.cols,
-            rows: p.rows,
-        });
+        // The size in force at the line's time is filled in when it goes out.
+        d.pty = chan.pty.clone();
         self.hold(c, d);
     }
 
@@ -961,6 +983,11 @@ impl RecordBuilder {
             }
             if let Some(t) = chan.commands.waiting_since() {
                 w = w.min(t);
+            }
+            for line in &chan.lines {
+                if let Some(t) = line.since() {
+                    w = w.min(t);
+                }
             }
             if let Some(l) = chan.last {
                 w = w.min(l);
