@@ -1232,7 +1232,13 @@ impl RecordBuilder {
     /// The connection's start record, at `ts` (written `text`), once.
     fn connection_started(&mut self, ts: Nanos, text: &str) {
         let st = &mut self.conn_state;
-        if st.started || st.records == ConnRecords::None {
+        // Of one log replayed alone, only the metadata's time is the
+        // connection's.
+        let times_from_logs = st.records == ConnRecords::Whole;
+        if st.started
+            || st.records == ConnRecords::None
+            || (!times_from_logs && st.connected.is_none())
+        {
             return;
         }
         st.started = true;
@@ -1289,8 +1295,9 @@ impl RecordBuilder {
             return;
         }
         let whole = st.records == ConnRecords::Whole;
-        let start = st.connected.clone().or_else(|| st.first.clone());
-        let Some(end) = st.disconnected.clone().or_else(|| st.last.clone()) else {
+        let from_logs = |t: &Option<(Nanos, String)>| if whole { t.clone() } else { None };
+        let start = st.connected.clone().or_else(|| from_logs(&st.first));
+        let Some(end) = st.disconnected.clone().or_else(|| from_logs(&st.last)) else {
             return;
         };
         if let Some((ts, text)) = &start {
