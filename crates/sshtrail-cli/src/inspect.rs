@@ -5,10 +5,13 @@ use std::io::Write;
 
 use clap::Args;
 use sshtrail::archive::Discovery;
-use sshtrail::channel::{direction_name, ConnectionSummary, Outcome, SummaryCollector};
+use sshtrail::channel::{
+    direction_name, ChannelSummary, ConnectionSummary, Outcome, SummaryCollector, Verdict,
+};
 use sshtrail::time::{human_duration, parse_rfc3339};
 
 use crate::cli::args::Inputs;
+use crate::cli::exit;
 use crate::cli::input;
 use crate::cli::report::{CommandResult, Reporter};
 use crate::cli::text::person_line;
@@ -56,6 +59,16 @@ pub fn run(args: InspectArgs) -> CommandResult {
         .and_then(|()| stdout.flush())
     {
         return rep.output_failed(&e);
+    }
+    // A log that disagrees with the gateway's metadata fails the run; one
+    // that cannot be checked (no metadata) does not.
+    let mismatch = summaries
+        .connections()
+        .iter()
+        .flat_map(|c| c.channels.iter().chain(&c.global))
+        .any(|ch| ch.integrity.verdict == Verdict::Mismatch);
+    if mismatch {
+        return Ok(exit::code(exit::INPUT));
     }
     Ok(rep.code())
 }
@@ -122,6 +135,9 @@ fn describe(t: &mut String, conn: &ConnectionSummary) {
             let _ = person_line!(t, "  (no connection metadata found)");
             let _ = person_line!(t, "  when     {}", between(a.as_deref(), b.as_deref()));
         }
+    }
+    for g in &conn.global {
+        global(t, g);
     }
     for ch in chans {
         let mut head = format!(
@@ -204,11 +220,13 @@ fn describe(t: &mut String, conn: &ConnectionSummary) {
             ch.bytes.stdout,
             ch.bytes.stderr
         );
+        // Refused requests by name, counted: eight keepalives are one entry.
+        let refused: u64 = ch.request_counts.iter().map(|r| r.refused).sum();
         let failed: Vec<String> = ch
-            .requests
+            .request_counts
             .iter()
-            .filter(|r| matches!(r.outcome, Outcome::Failure(_)))
-            .map(|r| format!("{} from {}", r.name, direction_name(r.direction)))
+            .filter(|r| r.refused > 0)
+            .map(|r| r.label(r.refused))
             .collect();
         let _ = person_line!(
             t,
@@ -217,47 +235,88 @@ fn describe(t: &mut String, conn: &ConnectionSummary) {
             if failed.is_empty() {
                 String::new()
             } else {
-                format!(" ({} refused: {})", failed.len(), failed.join(", "))
+                format!(" ({refused} refused: {})", failed.join(", "))
             }
         );
-        for f in &ch.forwards {
-            let mut what = f.kind.to_string();
-            if let (Some(a), Some(p)) = (&f.address, f.port) {
-                what.push_str(&format!(" {a}:{p}"));
-            }
-            if let (Some(a), Some(p)) = (&f.originator, f.originator_port) {
-                what.push_str(&format!(" from {a}:{p}"));
-            }
-            if let Some(s) = &f.socket_path {
-                what.push_str(&format!(" {s}"));
-            }
-            let outcome = match &f.outcome {
-                Outcome::Failure(Some(why)) => format!("refused: {why}"),
-                o => o.name().to_string(),
-            };
-            let _ = person_line!(
-                t,
-                "    forward  {what} by {}  {outcome}",
-                direction_name(f.direction)
-            );
-        }
+        forwards(t, ch);
         if !ch.signals.is_empty() {
             let _ = person_line!(t, "    signals  {}", ch.signals.join(" "));
         }
-        if ch.undecoded > 0 {
-            let _ = person_line!(
-                t,
-                "    undecoded {} event(s) (first at line {})",
-                ch.undecoded,
-                ch.undecoded_events.first().map_or(0, |u| u.line)
-            );
-        }
-        let verdict = if ch.integrity.ok {
-            "OK (matches the connection metadata)".to_string()
-        } else {
-            format!("NOT OK: {}", ch.integrity.problems.join("; "))
-        };
-        let _ = person_line!(t, "    integrity {verdict}");
+        undecoded_and_integrity(t, ch);
     }
     t.push('\n');
+}
+
+/// The connection's global requests (a pseudo-channel in the logs): when,
+/// which (each name counted, with its refusals), the forwards they asked
+/// for, and the verdict on their log.
+fn global(t: &mut String, g: &ChannelSummary) {
+    let _ = person_line!(t, "  global requests (log {})", g.context.channel_id);
+    let _ = person_line!(
+        t,
+        "    time     {}",
+        between(g.started.as_deref(), g.ended.as_deref())
+    );
+    let listed: Vec<String> = g
+        .request_counts
+        .iter()
+        .map(|r| {
+            let mut s = r.label(r.count);
+            match r.refused {
+                0 => {}
+                n if n == r.count => s.push_str(" refused"),
+                n => s.push_str(&format!(" ({n} refused)")),
+            }
+            s
+        })
+        .collect();
+    let _ = person_line!(
+        t,
+        "    requests {}{}",
+        g.request_count,
+        if listed.is_empty() {
+            String::new()
+        } else {
+            format!(": {}", listed.join(", "))
+        }
+    );
+    forwards(t, g);
+    undecoded_and_integrity(t, g);
+}
+
+/// The forwards a channel (or the global requests) asked for.
+fn forwards(t: &mut String, ch: &ChannelSummary) {
+    for f in &ch.forwards {
+        let mut what = f.kind.to_string();
+        if let (Some(a), Some(p)) = (&f.address, f.port) {
+            what.push_str(&format!(" {a}:{p}"));
+        }
+        if let (Some(a), Some(p)) = (&f.originator, f.originator_port) {
+            what.push_str(&format!(" from {a}:{p}"));
+        }
+        if let Some(s) = &f.socket_path {
+            what.push_str(&format!(" {s}"));
+        }
+        let outcome = match &f.outcome {
+            Outcome::Failure(Some(why)) => format!("refused: {why}"),
+            o => o.name().to_string(),
+        };
+        let _ = person_line!(
+            t,
+            "    forward  {what} by {}  {outcome}",
+            direction_name(f.direction)
+        );
+    }
+}
+
+fn undecoded_and_integrity(t: &mut String, ch: &ChannelSummary) {
+    if ch.undecoded > 0 {
+        let _ = person_line!(
+            t,
+            "    undecoded {} event(s) (first at line {})",
+            ch.undecoded,
+            ch.undecoded_events.first().map_or(0, |u| u.line)
+        );
+    }
+    let _ = person_line!(t, "    integrity {}", ch.integrity.describe());
 }

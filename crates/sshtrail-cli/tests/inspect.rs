@@ -1,7 +1,7 @@
 //! `sshtrail inspect` and `sshtrail streams` on connection directories.
 
 mod common;
-use common::{sshtrail, testdata, testdata_path};
+use common::{real_connection, sshtrail, testdata, testdata_path};
 
 use std::process::Output;
 
@@ -76,12 +76,84 @@ fn inspect_names_every_disagreement_with_the_metadata() {
         problems.iter().any(|p| p.contains("UNCLEAN_CLOSE")),
         "{problems:?}"
     );
-    let text = String::from_utf8(
-        sshtrail(&["inspect", &testdata(&format!("conn-tampered/{CONN}"))]).stdout,
-    )
-    .unwrap();
+    assert_eq!(ch["integrity"]["verdict"], "mismatch");
+    assert_eq!(o.status.code(), Some(1), "a mismatch fails the run");
+    let o = sshtrail(&["inspect", &testdata(&format!("conn-tampered/{CONN}"))]);
+    let text = String::from_utf8(o.stdout).unwrap();
     assert!(
-        text.contains("integrity NOT OK") && text.contains("who      alice@example.com"),
+        text.contains("integrity mismatch: stdin has 14 bytes but the metadata's bytes_client_to_server is 21;")
+            && text.contains("protocol_file.status is UNCLEAN_CLOSE")
+            && text.contains("who      alice@example.com"),
+        "{text}"
+    );
+    assert_eq!(o.status.code(), Some(1));
+}
+
+/// The gateway's metadata carries byte counts and a status, no checksum: a
+/// byte replaced by another of the same count cannot be caught, and the
+/// verdict says what was compared instead of claiming the log is intact.
+#[test]
+fn integrity_says_what_was_compared_and_what_cannot_be() {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (_dir, conn) = real_connection("1c0eb6a5-9524-455b-bc54-0e310f597329", "jsonl", true);
+    let log = conn.join("0.jsonl");
+    let text = std::fs::read_to_string(&log).unwrap();
+    // One output byte replaced by another: every count stays the same.
+    let mut replaced = false;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            if !replaced && v["type"] == "stdout" {
+                let mut data = b64.decode(v["data"].as_str().unwrap()).unwrap();
+                if let Some(b) = data.iter_mut().find(|b| b.is_ascii_lowercase()) {
+                    *b = if *b == b'z' { b'a' } else { *b + 1 };
+                    v["data"] = b64.encode(&data).into();
+                    replaced = true;
+                    return v.to_string();
+                }
+            }
+            l.to_string()
+        })
+        .collect();
+    assert!(replaced);
+    std::fs::write(&log, lines.join("\n") + "\n").unwrap();
+    let o = sshtrail(&["inspect", "--json", conn.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let integrity = &json(&o)["connections"][0]["channels"][0]["integrity"];
+    assert_eq!(integrity["verdict"], "ok");
+    assert_eq!(
+        integrity["checked"],
+        serde_json::json!([
+            "client to server: 291 bytes, as bytes_client_to_server says",
+            "server to client: 6034 bytes, as bytes_server_to_client says",
+            "protocol_file.status is OK"
+        ])
+    );
+    let o = sshtrail(&["inspect", conn.to_str().unwrap()]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("integrity ok: client to server: 291 bytes, as bytes_client_to_server says; server to client: 6034 bytes")
+            && text.contains("contents not checked: that needs the gateway's checksum"),
+        "{text}"
+    );
+    assert!(!text.contains("matches the connection metadata"), "{text}");
+}
+
+#[test]
+fn without_metadata_the_verdict_is_unknown_and_the_run_succeeds() {
+    let (_dir, conn) = real_connection("1c0eb6a5-9524-455b-bc54-0e310f597329", "hex", false);
+    let o = sshtrail(&["inspect", "--json", conn.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "unknown is not a failure");
+    let integrity = &json(&o)["connections"][0]["channels"][0]["integrity"];
+    assert_eq!(integrity["verdict"], "unknown");
+    assert_eq!(integrity["ok"], false);
+    let text = String::from_utf8(sshtrail(&["inspect", conn.to_str().unwrap()]).stdout).unwrap();
+    assert!(
+        text.contains(
+            "integrity unknown: no connection metadata: nothing to check the log against"
+        ),
         "{text}"
     );
 }
@@ -198,4 +270,112 @@ fn checkdata_connection_fixture_matches_its_truth() {
     assert_eq!(ch["pty"]["cols"], tc["pty"]["cols"]);
     assert_eq!(ch["resizes"], tc["resizes"]);
     assert_eq!(ch["integrity"]["ok"], true);
+}
+
+const LOCAL_FORWARD: &str = "56461fdd-d065-4ddb-b56c-a3ea79593e58";
+
+/// `ssh -N -L` recorded through a relay: the connection's global requests
+/// (`no-more-sessions@openssh.com`, `hostkeys-00@openssh.com`) are logged
+/// apart as a pseudo-channel `global`.
+#[test]
+fn global_requests_are_the_connections_not_a_channel() {
+    for (layout, meta) in [("jsonl", true), ("hex", false)] {
+        let (_dir, conn) = real_connection(LOCAL_FORWARD, layout, meta);
+        let o = sshtrail(&["inspect", conn.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0));
+        let text = String::from_utf8(o.stdout).unwrap();
+        assert!(!text.contains("channel global"), "{text}");
+        assert!(
+            text.contains("  global requests (log global)\n    time     2026-12-01T00:38:47.806617Z -> 2026-12-01T00:38:47.806834Z")
+                && text.contains("    requests 2: no-more-sessions@openssh.com from client, hostkeys-00@openssh.com from server\n"),
+            "{text}"
+        );
+        let v = json(&sshtrail(&["inspect", "--json", conn.to_str().unwrap()]));
+        let c = &v["connections"][0];
+        let ids: Vec<&str> = c["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|ch| ch["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(ids, ["1", "1-2"], "{layout}");
+        let g = &c["global"][0];
+        assert_eq!(g["id"], "global");
+        assert_eq!(g["requests"].as_array().unwrap().len(), 2);
+        assert_eq!(g["request_counts"][1]["name"], "hostkeys-00@openssh.com");
+        assert!(g.get("pty").is_none() && g.get("exit_status").is_none());
+    }
+    // Named otherwise and without metadata, a log of global requests only
+    // is still the connection's.
+    let (_dir, conn) = real_connection(LOCAL_FORWARD, "jsonl", false);
+    std::fs::rename(conn.join("global.jsonl"), conn.join("7.jsonl")).unwrap();
+    let v = json(&sshtrail(&["inspect", "--json", conn.to_str().unwrap()]));
+    assert_eq!(v["connections"][0]["global"][0]["id"], "7");
+    assert_eq!(v["connections"][0]["channels"].as_array().unwrap().len(), 2);
+}
+
+/// A session channel and the connection's global requests, each with eight
+/// keepalives that the server refused (as OpenSSH servers do).
+fn keepalives(dir: &std::path::Path) {
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let string = |s: &str| [&(s.len() as u32).to_be_bytes()[..], s.as_bytes()].concat();
+    let open = [
+        &[90u8][..],
+        &string("session"),
+        &[0, 0, 0, 0, 0, 32, 0, 0, 0, 0, 128, 0],
+    ]
+    .concat();
+    let confirm = [91u8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0, 0, 0, 128, 0];
+    let keepalive = [&[80u8][..], &string("keepalive@openssh.com"), &[1]].concat();
+    let mut channel = format!(
+        "2023-06-07T17:32:00Z forward-new-channel-request {}\n2023-06-07T17:32:00.1Z reverse-new-channel-reply {}\n",
+        hex(&open),
+        hex(&confirm)
+    );
+    let mut global = String::new();
+    for i in 1..=8 {
+        let pair = format!(
+            "2023-06-07T17:32:{i:02}Z forward-global-request {}\n2023-06-07T17:32:{i:02}.1Z reverse-global-reply 52\n",
+            hex(&keepalive)
+        );
+        channel.push_str(&pair);
+        global.push_str(&pair);
+    }
+    std::fs::write(dir.join("0.hex"), channel).unwrap();
+    std::fs::write(dir.join("global.hex"), global).unwrap();
+}
+
+#[test]
+fn repeated_requests_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    keepalives(dir.path());
+    let o = sshtrail(&["inspect", dir.path().to_str().unwrap()]);
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("    requests 9 (8 refused: keepalive@openssh.com from client ×8)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    requests 8: keepalive@openssh.com from client ×8 refused\n"),
+        "{text}"
+    );
+    assert_eq!(text.matches("keepalive").count(), 2, "{text}");
+    let v = json(&sshtrail(&[
+        "inspect",
+        "--json",
+        dir.path().to_str().unwrap(),
+    ]));
+    let ch = &v["connections"][0]["channels"][0];
+    assert_eq!(
+        ch["request_counts"],
+        serde_json::json!([
+            {"name": "session", "from": "client", "count": 1, "refused": 0},
+            {"name": "keepalive@openssh.com", "from": "client", "count": 8, "refused": 8}
+        ])
+    );
+    assert_eq!(
+        ch["requests"].as_array().unwrap().len(),
+        9,
+        "each request is still listed"
+    );
 }

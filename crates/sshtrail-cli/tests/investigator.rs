@@ -355,6 +355,27 @@ fn no_secret_typed_at_a_prompt_reaches_a_derived_output() {
         let stars = typed("asciicast", &cast).matches('*').count();
         let secret_bytes: usize = secrets.iter().map(String::len).sum();
         assert_eq!(stars, secret_bytes, "{}", r.scenario());
+        // SIEM records of a redacted line say so, and only those: one a
+        // secret, each the stdin line of stars.
+        for (name, bytes) in derived(&r, &[]) {
+            let flag = match name.as_str() {
+                // ECS `sshtrail.redacted`, written nested.
+                "ecs --io" | "hec --io" => "\"redacted\":true",
+                "ocsf --io" => "\"sshtrail\":{\"redacted\":true}",
+                "cef --io" => "cn4=1",
+                _ => continue,
+            };
+            let all = text(&bytes);
+            let flagged: Vec<&str> = all.lines().filter(|l| l.contains(flag)).collect();
+            assert_eq!(flagged.len(), secrets.len(), "{}: {name}", r.scenario());
+            for (line, s) in flagged.iter().zip(&secrets) {
+                assert!(
+                    line.contains(&"*".repeat(s.len())),
+                    "{}: {name}: {line}",
+                    r.scenario()
+                );
+            }
+        }
         // The evidence keeps every byte.
         let o = run(&["cat", "--to", "jsonl", &r.log()]);
         assert_eq!(o.stdout, fs::read(r.log()).unwrap(), "{}", r.scenario());

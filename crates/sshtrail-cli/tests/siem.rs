@@ -12,7 +12,7 @@
 //! the `sshtrail convert --to FORMAT` binary.
 
 mod common;
-use common::sshtrail;
+use common::{real_connection, sshtrail};
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,6 +26,7 @@ use sshtrail::time::parse_rfc3339;
 const FIXTURE: &str = "conn/6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f";
 const TRICKY: &str = "siem/conn-tricky/0b5e7c1a-3d2f-4e6a-8b9c-1d2e3f4a5b6c";
 const OCSF_VERSION: &str = "1.3.0";
+const SHELL_EDITOR: &str = "1c0eb6a5-9524-455b-bc54-0e310f597329";
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -106,7 +107,7 @@ fn tricky_commands(ch: &ChannelState) -> Vec<Typed> {
         .collect()
 }
 
-fn library_records(name: &str) -> Vec<SiemEvent> {
+fn library_records(path: &Path) -> Vec<SiemEvent> {
     let opts = SiemOptions {
         io: true,
         recognize_commands: false,
@@ -118,11 +119,9 @@ fn library_records(name: &str) -> Vec<SiemEvent> {
         Ok(())
     })
     .with_commands(tricky_commands);
-    Archive::open(
-        &[testdata(name)],
-        &Discovery::connection_folders(),
-        &mut |p| panic!("{p}"),
-    )
+    Archive::open(&[path], &Discovery::connection_folders(), &mut |p| {
+        panic!("{p}")
+    })
     .replay(&mut sink, &mut |p| panic!("{p}"))
     .unwrap();
     drop(sink);
@@ -137,6 +136,25 @@ fn write_all(evs: &[SiemEvent], format: SiemFormat, path: &Path) {
     std::fs::write(path, out).unwrap();
 }
 
+/// What a CEF parser reads back for `v`: control characters as the text of
+/// their escape (`\e`, `\t`, `\x00`), but line feed and carriage return
+/// in extension values (`header`: those too), which CEF escapes itself.
+fn as_parsed(v: &str, header: bool) -> String {
+    let mut out = String::new();
+    for c in v.chars() {
+        match c {
+            '\n' | '\r' if !header => out.push(c),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\x1b' => out.push_str("\\e"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// What each CEF line must parse back into: the header fields and the
 /// extension's key-value pairs, unescaped.
 fn cef_expectations(evs: &[SiemEvent], path: &Path) {
@@ -145,13 +163,25 @@ fn cef_expectations(evs: &[SiemEvent], path: &Path) {
         .map(|e| {
             let ext: serde_json::Map<String, serde_json::Value> = siem::cef_extension(e)
                 .into_iter()
-                .map(|(k, v)| (k.to_string(), serde_json::Value::String(v)))
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        serde_json::Value::String(as_parsed(&v, false)),
+                    )
+                })
                 .collect();
-            serde_json::json!({
-                "header": ["sshtrail", "sshtrail", e.product_version, e.action.name(),
-                           e.action.title(), e.severity.cef().to_string()],
-                "extension": ext,
-            })
+            let header: Vec<String> = [
+                "sshtrail",
+                "sshtrail",
+                e.product_version,
+                e.action.name(),
+                e.action.title(),
+                &e.severity.cef().to_string(),
+            ]
+            .iter()
+            .map(|h| as_parsed(h, true))
+            .collect();
+            serde_json::json!({"header": header, "extension": ext})
         })
         .collect();
     std::fs::write(path, serde_json::to_vec(&list).unwrap()).unwrap();
@@ -162,8 +192,17 @@ fn what_the_library_writes_passes_the_independent_validators() {
     let dir = scratch("lib");
     let mut evs = Vec::new();
     for name in [FIXTURE, TRICKY, "session.jsonl"] {
-        evs.extend(library_records(name));
+        evs.extend(library_records(&testdata(name)));
     }
+    // A real shell session with vim: ESC, BEL and friends in the text.
+    let (_real, shell) = real_connection(SHELL_EDITOR, "jsonl", true);
+    evs.extend(library_records(&shell));
+    assert!(
+        evs.iter()
+            .filter_map(|e| e.io.as_ref())
+            .any(|io| io.text.contains('\x1b')),
+        "control characters are in the records"
+    );
     assert!(evs.len() > 100);
     // The tricky values are really in the records.
     let cef_ext: Vec<_> = evs.iter().flat_map(siem::cef_extension).collect();
@@ -195,9 +234,10 @@ fn what_the_library_writes_passes_the_independent_validators() {
             other => panic!("no independent validator for {other}"),
         }
     }
-    // A header with a pipe and a backslash survives too (cefp; pycef cannot read it).
+    // A header with a pipe, a backslash and control characters survives
+    // too (cefp; pycef cannot read it).
     let mut odd = evs[0].clone();
-    odd.product_version = "1.0|beta\\2";
+    odd.product_version = "1.0|beta\\2\x1b\n";
     let file = dir.join("header.cef");
     write_all(std::slice::from_ref(&odd), SiemFormat::Cef, &file);
     let expect = dir.join("header-expect.json");
@@ -210,7 +250,7 @@ fn what_the_library_writes_passes_the_independent_validators() {
 #[test]
 fn the_validators_reject_broken_records() {
     let dir = scratch("bad");
-    let evs = library_records(FIXTURE);
+    let evs = library_records(&testdata(FIXTURE));
     let rejects = |kind: &str, body: String, args: &[&str]| {
         let file = dir.join(format!("bad.{kind}"));
         std::fs::write(&file, body).unwrap();
@@ -309,7 +349,12 @@ fn convert_ecs_carries_the_connection_metadata() {
             d["sshtrail"]["connection_id"],
             "6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f"
         );
-        assert!(d["sshtrail"]["channel_id"].is_string());
+        let action = d["event"]["action"].as_str().unwrap();
+        assert_eq!(
+            d["sshtrail"]["channel_id"].is_string(),
+            !action.starts_with("ssh-connection-"),
+            "{d}"
+        );
     }
     let times: Vec<&str> = docs
         .iter()
@@ -327,6 +372,8 @@ fn convert_ecs_carries_the_connection_metadata() {
         .iter()
         .map(|d| d["event"]["action"].as_str().unwrap())
         .collect();
+    assert_eq!(actions.first(), Some(&"ssh-connection-start"));
+    assert_eq!(actions.last(), Some(&"ssh-connection-end"));
     for a in [
         "ssh-channel-open",
         "ssh-pty",
@@ -382,13 +429,310 @@ fn convert_is_deterministic_and_writes_output_files_atomically() {
 }
 
 #[test]
-fn convert_io_adds_the_text_of_the_chunks() {
+fn convert_io_adds_the_text_of_the_lines() {
     let plain = convert("ecs", &[], &[&testdata(FIXTURE)]);
     let io = convert("ecs", &["--io"], &[&testdata(FIXTURE)]);
     let count = |b: &[u8], what: &str| String::from_utf8_lossy(b).matches(what).count();
     assert_eq!(count(&plain, "\"ssh-stdout\""), 0);
-    // 13 + 1 + 1 stdout chunks, 12 + 1 + 1 stdin chunks in the fixture.
-    assert_eq!(count(&io, "\"action\":\"ssh-stdout\""), 15);
-    assert_eq!(count(&io, "\"action\":\"ssh-stdin\""), 14);
+    assert!(count(&io, "\"action\":\"ssh-stdout\"") > 0);
     assert!(String::from_utf8_lossy(&io).contains("\"io\":{\"text\":"));
+}
+
+/// The lines of one stream of a jsonl log, split independently of
+/// sshtrail: (offset of the first byte, time of the event holding it,
+/// text cut after 4096 bytes), lines ended by LF, CR or CR LF, empty ones
+/// left out.
+fn stream_lines(log: &str, stream: &str) -> Vec<(u64, i128, String)> {
+    use base64::Engine as _;
+    let mut bytes: Vec<(u8, i128)> = Vec::new();
+    for l in log.lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        if v["type"] != stream {
+            continue;
+        }
+        let ts = parse_rfc3339(v["ts"].as_str().unwrap().as_bytes(), false).unwrap();
+        let data = base64::engine::general_purpose::STANDARD
+            .decode(v["data"].as_str().unwrap())
+            .unwrap();
+        bytes.extend(data.into_iter().map(|b| (b, ts)));
+    }
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        while i < bytes.len() && bytes[i].0 != b'\r' && bytes[i].0 != b'\n' {
+            i += 1;
+        }
+        if i > start {
+            let mut text: Vec<u8> = bytes[start..i].iter().map(|b| b.0).collect();
+            // A record keeps the first 4096 bytes, at a character boundary.
+            if text.len() > 4096 {
+                let mut n = 4096;
+                while text[n] & 0xC0 == 0x80 {
+                    n -= 1;
+                }
+                text.truncate(n);
+            }
+            out.push((
+                start as u64,
+                bytes[start].1,
+                String::from_utf8_lossy(&text).into_owned(),
+            ));
+        }
+        if i < bytes.len() && bytes[i].0 == b'\r' && bytes.get(i + 1).is_some_and(|b| b.0 == b'\n')
+        {
+            i += 1;
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The real shell session: `--io` makes one record a line of each stream,
+/// timed at its first byte: one stdin record a typed command line (201
+/// keystroke events make 10 lines), not one a key.
+#[test]
+fn convert_io_writes_one_record_a_line() {
+    let (_dir, conn) = real_connection(SHELL_EDITOR, "jsonl", true);
+    let log = std::fs::read_to_string(conn.join("0.jsonl")).unwrap();
+    let out = convert("ecs", &["--io"], &[&conn]);
+    let docs: Vec<serde_json::Value> = out
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    for stream in ["stdin", "stdout"] {
+        let got: Vec<(u64, i128, String)> = docs
+            .iter()
+            .filter(|d| d["sshtrail"]["io"]["stream"] == stream)
+            .map(|d| {
+                (
+                    d["sshtrail"]["io"]["offset"].as_u64().unwrap(),
+                    parse_rfc3339(d["@timestamp"].as_str().unwrap().as_bytes(), false).unwrap(),
+                    d["process"]["io"]["text"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        assert_eq!(got, stream_lines(&log, stream), "{stream}");
+    }
+    let typed: Vec<&str> = docs
+        .iter()
+        .filter(|d| d["event"]["action"] == "ssh-stdin")
+        .map(|d| d["process"]["io"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(typed.len(), 10, "{typed:?}");
+    let truth: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(testdata(&format!("realtrail/{SHELL_EDITOR}/truth.json"))).unwrap(),
+    )
+    .unwrap();
+    for c in truth["commands"].as_array().unwrap() {
+        let c = c["command"].as_str().unwrap();
+        // `echo fixed` was typed over a typo: its line holds the DELs.
+        if c != "echo fixed" {
+            assert!(typed.contains(&c), "{c:?} is no stdin record: {typed:?}");
+        }
+    }
+    // Every format makes the same records.
+    for format in ["ocsf", "cef", "hec"] {
+        let text = String::from_utf8(convert(format, &["--io"], &[&conn])).unwrap();
+        assert_eq!(
+            text.lines().filter(|l| l.contains("ssh-stdin")).count(),
+            10,
+            "{format}"
+        );
+    }
+}
+
+/// The connection's own records come once: first and last on a stream, and
+/// in a batch (one file a channel, converted log by log) in the file of
+/// the connection's first log, the same records.
+#[test]
+fn connection_records_come_once_on_a_stream_and_in_a_batch() {
+    let (dir, conn) = real_connection("56461fdd-d065-4ddb-b56c-a3ea79593e58", "jsonl", true);
+    let stream = String::from_utf8(convert("ecs", &[], &[&conn])).unwrap();
+    let lines: Vec<&str> = stream.lines().collect();
+    let action = |l: &str| {
+        serde_json::from_str::<serde_json::Value>(l).unwrap()["event"]["action"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(action(lines[0]), "ssh-connection-start");
+    assert_eq!(action(lines[lines.len() - 1]), "ssh-connection-end");
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| action(l).starts_with("ssh-connection-"))
+            .count(),
+        2
+    );
+    let out = dir.path().join("out");
+    let o = sshtrail(&[
+        "convert",
+        "--to",
+        "ecs,jsonl",
+        "-o",
+        out.to_str().unwrap(),
+        conn.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let mut found = Vec::new();
+    for name in ["1-2", "1", "global"] {
+        let file = out
+            .join("56461fdd-d065-4ddb-b56c-a3ea79593e58")
+            .join(format!("{name}.ecs.ndjson"));
+        let text = std::fs::read_to_string(&file).unwrap();
+        for l in text
+            .lines()
+            .filter(|l| action(l).starts_with("ssh-connection-"))
+        {
+            found.push((name, l.to_string()));
+        }
+    }
+    assert_eq!(
+        found,
+        [
+            ("1-2", lines[0].to_string()),
+            ("1-2", lines[lines.len() - 1].to_string())
+        ],
+        "in the first log's file, as on the stream"
+    );
+}
+
+/// The ECS documents of `convert --to ecs PATHS`: (`@timestamp` as
+/// nanoseconds, connection id, action).
+fn ecs_stream(paths: &[&Path]) -> Vec<(i128, String, String)> {
+    let out = convert("ecs", &["--io"], paths);
+    out.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            let d: serde_json::Value = serde_json::from_slice(l).unwrap();
+            (
+                parse_rfc3339(d["@timestamp"].as_str().unwrap().as_bytes(), false).unwrap(),
+                d["sshtrail"]["connection_id"].as_str().unwrap().to_string(),
+                d["event"]["action"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Every real recording on one command line (in id order, which is not
+/// their time order): one stream in time order across the connections.
+#[test]
+fn records_of_several_connections_come_in_time_order() {
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(testdata("realtrail/index.json")).unwrap()).unwrap();
+    let mut dirs = Vec::new();
+    for c in index["connections"].as_array().unwrap() {
+        dirs.push(real_connection(
+            c["connection_id"].as_str().unwrap(),
+            "jsonl",
+            true,
+        ));
+    }
+    let paths: Vec<&Path> = dirs.iter().map(|(_, p)| p.as_path()).collect();
+    let records = ecs_stream(&paths);
+    assert!(
+        records.windows(2).all(|w| w[0].0 <= w[1].0),
+        "out of time order"
+    );
+    let starts: Vec<&str> = records
+        .iter()
+        .filter(|r| r.2 == "ssh-connection-start")
+        .map(|r| &r.1[..8])
+        .collect();
+    assert_eq!(
+        starts,
+        [
+            "a5a03a75", "6be2d65f", "fa5f783f", "bf5e427e", "1dd56798", "1c0eb6a5", "56461fdd",
+            "971de967", "1b338b0d"
+        ]
+    );
+}
+
+/// A real shell session and a copy of it 10 seconds later under another
+/// id: their records interleave in time order.
+#[test]
+fn records_of_overlapping_connections_interleave() {
+    const ID: &str = "1c0eb6a5-9524-455b-bc54-0e310f597329";
+    const COPY: &str = "1c0eb6a5-0000-4000-8000-000000000010";
+    let (_a, first) = real_connection(ID, "jsonl", true);
+    let (_b, moved) = real_connection(ID, "jsonl", true);
+    let shifted = moved.with_file_name(COPY);
+    std::fs::rename(&moved, &shifted).unwrap();
+    let later = |t: &str| {
+        sshtrail::time::format_rfc3339(parse_rfc3339(t.as_bytes(), false).unwrap() + 10_000_000_000)
+    };
+    let log = std::fs::read_to_string(shifted.join("0.jsonl")).unwrap();
+    let log: String = log
+        .lines()
+        .map(|l| {
+            let mut v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["ts"] = later(v["ts"].as_str().unwrap()).into();
+            format!("{v}\n")
+        })
+        .collect();
+    std::fs::write(shifted.join("0.jsonl"), log).unwrap();
+    let mut meta: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(shifted.join("connection.json")).unwrap()).unwrap();
+    meta["id"] = COPY.into();
+    for k in ["connected", "disconnected"] {
+        meta[k] = later(meta[k].as_str().unwrap()).into();
+    }
+    std::fs::write(shifted.join("connection.json"), meta.to_string()).unwrap();
+
+    let records = ecs_stream(&[shifted.as_path(), first.as_path()]);
+    assert!(
+        records.windows(2).all(|w| w[0].0 <= w[1].0),
+        "out of time order"
+    );
+    let switches = records.windows(2).filter(|w| w[0].1 != w[1].1).count();
+    assert!(
+        switches > 10,
+        "the connections follow each other ({switches} switches)"
+    );
+    assert_eq!(
+        records.iter().filter(|r| r.1 == ID).count(),
+        records.len() / 2
+    );
+}
+
+/// `--io` records of a real shell session with vim carry ESC, BEL, DEL and
+/// friends: no CEF line holds a raw control character (CEF has no escape
+/// for them, so they are written as escaped text), and the JSON formats
+/// escape every one JSON requires (U+0000 to U+001F, which serde_json does;
+/// DEL and C1 are legal JSON and stay).
+#[test]
+fn no_raw_control_character_in_any_siem_line() {
+    let (_dir, conn) = real_connection(SHELL_EDITOR, "hex", true);
+    for format in ["cef", "ecs", "ocsf", "hec"] {
+        let out = convert(format, &["--io"], &[&conn]);
+        let text = String::from_utf8(out).unwrap();
+        for line in text.lines() {
+            let raw: Vec<char> = line
+                .chars()
+                .filter(|&c| c.is_control() && (format == "cef" || c < ' '))
+                .collect();
+            assert!(
+                raw.is_empty(),
+                "{format}: raw control characters {raw:?} in {line}"
+            );
+            if format != "cef" {
+                serde_json::from_str::<serde_json::Value>(line).unwrap();
+            }
+        }
+        if format == "cef" {
+            assert!(text.contains("\\\\e[?1049h"), "vim's ESC, escaped");
+        } else {
+            assert!(
+                text.contains("\\u001b[?1049h"),
+                "{format}: vim's ESC, JSON-escaped"
+            );
+        }
+    }
 }

@@ -34,10 +34,11 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::channel::{ChannelSink, ConnectionBuilder, ReplayError};
+use crate::channel::{ChannelSink, ConnectionBuilder, LogPart, ReplayError};
 use crate::connection::{context_from_path, Connection, ConnectionError, Context};
 use crate::error::ParseError;
 use crate::format::{Format, Record, StreamReader};
+use crate::time::Nanos;
 
 /// File extensions taken as trail logs in a folder.
 pub const LOG_EXTENSIONS: [&str; 5] = ["jsonl", "hex", "hexdump", "log", "trail"];
@@ -147,6 +148,14 @@ impl fmt::Debug for GivenReader {
 }
 
 impl LogSource {
+    /// Whether it can be opened again and read from its start: a regular
+    /// file or bytes in memory, not standard input, a pipe or a reader
+    /// given once.
+    pub fn reopenable(&self) -> bool {
+        self.reader.is_none()
+            && (self.bytes.is_some() || (self.size.is_some() && self.path.as_os_str() != "-"))
+    }
+
     /// The name problems give it: the path, or `<stdin>`.
     pub fn name(&self) -> String {
         if self.path.as_os_str() == "-" {
@@ -263,6 +272,9 @@ pub struct ConnectionSource {
     pub meta_path: Option<PathBuf>,
     /// Its logs.
     pub logs: Vec<LogSource>,
+    /// Set when these are one of the connection's logs only (see
+    /// [`ConnectionSource::only`]).
+    pub part: Option<LogPart>,
 }
 
 /// How to find logs under the paths given.
@@ -469,6 +481,7 @@ impl Gathering<'_> {
                 meta,
                 meta_path,
                 logs: vec![log],
+                part: None,
             });
             return;
         };
@@ -592,6 +605,7 @@ impl Archive {
                     bytes: Some(Arc::from(bytes.as_ref())),
                     reader: None,
                 }],
+                part: None,
             }],
         }
     }
@@ -650,32 +664,16 @@ struct Reading {
     context: Context,
 }
 
-/// Log number `i` has no more records (or could not be read further, with
-/// `error`): its channels end.
-fn end_log(
-    r: &mut Reading,
-    i: usize,
-    error: Option<io::Error>,
-    conn: &mut ConnectionBuilder<'_>,
-    sink: &mut dyn ChannelSink,
-    report: &mut dyn FnMut(Problem, &mut ConnectionBuilder<'_>, &Context),
-) -> io::Result<()> {
-    r.reader = None;
-    if let Some(e) = error {
-        let problem = Problem {
-            path: r.name.clone(),
-            kind: ProblemKind::Read(e),
-        };
-        report(problem, conn, &r.context);
-    }
-    conn.log_ended(i, sink)
-}
-
 impl ConnectionSource {
-    /// The same connection with only its log number `i`.
+    /// The same connection with only its log number `i` (marked as a
+    /// [`LogPart`] when it has others).
     pub fn only(&self, i: usize) -> ConnectionSource {
         ConnectionSource {
             logs: self.logs.get(i).cloned().into_iter().collect(),
+            part: (self.logs.len() > 1).then_some(LogPart {
+                index: i,
+                count: self.logs.len(),
+            }),
             ..self.clone()
         }
     }
@@ -696,12 +694,98 @@ impl ConnectionSource {
         sink: &mut dyn ChannelSink,
         problems: &mut dyn FnMut(Problem),
     ) -> io::Result<ReplayCounts> {
+        let mut replay = ConnectionReplay::start(self, options, sink, problems)?;
+        replay.run(sink, problems)?;
+        replay.finish(sink)
+    }
+
+    /// The time of the connection's first record, as far as it can be
+    /// known without keeping its logs open: the earliest of `connected`
+    /// (the metadata) and each log's first event. `None` when a log can be
+    /// read only once (standard input, a pipe): it must be read from the
+    /// start.
+    pub fn first_time(&self, options: &ReplayOptions) -> Option<Nanos> {
+        let mut first = self
+            .meta
+            .as_ref()
+            .and_then(|m| m.connected.as_ref())
+            .and_then(|t| crate::time::parse_rfc3339(t.as_bytes(), true).ok());
+        for log in &self.logs {
+            if !log.reopenable() {
+                return None;
+            }
+            let Ok(input) = log.open() else { continue };
+            let mut reader = StreamReader::with_format(input, options.format);
+            // The first event: malformed records before it are skipped.
+            let ts = loop {
+                match reader.peek_ts() {
+                    Ok(Some(Some(ts))) => break Some(ts),
+                    Ok(Some(None)) => {
+                        if !matches!(reader.next_record(), Ok(Some(_))) {
+                            break None;
+                        }
+                    }
+                    Ok(None) | Err(_) => break None,
+                }
+            };
+            if let Some(ts) = ts {
+                first = Some(first.map_or(ts, |f: Nanos| f.min(ts)));
+            }
+        }
+        first
+    }
+}
+
+/// A connection being replayed one record at a time, so that several can
+/// be read side by side: [`ConnectionSource::replay`] is
+/// [`ConnectionReplay::start`], [`ConnectionReplay::run`] and
+/// [`ConnectionReplay::finish`]; [`ConnectionReplay::step`] folds in one
+/// record.
+///
+/// ```
+/// use sshtrail::archive::{Archive, ConnectionReplay, ReplayOptions};
+/// use sshtrail::channel::SummaryCollector;
+///
+/// let archive = Archive::from_bytes("0.hex", b"2023-06-07T17:32:29Z stdin 6c\n2023-06-07T17:32:30Z stdout 6c6c\n");
+/// let mut sink = SummaryCollector::default();
+/// let mut problems = |p| panic!("{p}");
+/// let conn = &archive.connections[0];
+/// let mut replay = ConnectionReplay::start(conn, &ReplayOptions::default(), &mut sink, &mut problems).unwrap();
+/// let mut steps = 0;
+/// while replay.step(&mut sink, &mut problems).unwrap() {
+///     steps += 1;
+/// }
+/// replay.finish(&mut sink).unwrap();
+/// assert_eq!(steps, 2);
+/// assert_eq!(sink.connections()[0].channels[0].bytes.stdout, 2);
+/// ```
+pub struct ConnectionReplay<'a> {
+    source: &'a ConnectionSource,
+    conn: ConnectionBuilder<'a>,
+    logs: Vec<Reading>,
+    counts: ReplayCounts,
+    /// End at the first error ([`ReplayOptions::stop_at_error`]).
+    stop_at_error: bool,
+    /// An error ended the replay.
+    halted: bool,
+}
+
+impl<'a> ConnectionReplay<'a> {
+    /// Tells `sink` the connection begins and opens its logs (one that
+    /// cannot be opened goes to `problems`).
+    pub fn start(
+        source: &'a ConnectionSource,
+        options: &ReplayOptions,
+        sink: &mut dyn ChannelSink,
+        problems: &mut dyn FnMut(Problem),
+    ) -> io::Result<ConnectionReplay<'a>> {
         let mut counts = ReplayCounts::default();
-        let mut conn = ConnectionBuilder::new(self.id.as_deref(), self.meta.as_deref())
-            .with_meta_path(self.meta_path.as_deref());
+        let mut conn = ConnectionBuilder::new(source.id.as_deref(), source.meta.as_deref())
+            .with_meta_path(source.meta_path.as_deref())
+            .with_part(source.part);
         conn.start(sink)?;
-        let mut logs: Vec<Reading> = Vec::with_capacity(self.logs.len());
-        for (i, log) in self.logs.iter().enumerate() {
+        let mut logs: Vec<Reading> = Vec::with_capacity(source.logs.len());
+        for (i, log) in source.logs.iter().enumerate() {
             let reader = match log.open() {
                 Ok(r) => {
                     conn.open_log(i, &log.context);
@@ -722,105 +806,180 @@ impl ConnectionSource {
                 context: log.context.clone(),
             });
         }
-        let mut report = |problem: Problem, conn: &mut ConnectionBuilder<'_>, context: &Context| {
-            if let ProblemKind::Parse(e) = &problem.kind {
-                conn.problem(context, e);
-            }
-            if problem.is_warning() {
-                counts.warnings += 1;
-            } else {
-                counts.errors += 1;
-            }
-            problems(problem);
-        };
-        if self.logs.len() == 1 {
-            // One log: read it straight through.
-            let log = &self.logs[0];
-            if let Some(mut reader) = logs[0].reader.take() {
-                let name = &logs[0].name;
-                let stop = options.stop_at_error;
-                let read = reader.for_each(|record: Record<'_>| -> Result<(), Stop> {
-                    take(
-                        &mut conn,
-                        0,
-                        &log.context,
-                        record,
-                        name,
-                        sink,
-                        &mut report,
-                        stop,
-                    )
-                });
-                match read {
-                    Ok(()) | Err(Stop::Halt) => {}
-                    Err(Stop::Sink(e)) => return Err(e),
-                    Err(Stop::Read(e)) => report(
-                        Problem {
-                            path: name.clone(),
-                            kind: ProblemKind::Read(e),
-                        },
-                        &mut conn,
-                        &log.context,
-                    ),
-                }
-            }
-            conn.log_ended(0, sink)?;
-        } else {
-            loop {
-                // The log whose next record comes first (ties: the first log).
-                let mut best: Option<(usize, Option<crate::time::Nanos>)> = None;
-                for (i, r) in logs.iter_mut().enumerate() {
-                    let Some(reader) = r.reader.as_mut() else {
-                        continue;
+        Ok(ConnectionReplay {
+            source,
+            conn,
+            logs,
+            counts,
+            stop_at_error: options.stop_at_error,
+            halted: false,
+        })
+    }
+
+    /// Folds in the next record: the earliest of the logs' next records
+    /// (ties: the first log). `false` once every log is over.
+    pub fn step(
+        &mut self,
+        sink: &mut dyn ChannelSink,
+        problems: &mut dyn FnMut(Problem),
+    ) -> io::Result<bool> {
+        if self.halted {
+            return Ok(false);
+        }
+        let mut best: Option<(usize, Option<Nanos>)> = None;
+        for i in 0..self.logs.len() {
+            let Some(reader) = self.logs[i].reader.as_mut() else {
+                continue;
+            };
+            match reader.peek_ts() {
+                Ok(Some(ts)) => {
+                    // A malformed record goes first: reported at once.
+                    let earlier = match (best, ts) {
+                        (None, _) => true,
+                        (Some((_, None)), _) => false,
+                        (Some(_), None) => true,
+                        (Some((_, Some(b))), Some(t)) => t < b,
                     };
-                    match reader.peek_ts() {
-                        Ok(Some(ts)) => {
-                            // A malformed record goes first: reported at once.
-                            let earlier = match (best, ts) {
-                                (None, _) => true,
-                                (Some((_, None)), _) => false,
-                                (Some(_), None) => true,
-                                (Some((_, Some(b))), Some(t)) => t < b,
-                            };
-                            if earlier {
-                                best = Some((i, ts));
-                            }
-                        }
-                        Ok(None) => end_log(r, i, None, &mut conn, sink, &mut report)?,
-                        Err(e) => end_log(r, i, Some(e), &mut conn, sink, &mut report)?,
+                    if earlier {
+                        best = Some((i, ts));
                     }
                 }
-                let Some((i, _)) = best else { break };
-                let context = &self.logs[i].context;
-                let r = &mut logs[i];
-                let Some(reader) = r.reader.as_mut() else {
-                    break;
-                };
-                match reader.next_record() {
-                    Ok(Some(record)) => {
-                        let stop = options.stop_at_error;
-                        match take(
-                            &mut conn,
-                            i,
-                            context,
-                            record,
-                            &r.name,
-                            sink,
-                            &mut report,
-                            stop,
-                        ) {
-                            Ok(()) => {}
-                            Err(Stop::Halt) => break,
-                            Err(Stop::Sink(e) | Stop::Read(e)) => return Err(e),
-                        }
-                    }
-                    Ok(None) => end_log(r, i, None, &mut conn, sink, &mut report)?,
-                    Err(e) => end_log(r, i, Some(e), &mut conn, sink, &mut report)?,
-                }
+                Ok(None) => self.end_log(i, None, sink, problems)?,
+                Err(e) => self.end_log(i, Some(e), sink, problems)?,
             }
         }
-        conn.finish(sink)?;
-        Ok(counts)
+        let Some((i, _)) = best else {
+            return Ok(false);
+        };
+        let context = &self.source.logs[i].context;
+        let r = &mut self.logs[i];
+        let Some(reader) = r.reader.as_mut() else {
+            return Ok(true);
+        };
+        match reader.next_record() {
+            Ok(Some(record)) => {
+                let mut tally = Tally {
+                    counts: &mut self.counts,
+                    problems,
+                    stop_at_error: self.stop_at_error,
+                };
+                match take(
+                    &mut self.conn,
+                    i,
+                    context,
+                    record,
+                    &r.name,
+                    sink,
+                    &mut tally,
+                ) {
+                    Ok(()) => {}
+                    Err(Stop::Halt) => {
+                        self.halted = true;
+                        return Ok(false);
+                    }
+                    Err(Stop::Sink(e) | Stop::Read(e)) => return Err(e),
+                }
+            }
+            Ok(None) => self.end_log(i, None, sink, problems)?,
+            Err(e) => self.end_log(i, Some(e), sink, problems)?,
+        }
+        Ok(true)
+    }
+
+    /// Folds in every record that is left.
+    pub fn run(
+        &mut self,
+        sink: &mut dyn ChannelSink,
+        problems: &mut dyn FnMut(Problem),
+    ) -> io::Result<()> {
+        if self.logs.len() != 1 {
+            while self.step(sink, problems)? {}
+            return Ok(());
+        }
+        // One log: read it straight through.
+        let context = &self.source.logs[0].context;
+        if let Some(mut reader) = self.logs[0].reader.take() {
+            let name = &self.logs[0].name;
+            let mut tally = Tally {
+                counts: &mut self.counts,
+                problems,
+                stop_at_error: self.stop_at_error,
+            };
+            let conn = &mut self.conn;
+            let read = reader.for_each(|record: Record<'_>| -> Result<(), Stop> {
+                take(conn, 0, context, record, name, sink, &mut tally)
+            });
+            match read {
+                Ok(()) => {}
+                Err(Stop::Halt) => self.halted = true,
+                Err(Stop::Sink(e)) => return Err(e),
+                Err(Stop::Read(e)) => tally.report(
+                    Problem {
+                        path: name.clone(),
+                        kind: ProblemKind::Read(e),
+                    },
+                    conn,
+                    context,
+                ),
+            }
+        }
+        self.conn.log_ended(0, sink)
+    }
+
+    /// Ends every channel and the connection; what was reported, counted.
+    pub fn finish(self, sink: &mut dyn ChannelSink) -> io::Result<ReplayCounts> {
+        self.conn.finish(sink)?;
+        Ok(self.counts)
+    }
+
+    /// Log number `i` has no more records (or could not be read further,
+    /// with `error`): its channels end.
+    fn end_log(
+        &mut self,
+        i: usize,
+        error: Option<io::Error>,
+        sink: &mut dyn ChannelSink,
+        problems: &mut dyn FnMut(Problem),
+    ) -> io::Result<()> {
+        let r = &mut self.logs[i];
+        r.reader = None;
+        if let Some(e) = error {
+            let problem = Problem {
+                path: r.name.clone(),
+                kind: ProblemKind::Read(e),
+            };
+            Tally {
+                counts: &mut self.counts,
+                problems,
+                stop_at_error: false,
+            }
+            .report(problem, &mut self.conn, &r.context);
+        }
+        self.conn.log_ended(i, sink)
+    }
+}
+
+/// Where a replay's problems go, counted.
+struct Tally<'t> {
+    counts: &'t mut ReplayCounts,
+    problems: &'t mut dyn FnMut(Problem),
+    /// An error ends the replay.
+    stop_at_error: bool,
+}
+
+impl Tally<'_> {
+    /// Counts a problem (against its channel's integrity verdict when it is
+    /// a malformed record) and hands it on.
+    fn report(&mut self, problem: Problem, conn: &mut ConnectionBuilder<'_>, context: &Context) {
+        if let ProblemKind::Parse(e) = &problem.kind {
+            conn.problem(context, e);
+        }
+        if problem.is_warning() {
+            self.counts.warnings += 1;
+        } else {
+            self.counts.errors += 1;
+        }
+        (self.problems)(problem);
     }
 }
 
@@ -840,8 +999,8 @@ impl From<io::Error> for Stop {
     }
 }
 
-/// Folds one record of log `i` in; with `stop`, an error ends the replay.
-#[allow(clippy::too_many_arguments)]
+/// Folds one record of log `i` in; an error ends the replay when the
+/// tally says so.
 fn take(
     conn: &mut ConnectionBuilder<'_>,
     i: usize,
@@ -849,12 +1008,11 @@ fn take(
     record: Record<'_>,
     name: &str,
     sink: &mut dyn ChannelSink,
-    report: &mut dyn FnMut(Problem, &mut ConnectionBuilder<'_>, &Context),
-    stop: bool,
+    tally: &mut Tally<'_>,
 ) -> Result<(), Stop> {
     let mut reported = |e: ParseError, conn: &mut ConnectionBuilder<'_>| {
         let fatal = !e.is_warning();
-        report(
+        tally.report(
             Problem {
                 path: name.to_string(),
                 kind: ProblemKind::Parse(e),
@@ -862,7 +1020,7 @@ fn take(
             conn,
             context,
         );
-        if stop && fatal {
+        if tally.stop_at_error && fatal {
             Err(Stop::Halt)
         } else {
             Ok(())

@@ -7,7 +7,7 @@ mod common;
 use common::read;
 use sshtrail::channel::{
     ChannelBuilder, ChannelEvent, ChannelEventKind, ChannelSink, ChannelState, ChannelSummary,
-    ForwardKind, Outcome, Scope, Stream, SummaryCollector,
+    ForwardKind, Outcome, Scope, Stream, SummaryCollector, Verdict,
 };
 use sshtrail::connection::{Connection, Context};
 use sshtrail::time::Nanos;
@@ -158,7 +158,8 @@ fn streams_are_timed_chunks_that_rebuild_the_stream() {
     assert!(stdin.windows(2).all(|w| w[0].ts <= w[1].ts));
     // Without metadata the verdict says so instead of claiming success.
     assert!(!ch.integrity.ok);
-    assert!(ch.integrity.problems[0].contains("no connection metadata"));
+    assert_eq!(ch.integrity.verdict, Verdict::Unknown);
+    assert!(ch.integrity.unchecked[0].contains("no connection metadata"));
     assert_eq!(
         ch.kind.as_deref(),
         Some("shell"),
@@ -230,6 +231,7 @@ fn tampered_metadata_is_caught_and_named() {
     let m = meta("conn-tampered");
     let (ch, _, _) = build(&log, "0", Some(&m));
     assert!(!ch.integrity.ok);
+    assert_eq!(ch.integrity.verdict, Verdict::Mismatch);
     let p = &ch.integrity.problems;
     assert_eq!(p.len(), 3, "{p:?}");
     assert!(
@@ -244,10 +246,11 @@ fn tampered_metadata_is_caught_and_named() {
     // A channel the metadata does not list.
     let (ch, _, _) = build(&log, "9", Some(&m));
     assert!(
-        ch.integrity.problems[0].contains("not listed"),
+        ch.integrity.unchecked[0].contains("not listed"),
         "{:?}",
-        ch.integrity.problems
+        ch.integrity.unchecked
     );
+    assert_eq!(ch.integrity.verdict, Verdict::Unknown);
 }
 
 #[test]

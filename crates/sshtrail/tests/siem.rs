@@ -4,6 +4,8 @@
 //! `crates/sshtrail-cli/tests/siem.rs`; the ECS field reference check is
 //! here too, in Rust, against the vendored `testdata/siem/ecs-8.11-fields.tsv`.
 
+mod common;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -52,18 +54,28 @@ fn records_with(
     opts: SiemOptions,
     cmds: &dyn Fn(&str) -> Vec<Command>,
 ) -> Vec<SiemEvent> {
-    let archive = Archive::open(
-        &[testdata(name)],
-        &Discovery::connection_folders(),
-        &mut |p| panic!("{p}"),
-    );
+    records_in(&testdata(name), opts, cmds)
+}
+
+/// Every record of the connection folder (or log) at `path`.
+fn records_in(
+    path: &Path,
+    opts: SiemOptions,
+    cmds: &dyn Fn(&str) -> Vec<Command>,
+) -> Vec<SiemEvent> {
+    let archive = Archive::open(&[path], &Discovery::connection_folders(), &mut |p| {
+        panic!("{p}")
+    });
     let mut out = Vec::new();
     let mut sink = RecordSink::new(opts, |r| {
         out.push(r.clone());
         Ok(())
     })
     .with_commands(|ch| cmds(&ch.context.channel_id));
-    archive.replay(&mut sink, &mut |p| panic!("{p}")).unwrap();
+    // A cut-off last line is a warning: the records say so.
+    archive
+        .replay(&mut sink, &mut |p| assert!(p.is_warning(), "{p}"))
+        .unwrap();
     drop(sink);
     out
 }
@@ -80,7 +92,7 @@ fn no_commands(_: &str) -> Vec<Command> {
 
 fn actions(evs: &[SiemEvent], channel: &str) -> Vec<&'static str> {
     evs.iter()
-        .filter(|e| e.channel_id == channel)
+        .filter(|e| e.channel_id.as_deref() == Some(channel))
         .map(|e| e.action.name())
         .collect()
 }
@@ -178,7 +190,7 @@ fn the_fixture_connection_gives_each_happening_once() {
     );
     let open2 = evs
         .iter()
-        .find(|e| e.channel_id == "2" && e.action == Action::ChannelOpen)
+        .find(|e| e.channel_id.as_deref() == Some("2") && e.action == Action::ChannelOpen)
         .unwrap();
     let f = open2.forward.as_ref().unwrap();
     assert_eq!(
@@ -199,7 +211,7 @@ fn the_fixture_connection_gives_each_happening_once() {
     );
     let exit = evs
         .iter()
-        .find(|e| e.channel_id == "0" && e.action == Action::ExitStatus)
+        .find(|e| e.channel_id.as_deref() == Some("0") && e.action == Action::ExitStatus)
         .unwrap();
     assert_eq!(exit.process.as_ref().unwrap().exit_code, Some(127));
     assert_eq!(exit.outcome, EventOutcome::Failure);
@@ -215,7 +227,10 @@ fn records_are_in_time_order_with_stable_ids() {
         }
     });
     for ch in ["0", "1", "2"] {
-        let of: Vec<_> = evs.iter().filter(|e| e.channel_id == ch).collect();
+        let of: Vec<_> = evs
+            .iter()
+            .filter(|e| e.channel_id.as_deref() == Some(ch))
+            .collect();
         assert!(
             of.windows(2).all(|w| w[0].ts <= w[1].ts),
             "channel {ch} out of order"
@@ -408,7 +423,10 @@ fn the_tricky_connection_covers_every_record_type() {
 
     // A refused open has no close; an ONGOING trail neither.
     assert_eq!(actions(&evs, "1"), ["ssh-channel-open"]);
-    let refused = evs.iter().find(|e| e.channel_id == "1").unwrap();
+    let refused = evs
+        .iter()
+        .find(|e| e.channel_id.as_deref() == Some("1"))
+        .unwrap();
     assert_eq!(refused.outcome, EventOutcome::Failure);
     assert_eq!(
         refused.reason.as_deref(),
@@ -444,14 +462,16 @@ fn io_text_is_cut_at_a_character_boundary_with_a_flag() {
         .iter()
         .find(|io| io.offset == 0 && io.stream.name() == "stdout")
         .unwrap();
-    assert_eq!(first.text, "m\u{fc}ller@db:~$ ");
-    assert!(!first.truncated);
+    // The prompt and the command echoed after it: one line of the screen.
+    assert_eq!(first.text, "m\u{fc}ller@db:~$ ls");
+    assert!(!first.truncated && first.line_end);
+    assert!(!big.line_end, "the channel ended in the middle of it");
     let err = outs.iter().find(|io| io.stream.name() == "stderr").unwrap();
     assert!(err.text.contains("caf\u{e9}|=\\"));
     // Binary data is decoded lossily, never an error.
     let sftp: Vec<_> = evs
         .iter()
-        .filter(|e| e.channel_id == "2" && e.io.is_some())
+        .filter(|e| e.channel_id.as_deref() == Some("2") && e.io.is_some())
         .collect();
     assert_eq!(sftp.len(), 2);
     // Small limits.
@@ -462,7 +482,7 @@ fn io_text_is_cut_at_a_character_boundary_with_a_flag() {
     let evs = records_with(TRICKY, tiny, &no_commands);
     let first = evs
         .iter()
-        .filter(|e| e.channel_id == "0")
+        .filter(|e| e.channel_id.as_deref() == Some("0"))
         .find_map(|e| e.io.as_ref())
         .unwrap();
     assert_eq!(
@@ -474,7 +494,8 @@ fn io_text_is_cut_at_a_character_boundary_with_a_flag() {
 #[test]
 fn without_metadata_records_still_come() {
     let evs = records("session.jsonl", true, &no_commands);
-    assert_eq!(evs[0].action, Action::ChannelOpen);
+    assert_eq!(evs[0].action, Action::ConnectionStart);
+    assert_eq!(evs[1].action, Action::ChannelOpen);
     assert!(evs.iter().all(|e| *e.conn == siem::ConnInfo::default()));
     let close = evs
         .iter()
@@ -500,7 +521,10 @@ fn an_integrity_mismatch_raises_the_close_severity() {
         false,
         &no_commands,
     );
-    let close = evs.iter().rfind(|e| e.channel_id == "0").unwrap();
+    let close = evs
+        .iter()
+        .rfind(|e| e.channel_id.as_deref() == Some("0"))
+        .unwrap();
     assert_eq!(close.action, Action::ChannelClose);
     assert_eq!(close.severity, Severity::Medium);
     assert!(close.message.contains("UNCLEAN_CLOSE"), "{}", close.message);
@@ -645,7 +669,11 @@ fn cef_lines_have_eight_header_fields_and_escape_values() {
     assert!(out.contains(r"suser=Jörg|ops\=admin\\x"), "{out}");
     assert!(out.contains(r"cs3=prod|eu,pci\=yes,line\nbreak"), "{out}");
     // A header value with a pipe or backslash is escaped.
-    let mut ev = evs[0].clone();
+    let mut ev = evs
+        .iter()
+        .find(|e| e.action == Action::ChannelOpen)
+        .unwrap()
+        .clone();
     ev.product_version = "1|2\\3";
     let mut line = Vec::new();
     siem::write(SiemFormat::Cef, &ev, &mut line);
@@ -657,7 +685,7 @@ fn hec_envelopes_carry_time_host_source_and_event() {
     let evs = records(FIXTURE, false, &no_commands);
     let out = written(&evs, SiemFormat::Hec);
     let first = out.split(|&b| b == b'\n').next().unwrap();
-    assert!(first.starts_with(b"{\"time\":1686159120.001000,\"host\":\"db-prod-01\",\"source\":\"sshtrail\",\"sourcetype\":\"sshtrail:ssh\",\"event\":{"));
+    assert!(first.starts_with(b"{\"time\":1686159120.000000,\"host\":\"db-prod-01\",\"source\":\"sshtrail\",\"sourcetype\":\"sshtrail:ssh\",\"event\":{"));
     let mut n = 0;
     for v in serde_json::Deserializer::from_slice(&out).into_iter::<serde_json::Value>() {
         let v = v.unwrap();
@@ -712,7 +740,7 @@ fn an_ongoing_channel_has_no_close_and_paths_do_not_matter() {
     let evs = records(TRICKY, false, &no_commands);
     assert!(!evs
         .iter()
-        .any(|e| e.channel_id == "2" && e.action == Action::ChannelClose));
+        .any(|e| e.channel_id.as_deref() == Some("2") && e.action == Action::ChannelClose));
     assert!(Path::new(&testdata(TRICKY))
         .join("connection.json")
         .is_file());
@@ -727,11 +755,296 @@ fn a_connections_records_are_in_time_order_across_its_channels() {
         evs.windows(2).all(|w| w[0].ts <= w[1].ts),
         "out of time order"
     );
-    let channels: BTreeSet<&str> = evs.iter().map(|e| e.channel_id.as_str()).collect();
+    let channels: BTreeSet<&str> = evs.iter().filter_map(|e| e.channel_id.as_deref()).collect();
     assert_eq!(channels.len(), 3);
     for w in evs.windows(2) {
         if w[0].ts == w[1].ts && w[0].channel_id != w[1].channel_id {
             assert!(w[0].channel_id < w[1].channel_id, "ties by channel id");
         }
     }
+}
+
+/// `ssh -N -L` recorded through a relay: the connection's global requests
+/// are logged apart as a pseudo-channel `global`, which is no channel: no
+/// open, no close.
+#[test]
+fn global_requests_get_no_channel_open_or_close() {
+    let (_dir, conn) =
+        common::real_connection("56461fdd-d065-4ddb-b56c-a3ea79593e58", "jsonl", true);
+    let evs = records_in(&conn, opts(false), &no_commands);
+    assert_eq!(actions(&evs, "global"), Vec::<&str>::new());
+    for ch in ["1", "1-2"] {
+        let a = actions(&evs, ch);
+        assert_eq!(a.first(), Some(&"ssh-channel-open"), "{ch}");
+        assert_eq!(a.last(), Some(&"ssh-channel-close"), "{ch}");
+    }
+    // Its requests still make records where they mean something: a remote
+    // forward asked for (`ssh -R`, taken from another real recording).
+    let agent = std::fs::read_to_string(testdata(
+        "realtrail/971de967-6278-4d94-8056-bb57e6f8c6f7/0.jsonl",
+    ))
+    .unwrap();
+    let lines: Vec<&str> = agent.lines().collect();
+    assert!(
+        lines[0].contains("forward-global-request") && lines[4].contains("reverse-global-reply")
+    );
+    std::fs::write(
+        conn.join("global.jsonl"),
+        format!("{}\n{}\n{}\n", lines[0], lines[1], lines[4]),
+    )
+    .unwrap();
+    let evs = records_in(&conn, opts(false), &no_commands);
+    assert_eq!(actions(&evs, "global"), ["ssh-tcpip-forward"]);
+    let fwd = evs
+        .iter()
+        .find(|e| e.channel_id.as_deref() == Some("global"))
+        .unwrap();
+    assert_eq!(fwd.outcome, EventOutcome::Success);
+    let f = fwd.forward.as_ref().unwrap();
+    assert_eq!(
+        (f.address.as_deref(), f.port),
+        (Some("127.0.0.1"), Some(19090))
+    );
+}
+
+const SHELL_EDITOR: &str = "1c0eb6a5-9524-455b-bc54-0e310f597329";
+
+/// A real shell session resized from 90x28 to 110x34 while vim ran: each
+/// record with a terminal has the size in force at its time.
+#[test]
+fn records_carry_the_terminal_size_in_force() {
+    let (_dir, conn) = common::real_connection(SHELL_EDITOR, "jsonl", true);
+    let resize = parse_rfc3339(b"2026-12-01T00:38:38.891569Z", false).unwrap();
+    let evs = records_in(
+        &conn,
+        SiemOptions {
+            recognize_commands: true,
+            ..opts(true)
+        },
+        &no_commands,
+    );
+    let mut sizes = BTreeSet::new();
+    for e in evs.iter().filter(|e| e.pty.is_some()) {
+        let p = e.pty.as_ref().unwrap();
+        let want = if e.ts < resize { (90, 28) } else { (110, 34) };
+        assert_eq!(
+            (p.cols, p.rows),
+            want,
+            "{} at {}",
+            e.action.name(),
+            e.ts_text
+        );
+        sizes.insert(want);
+    }
+    assert_eq!(sizes.len(), 2, "records before and after the resize");
+    let after: Vec<SiemEvent> = evs
+        .iter()
+        .filter(|e| e.action == Action::Command && e.ts > resize)
+        .cloned()
+        .collect();
+    assert!(!after.is_empty());
+    let ecs = String::from_utf8(written(&after, SiemFormat::Ecs)).unwrap();
+    assert!(
+        ecs.contains("\"tty\":{\"columns\":110,\"rows\":34}"),
+        "{ecs}"
+    );
+    let ocsf = String::from_utf8(written(&after, SiemFormat::Ocsf)).unwrap();
+    assert!(
+        ocsf.contains("\"pty\":{\"columns\":110,\"rows\":34,"),
+        "{ocsf}"
+    );
+}
+
+/// The same real session cut off mid-session (mid-line, and at a line
+/// end before the shell exited): its close is a failure that says why.
+#[test]
+fn a_cut_off_log_closes_with_a_failure_and_the_reason() {
+    let whole = records_in(
+        &common::real_connection(SHELL_EDITOR, "jsonl", false).1,
+        opts(false),
+        &no_commands,
+    );
+    let close = whole
+        .iter()
+        .find(|e| e.action == Action::ChannelClose)
+        .unwrap();
+    assert_eq!(
+        (close.outcome, close.reason.as_deref()),
+        (EventOutcome::Success, None)
+    );
+
+    let (_dir, conn) = common::real_connection(SHELL_EDITOR, "jsonl", false);
+    let log = std::fs::read(conn.join("0.jsonl")).unwrap();
+    let lines: Vec<&[u8]> = log.split_inclusive(|&b| b == b'\n').collect();
+    let kept = lines.len() * 2 / 3;
+    let mut cut = lines[..kept].concat();
+    cut.extend_from_slice(&lines[kept][..lines[kept].len() / 2]);
+    std::fs::write(conn.join("0.jsonl"), &cut).unwrap();
+    let evs = records_in(&conn, opts(false), &no_commands);
+    let close = evs.iter().rfind(|e| e.channel_id.is_some()).unwrap();
+    assert_eq!(close.action, Action::ChannelClose);
+    assert_eq!(close.outcome, EventOutcome::Failure);
+    assert_eq!(
+        close.reason.as_deref(),
+        Some("the log's last line is cut off; no exit status or signal: the log stops before the remote process ended")
+    );
+    assert!(
+        close
+            .message
+            .contains("; cut off: the log's last line is cut off"),
+        "{}",
+        close.message
+    );
+
+    // Cut at a line end: only the missing exit tells.
+    std::fs::write(conn.join("0.jsonl"), lines[..kept].concat()).unwrap();
+    let evs = records_in(&conn, opts(false), &no_commands);
+    let close = evs.iter().rfind(|e| e.channel_id.is_some()).unwrap();
+    assert_eq!(
+        (close.action, close.outcome),
+        (Action::ChannelClose, EventOutcome::Failure)
+    );
+    assert_eq!(
+        close.reason.as_deref(),
+        Some("no exit status or signal: the log stops before the remote process ended")
+    );
+    let ecs = String::from_utf8(written(std::slice::from_ref(close), SiemFormat::Ecs)).unwrap();
+    assert!(
+        ecs.contains("\"outcome\":\"failure\"") && ecs.contains("\"reason\":\"no exit status"),
+        "{ecs}"
+    );
+}
+
+/// The real `-L` recording: the connection itself has a start and an end
+/// record, from connection.json, and from the logs without it.
+#[test]
+fn the_connection_has_start_and_end_records() {
+    let (_dir, conn) =
+        common::real_connection("56461fdd-d065-4ddb-b56c-a3ea79593e58", "jsonl", true);
+    let evs = records_in(&conn, opts(false), &no_commands);
+    let (start, end) = (&evs[0], evs.last().unwrap());
+    assert_eq!(
+        (start.action, end.action),
+        (Action::ConnectionStart, Action::ConnectionEnd)
+    );
+    assert_eq!(
+        evs.iter()
+            .filter(|e| e.channel_id.is_none())
+            .map(|e| (e.action.name(), e.seq, e.id.as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (
+                "ssh-connection-start",
+                0,
+                "56461fdd-d065-4ddb-b56c-a3ea79593e58/connection-start"
+            ),
+            (
+                "ssh-connection-end",
+                1,
+                "56461fdd-d065-4ddb-b56c-a3ea79593e58/connection-end"
+            )
+        ]
+    );
+    assert_eq!(start.ts_text, "2026-12-01T00:38:47.729117Z", "connected");
+    assert_eq!(end.ts_text, "2026-12-01T00:38:50.865549Z", "disconnected");
+    assert_eq!(
+        start.message,
+        "connection of trailuser@realtrail.test from 127.0.0.1 to trailuser@realtrail-sshd (127.0.0.1) authenticated by PUBLICKEY"
+    );
+    let c = &start.conn;
+    assert_eq!(
+        (
+            c.user.as_deref(),
+            c.remote_address.as_deref(),
+            c.host.as_deref(),
+            c.host_address.as_deref(),
+            c.account.as_deref()
+        ),
+        (
+            Some("trailuser@realtrail.test"),
+            Some("127.0.0.1"),
+            Some("realtrail-sshd"),
+            Some("127.0.0.1"),
+            Some("trailuser")
+        )
+    );
+    assert_eq!(c.authentication_method, ["PUBLICKEY"]);
+    let f = end.connection.as_ref().unwrap();
+    assert_eq!(f.duration(), Some(3_136_432_000));
+    assert_eq!(
+        (f.bytes_client_to_server, f.bytes_server_to_client),
+        (Some(34), Some(34))
+    );
+    assert_eq!(
+        (f.status.as_deref(), f.channels),
+        (Some("DISCONNECTED"), Some(2))
+    );
+    assert_eq!(end.outcome, EventOutcome::Success);
+    // Each format says it.
+    let pair = [start.clone(), end.clone()];
+    let ecs = String::from_utf8(written(&pair, SiemFormat::Ecs)).unwrap();
+    let docs: Vec<serde_json::Value> = ecs
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs[0]["event"]["action"], "ssh-connection-start");
+    assert_eq!(docs[1]["event"]["duration"], 3_136_432_000_i64);
+    assert_eq!(docs[1]["source"]["bytes"], 34);
+    assert_eq!(docs[1]["sshtrail"]["connection"]["status"], "DISCONNECTED");
+    assert!(docs[1]["sshtrail"].get("channel_id").is_none());
+    let ocsf = String::from_utf8(written(&pair, SiemFormat::Ocsf)).unwrap();
+    let docs: Vec<serde_json::Value> = ocsf
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        (
+            docs[0]["class_uid"].as_u64(),
+            docs[0]["activity_id"].as_u64()
+        ),
+        (Some(4007), Some(1))
+    );
+    assert_eq!(
+        (
+            docs[1]["class_uid"].as_u64(),
+            docs[1]["activity_id"].as_u64()
+        ),
+        (Some(4007), Some(2))
+    );
+    assert_eq!(docs[1]["traffic"]["bytes_out"], 34);
+    assert_eq!(docs[1]["auth_type"], "Public Key");
+    let cef = String::from_utf8(written(&pair, SiemFormat::Cef)).unwrap();
+    assert!(
+        cef.contains("|ssh-connection-end|SSH connection end|1|")
+            && cef.contains(" in=34 out=34")
+            && cef.contains("cn2=3136"),
+        "{cef}"
+    );
+    let hec = String::from_utf8(written(&pair, SiemFormat::Hec)).unwrap();
+    assert!(
+        hec.contains("\"action\":\"ssh-connection-end\"") && hec.contains("\"duration_ms\":3136"),
+        "{hec}"
+    );
+
+    // Without metadata: what the logs tell.
+    let (_dir, conn) =
+        common::real_connection("56461fdd-d065-4ddb-b56c-a3ea79593e58", "hex", false);
+    let evs = records_in(&conn, opts(false), &no_commands);
+    let (start, end) = (&evs[0], evs.last().unwrap());
+    assert_eq!(start.action, Action::ConnectionStart);
+    assert_eq!(
+        start.ts_text, "2026-12-01T00:38:47.806617Z",
+        "the first event"
+    );
+    assert_eq!(end.ts_text, "2026-12-01T00:38:48.841211Z", "the last event");
+    let f = end.connection.as_ref().unwrap();
+    assert_eq!(
+        (
+            f.bytes_client_to_server,
+            f.bytes_server_to_client,
+            f.status.as_deref(),
+            f.channels
+        ),
+        (Some(34), Some(34), None, Some(2))
+    );
 }

@@ -21,7 +21,7 @@ use crate::cli::report::{usage, CommandResult};
 use batch::select::Selector;
 use plan::{Plan, Target};
 
-/// The most bytes of a data chunk's text a SIEM record keeps with `--io`.
+/// The most bytes of a line's text a SIEM record keeps with `--io`.
 pub const IO_MAX_BYTES: usize = 4096;
 
 /// Arguments of `sshtrail convert`.
@@ -48,8 +48,8 @@ pub struct ConvertArgs {
     /// jsonl, hex, hexdump, raw: keep only these event types.
     #[arg(long, value_name = "LIST")]
     pub filter: Option<String>,
-    /// SIEM: also a record for each stdin, stdout and stderr chunk, with its
-    /// text cut after 4096 bytes.
+    /// SIEM: also a record for each line of stdin, stdout and stderr, with
+    /// its text (cut after 4096 bytes) and the time of its first byte.
     #[arg(long)]
     pub io: bool,
     /// Replace existing output files.

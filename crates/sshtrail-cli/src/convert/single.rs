@@ -4,9 +4,9 @@
 use std::collections::HashSet;
 use std::io::{self, Write};
 
-use sshtrail::archive::{Archive, Discovery};
+use sshtrail::archive::{Archive, Discovery, ReplayOptions};
 use sshtrail::connection::Context;
-use sshtrail::output::{ChannelWriter, StreamOutput};
+use sshtrail::output::{ChannelWriter, Output, SiemWriter, StreamOutput, Writing};
 use sshtrail::StreamReader;
 
 use super::plan::{Plan, Target};
@@ -97,12 +97,43 @@ fn into_folder(
     Ok(rep.code())
 }
 
-/// Writes the SIEM records of every connection the paths name, connection
-/// by connection, each connection's records in time order.
+/// Writes the SIEM records of every connection the paths name, in time
+/// order across all of them (a k-way merge of the connections' record
+/// streams, see `sshtrail::siem::merge_records`).
 pub fn records(plan: &Plan) -> CommandResult {
     let mut rep = Reporter::default();
     let archive = input::open(&plan.paths, Discovery::connection_folders(), &mut rep);
     write(plan, &archive, &mut rep, true)
+}
+
+/// Replays `archive` through `writer` into `out`; SIEM records of several
+/// connections (`merge`) go through the library's merge, in time order
+/// across connections.
+fn replay_into(
+    plan: &Plan,
+    archive: &Archive,
+    writer: &mut dyn ChannelWriter,
+    out: &mut dyn Output,
+    rep: &mut Reporter,
+    merge: bool,
+) -> io::Result<()> {
+    if let (true, Some(format)) = (merge, plan.formats[0].siem_format()) {
+        let mut siem = SiemWriter::new(format, &plan.writer).redacting(plan.writer.redact.clone());
+        let merged = siem.write_merged(
+            archive,
+            &ReplayOptions::with_format(plan.input_format),
+            out,
+            &mut |p| rep.problem(&p),
+        );
+        note_redactions(siem.redactions());
+        return merged.map(|_| ());
+    }
+    input::replay(
+        archive,
+        plan.input_format,
+        &mut Writing::new(writer, out),
+        rep,
+    )
 }
 
 fn write(plan: &Plan, archive: &Archive, rep: &mut Reporter, merge: bool) -> CommandResult {
@@ -137,12 +168,7 @@ fn write(plan: &Plan, archive: &Archive, rep: &mut Reporter, merge: bool) -> Com
                 ))
             };
             let mut out = FileOutput::new(path, replace, merge);
-            let replayed = input::replay(
-                archive,
-                plan.input_format,
-                &mut writer.writing_into(&mut out),
-                rep,
-            );
+            let replayed = replay_into(plan, archive, &mut writer, &mut out, rep, merge);
             match replayed {
                 Ok(()) => out
                     .commit(plan.fsync)
@@ -157,12 +183,7 @@ fn write(plan: &Plan, archive: &Archive, rep: &mut Reporter, merge: bool) -> Com
             } else {
                 StreamOutput::new(stdout)
             };
-            let replayed = input::replay(
-                archive,
-                plan.input_format,
-                &mut writer.writing_into(&mut out),
-                rep,
-            );
+            let replayed = replay_into(plan, archive, &mut writer, &mut out, rep, merge);
             replayed
                 .and_then(|()| out.into_inner().flush())
                 .map_err(|e| ("standard output".to_string(), e))

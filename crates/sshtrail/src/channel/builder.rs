@@ -5,7 +5,8 @@ use std::io;
 
 use super::{
     ChannelEvent, ChannelEventKind, ChannelSink, ChannelState, ConnectionRef, ExitSignal,
-    Integrity, OpenKind, Outcome, Pty, Request, RequestKind, Scope, Stamp, Stream,
+    Integrity, LogPart, OpenKind, Outcome, Pty, Request, RequestKind, Scope, Stamp, Stream,
+    GLOBAL_KIND,
 };
 use crate::connection::{Connection, Context};
 use crate::error::ParseError;
@@ -39,6 +40,13 @@ pub struct ChannelBuilder {
     meta_kind: Option<Option<String>>,
     /// From the first shell, exec or subsystem request.
     inferred_kind: Option<String>,
+    /// The log is the connection's global requests by its name (channel id
+    /// `global`, the metadata giving no other type).
+    named_global: bool,
+    /// Global requests and replies seen.
+    global_messages: u64,
+    /// Anything a channel has was seen: data, an open, a channel request.
+    channel_like: bool,
     env_index: HashMap<String, usize>,
     /// Requests waiting for a reply, by (scope, direction of the asker).
     pending: [VecDeque<Request>; 6],
@@ -219,10 +227,19 @@ impl ChannelBuilder {
             state.kind = k.clone();
             state.kind_settled = k.is_some();
         }
+        let named_global =
+            state.context.channel_id == GLOBAL_KIND && !matches!(meta_kind, Some(Some(_)));
+        if named_global {
+            state.kind = Some(GLOBAL_KIND.to_string());
+            state.kind_settled = true;
+        }
         ChannelBuilder {
             state,
             meta_kind,
             inferred_kind: None,
+            named_global,
+            global_messages: 0,
+            channel_like: false,
             env_index: HashMap::new(),
             pending: Default::default(),
             buf: Vec::new(),
@@ -271,6 +288,7 @@ impl ChannelBuilder {
             },
         })?;
         if let Some(stream) = Stream::of(&event.kind) {
+            self.channel_like = true;
             let i = stream as usize;
             let offset = self.state.bytes[i];
             self.state.bytes[i] += self.buf.len() as u64;
@@ -327,6 +345,10 @@ impl ChannelBuilder {
     fn current_kind(&self) -> Option<String> {
         if let Some(Some(k)) = &self.meta_kind {
             return Some(k.clone());
+        }
+        // Global requests only: the connection's, logged apart.
+        if self.named_global || (self.global_messages > 0 && !self.channel_like) {
+            return Some(GLOBAL_KIND.to_string());
         }
         match self.state.open_type.as_deref() {
             Some("session") | None => self
@@ -417,6 +439,14 @@ impl ChannelBuilder {
             want_reply,
             kind: request_kind(message),
         };
+        if matches!(
+            message,
+            Message::GlobalRequest { .. } | Message::GlobalReply { .. }
+        ) {
+            self.global_messages += 1;
+        } else {
+            self.channel_like = true;
+        }
         match message {
             Message::GlobalRequest {
                 name, want_reply, ..
@@ -555,59 +585,9 @@ impl ChannelBuilder {
         }
         self.state.kind = self.current_kind();
         self.state.kind_settled = true;
-        self.state.integrity = Some(self.integrity(meta));
+        self.state.integrity = Some(Integrity::of(&self.state, meta));
         let ts = self.state.ended.as_ref().map_or(0, |e| e.ts);
         self.emit(sink, ChannelEventKind::Ended { ts })
-    }
-
-    fn integrity(&self, meta: Option<&Connection>) -> Integrity {
-        let mut integrity = Integrity::default();
-        let ch = &self.state;
-        match meta {
-            None => integrity
-                .problems
-                .push("no connection metadata: nothing to check the log against".into()),
-            Some(meta) => match meta.channel(&ch.context.channel_id) {
-                None => integrity.problems.push(format!(
-                    "channel {} is not listed in the connection metadata",
-                    ch.context.channel_id
-                )),
-                Some(m) => {
-                    let [stdin, stdout, stderr] = ch.bytes;
-                    match m.bytes_client_to_server {
-                        Some(n) if n != stdin => integrity.problems.push(format!("stdin has {stdin} bytes but the metadata's bytes_client_to_server is {n}")),
-                        None => integrity.problems.push("the metadata has no bytes_client_to_server".into()),
-                        _ => {}
-                    }
-                    match m.bytes_server_to_client {
-                        Some(n) if n != stdout + stderr => integrity.problems.push(format!("stdout+stderr have {} bytes ({stdout}+{stderr}) but the metadata's bytes_server_to_client is {n}", stdout + stderr)),
-                        None => integrity.problems.push("the metadata has no bytes_server_to_client".into()),
-                        _ => {}
-                    }
-                    match m.protocol_file.as_ref().and_then(|p| p.status.as_deref()) {
-                        Some("OK") => {}
-                        Some(s) => integrity
-                            .problems
-                            .push(format!("protocol_file.status is {s}")),
-                        None => integrity
-                            .problems
-                            .push("the metadata has no protocol_file.status".into()),
-                    }
-                }
-            },
-        }
-        if ch.log_errors > 0 {
-            integrity
-                .problems
-                .push(format!("the log has {} malformed line(s)", ch.log_errors));
-        }
-        if ch.log_warnings > 0 {
-            integrity
-                .problems
-                .push("the log's last line is cut off".into());
-        }
-        integrity.ok = integrity.problems.is_empty();
-        integrity
     }
 }
 
@@ -644,6 +624,7 @@ pub struct ConnectionBuilder<'m> {
     id: Option<String>,
     meta: Option<&'m Connection>,
     meta_path: Option<&'m std::path::Path>,
+    part: Option<LogPart>,
     slots: Vec<Slot>,
     index: HashMap<Context, usize>,
 }
@@ -655,6 +636,7 @@ impl<'m> ConnectionBuilder<'m> {
             id: id.map(str::to_string),
             meta,
             meta_path: None,
+            part: None,
             slots: Vec::new(),
             index: HashMap::new(),
         }
@@ -666,11 +648,18 @@ impl<'m> ConnectionBuilder<'m> {
         self
     }
 
+    /// Says the events will be those of one of the connection's logs only.
+    pub fn with_part(mut self, part: Option<LogPart>) -> Self {
+        self.part = part;
+        self
+    }
+
     fn conn_ref(&self) -> ConnectionRef<'_> {
         ConnectionRef {
             id: self.id.as_deref(),
             meta: self.meta,
             meta_path: self.meta_path,
+            part: self.part,
         }
     }
 

@@ -42,12 +42,14 @@
 //! ```
 
 mod builder;
+mod integrity;
 mod summary;
 
 pub use builder::{ChannelBuilder, ConnectionBuilder, ReplayError};
+pub use integrity::{Integrity, Verdict, CONTENTS_NOT_CHECKED};
 pub use summary::{
-    ChannelSummary, ConnectionSummary, ForwardSummary, RequestSummary, Resize, StreamBytes,
-    SummaryCollector, Undecoded, MAX_LISTED,
+    ChannelSummary, ConnectionSummary, ForwardSummary, RequestCount, RequestSummary, Resize,
+    StreamBytes, SummaryCollector, Undecoded, MAX_LISTED,
 };
 
 use std::io;
@@ -58,6 +60,13 @@ use crate::connection::{Connection, Context};
 use crate::event::{Direction, Event, EventType};
 use crate::stats::EventCounts;
 use crate::time::Nanos;
+
+/// The type of the pseudo-channel that holds a connection's global
+/// requests (`tcpip-forward`, `keepalive@openssh.com`,
+/// `hostkeys-00@openssh.com`): a log named `global`, one the metadata lists
+/// with this type, or one holding global requests and nothing else
+/// (docs/FORMAT.md section 5).
+pub const GLOBAL_KIND: &str = "global";
 
 /// The three data streams of a channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -561,15 +570,6 @@ impl Forward {
     }
 }
 
-/// Whether the log agrees with the connection metadata.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct Integrity {
-    /// True when metadata was there and nothing disagreed.
-    pub ok: bool,
-    /// Every difference, named.
-    pub problems: Vec<String>,
-}
-
 /// What is known of a channel so far: updated by every event before the
 /// event is handed on, so a sink reads the channel as it stands at that
 /// moment.
@@ -631,6 +631,12 @@ pub struct ChannelState {
 impl ChannelState {
     /// The most environment variable names kept per channel.
     pub const MAX_ENV: usize = 65_536;
+
+    /// Whether this is no channel but the connection's global requests,
+    /// logged apart (see [`GLOBAL_KIND`]).
+    pub fn is_global(&self) -> bool {
+        self.kind.as_deref() == Some(GLOBAL_KIND)
+    }
 
     /// `connection/channel`, or the channel id without a connection.
     pub fn label(&self) -> String {
@@ -752,6 +758,18 @@ pub struct ConnectionRef<'a> {
     pub meta: Option<&'a Connection>,
     /// Where the metadata was read from.
     pub meta_path: Option<&'a std::path::Path>,
+    /// Set when the events are those of one of the connection's logs only
+    /// (a batch converts log by log).
+    pub part: Option<LogPart>,
+}
+
+/// One log of a connection replayed apart from the others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogPart {
+    /// Its position among the connection's logs, from 0.
+    pub index: usize,
+    /// How many logs the connection has.
+    pub count: usize,
 }
 
 impl ConnectionRef<'_> {

@@ -82,6 +82,38 @@ pub struct RequestSummary {
     pub reason: Option<String>,
 }
 
+/// How many requests of one name one side made, and how many were refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RequestCount {
+    /// The request or channel type name.
+    pub name: String,
+    /// Who asked.
+    #[serde(rename = "from", serialize_with = "direction_as_name")]
+    pub direction: Direction,
+    /// How many times.
+    pub count: u64,
+    /// How many of them were refused (a failure reply).
+    pub refused: u64,
+}
+
+impl RequestCount {
+    /// `NAME from SIDE`, with `×N` when there were several.
+    ///
+    /// ```
+    /// use sshtrail::channel::RequestCount;
+    /// use sshtrail::Direction;
+    /// let r = RequestCount { name: "keepalive@openssh.com".into(), direction: Direction::ClientToServer, count: 8, refused: 8 };
+    /// assert_eq!(r.label(r.count), "keepalive@openssh.com from client ×8");
+    /// ```
+    pub fn label(&self, n: u64) -> String {
+        let mut s = format!("{} from {}", self.name, direction_name(self.direction));
+        if n > 1 {
+            s.push_str(&format!(" ×{n}"));
+        }
+        s
+    }
+}
+
 /// A forward as `inspect` lists it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ForwardSummary {
@@ -209,6 +241,9 @@ pub struct ChannelSummary {
     /// How many requests there were.
     #[serde(skip)]
     pub request_count: u64,
+    /// Requests counted by name and side, in order of first appearance
+    /// (the first [`MAX_LISTED`] names; the counts of those go on).
+    pub request_counts: Vec<RequestCount>,
     /// Forwards asked for (the first [`MAX_LISTED`]).
     pub forwards: Vec<ForwardSummary>,
     /// Signals sent to the remote process (the first [`MAX_LISTED`]).
@@ -237,6 +272,9 @@ pub struct ChannelSummary {
     /// The forwards themselves, updated by replies.
     #[serde(skip)]
     forward_list: Vec<Forward>,
+    /// Name and side to position in `request_counts`.
+    #[serde(skip)]
+    count_index: HashMap<(String, Direction), usize>,
 }
 
 impl ChannelSummary {
@@ -248,10 +286,39 @@ impl ChannelSummary {
         }
     }
 
+    /// The position of `(name, direction)` in `request_counts`, made
+    /// when there is room.
+    fn counted(&mut self, name: &str, direction: Direction) -> Option<usize> {
+        let key = (name.to_string(), direction);
+        if let Some(&i) = self.count_index.get(&key) {
+            return Some(i);
+        }
+        if self.request_counts.len() >= MAX_LISTED {
+            return None;
+        }
+        self.request_counts.push(RequestCount {
+            name: key.0.clone(),
+            direction,
+            count: 0,
+            refused: 0,
+        });
+        self.count_index.insert(key, self.request_counts.len() - 1);
+        Some(self.request_counts.len() - 1)
+    }
+
+    /// Whether this is the connection's global requests rather than a
+    /// channel (see [`super::GLOBAL_KIND`]).
+    pub fn is_global(&self) -> bool {
+        self.kind.as_deref() == Some(super::GLOBAL_KIND)
+    }
+
     /// Folds one channel event in.
     pub fn add(&mut self, ev: &ChannelEvent<'_>) {
         match ev.kind {
             ChannelEventKind::Request(r) => {
+                if let Some(i) = self.counted(&r.name, r.direction) {
+                    self.request_counts[i].count += 1;
+                }
                 if self.requests.len() < MAX_LISTED {
                     if r.want_reply {
                         self.open_requests.insert(r.index, self.requests.len());
@@ -305,6 +372,11 @@ impl ChannelSummary {
                 bound_port,
                 ..
             } => {
+                if matches!(outcome, Outcome::Failure(_)) {
+                    if let Some(i) = self.counted(&request.name, request.direction) {
+                        self.request_counts[i].refused += 1;
+                    }
+                }
                 if let Some(i) = self.open_requests.remove(&request.index) {
                     self.requests[i].outcome = outcome.clone();
                     self.requests[i].reason = outcome.reason().map(str::to_string);
@@ -359,6 +431,7 @@ impl ChannelSummary {
         self.forwards = self.forward_list.iter().map(ForwardSummary::of).collect();
         self.open_requests.clear();
         self.open_forwards.clear();
+        self.count_index.clear();
     }
 }
 
@@ -377,7 +450,25 @@ pub struct ConnectionSummary {
     pub meta_path: Option<std::path::PathBuf>,
     /// Its channels, ordered by channel id.
     pub channels: Vec<ChannelSummary>,
+    /// Its global requests, logged apart as a pseudo-channel (see
+    /// [`super::GLOBAL_KIND`]): not a channel, so not in `channels`.
+    pub global: Vec<ChannelSummary>,
 }
+
+/// The keys of a [`ChannelSummary`]'s JSON that the global requests keep.
+const GLOBAL_JSON_KEYS: [&str; 11] = [
+    "id",
+    "started",
+    "ended",
+    "events",
+    "requests",
+    "request_counts",
+    "forwards",
+    "undecoded",
+    "unmatched_replies",
+    "integrity",
+    "type",
+];
 
 /// The fields of [`ConnectionSummary`]'s JSON, in sorted order.
 #[derive(Serialize)]
@@ -387,6 +478,7 @@ struct ConnectionJson<'a> {
     authentication_method: Option<&'a [String]>,
     channels: Vec<serde_json::Value>,
     ended: Option<String>,
+    global: Vec<serde_json::Value>,
     host: Option<&'a str>,
     id: Option<&'a str>,
     metadata: Option<String>,
@@ -408,12 +500,27 @@ impl Serialize for ConnectionSummary {
             .map(serde_json::to_value)
             .collect::<Result<Vec<_>, _>>()
             .map_err(serde::ser::Error::custom)?;
+        // The global requests: what a channel has that they can have.
+        let global = self
+            .global
+            .iter()
+            .map(|g| {
+                serde_json::to_value(g).map(|mut v| {
+                    if let Some(m) = v.as_object_mut() {
+                        m.retain(|k, _| GLOBAL_JSON_KEYS.contains(&k.as_str()));
+                    }
+                    v
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(serde::ser::Error::custom)?;
         ConnectionJson {
             account: m.and_then(|m| m.target_host_account.as_deref()),
             address: m.and_then(|m| m.target_host_address.as_deref()),
             authentication_method: m.map(|m| m.authentication_method.as_slice()),
             channels,
             ended: m.and_then(|m| m.disconnected.clone()).or(last),
+            global,
             host: m.and_then(|m| m.host()),
             id: self.id.as_deref(),
             metadata: self.meta_path.as_ref().map(|p| p.display().to_string()),
@@ -428,18 +535,20 @@ impl Serialize for ConnectionSummary {
 }
 
 impl ConnectionSummary {
-    /// The first event time of all channels (the earliest) and the last (the
-    /// latest), as in the logs.
+    /// The first event time of all channels and global requests (the
+    /// earliest) and the last (the latest), as in the logs.
     pub fn span(&self) -> (Option<String>, Option<String>) {
         let start = self
             .channels
             .iter()
+            .chain(&self.global)
             .filter_map(|c| Some((c.started_at?, c.started.clone()?)))
             .min_by_key(|(t, _)| *t)
             .map(|(_, s)| s);
         let end = self
             .channels
             .iter()
+            .chain(&self.global)
             .filter_map(|c| Some((c.ended_at?, c.ended.clone()?)))
             .max_by_key(|(t, _)| *t)
             .map(|(_, s)| s);
@@ -474,6 +583,7 @@ impl ChannelSink for SummaryCollector {
             meta: conn.meta.cloned(),
             meta_path: conn.meta_path.map(std::path::Path::to_path_buf),
             channels: Vec::new(),
+            global: Vec::new(),
         });
         Ok(())
     }
@@ -501,6 +611,11 @@ impl ChannelSink for SummaryCollector {
     fn connection_end(&mut self, _conn: &ConnectionRef<'_>) -> io::Result<()> {
         if let Some(conn) = self.connections.last_mut() {
             conn.channels.sort_by(|a, b| a.context.cmp(&b.context));
+            let (global, channels) = std::mem::take(&mut conn.channels)
+                .into_iter()
+                .partition(ChannelSummary::is_global);
+            conn.global = global;
+            conn.channels = channels;
         }
         self.index.clear();
         Ok(())

@@ -6,7 +6,7 @@
 
 mod hex;
 mod jsonl;
-mod pretty;
+pub(crate) mod pretty;
 
 use std::io::{self, Write};
 

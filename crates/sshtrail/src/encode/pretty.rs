@@ -46,7 +46,7 @@ pub fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
 
 /// How a control character (C0, DEL, C1) is shown: `\n`, `\e`, `\x9b`;
 /// `None` for any other character.
-fn control_escape(c: char) -> Option<std::borrow::Cow<'static, str>> {
+pub(crate) fn control_escape(c: char) -> Option<std::borrow::Cow<'static, str>> {
     Some(match c {
         '\n' => "\\n".into(),
         '\r' => "\\r".into(),

@@ -217,6 +217,27 @@ impl OutputFormat {
         }
     }
 
+    /// The SIEM format this is, if it is one.
+    #[cfg(feature = "siem")]
+    pub fn siem_format(self) -> Option<crate::siem::SiemFormat> {
+        use crate::siem::SiemFormat;
+        match self {
+            OutputFormat::Ecs => Some(SiemFormat::Ecs),
+            OutputFormat::Ocsf => Some(SiemFormat::Ocsf),
+            OutputFormat::Cef => Some(SiemFormat::Cef),
+            OutputFormat::Hec => Some(SiemFormat::Hec),
+            OutputFormat::Asciicast
+            | OutputFormat::AsciicastV3
+            | OutputFormat::Script
+            | OutputFormat::ScriptAdvanced
+            | OutputFormat::Text
+            | OutputFormat::Jsonl
+            | OutputFormat::Hex
+            | OutputFormat::Hexdump
+            | OutputFormat::Raw => None,
+        }
+    }
+
     /// A writer of this format.
     /// Every format but the evidence ones redacts secrets typed at prompts
     /// unless `options.redact` is `None` ([`crate::redact`]).
@@ -295,9 +316,9 @@ pub struct WriterOptions {
     pub title: Option<String>,
     /// Evidence formats: the event types kept.
     pub filter: Filter,
-    /// SIEM: also a record for each data chunk with its text.
+    /// SIEM: also a record for each line of the data streams, with its text.
     pub io: bool,
-    /// SIEM: the most bytes of a chunk's text a record keeps.
+    /// SIEM: the most bytes of a line's text a record keeps.
     pub io_max_bytes: usize,
     /// Derived formats: redact secrets typed at prompts with these rules
     /// (the default); `None` keeps every key (`--no-redact`).

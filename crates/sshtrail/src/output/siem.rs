@@ -4,6 +4,7 @@ use std::collections::HashSet;
 use std::io;
 
 use super::{ChannelWriter, Output, PartKey, WriterOptions};
+use crate::archive::{Archive, Problem, ReplayCounts, ReplayOptions};
 use crate::channel::{ChannelEvent, ChannelEventKind, ConnectionRef};
 use crate::connection::Context;
 use crate::siem::{self, RecordBuilder, SiemEvent, SiemFormat, SiemOptions};
@@ -11,12 +12,23 @@ use crate::siem::{self, RecordBuilder, SiemEvent, SiemFormat, SiemOptions};
 /// Writes the SIEM records of each connection in time order, each record
 /// into the part of its channel: a stream output (standard output, one
 /// file) gets the connection's records merged; a folder gets one file a
-/// channel.
+/// channel, the connection's own records (start, end) going into the file
+/// of the first channel seen.
 pub struct SiemWriter {
     format: SiemFormat,
+    options: SiemOptions,
     records: RecordBuilder,
+    /// Secrets typed at prompts are judged before records are made
+    /// ([`Self::write_merged`]; a writer fed events is behind the judge of
+    /// [`super::OutputFormat::writer`]).
+    redact: Option<crate::redact::SecretRules>,
+    /// What [`Self::write_merged`] redacted.
+    redactions: crate::redact::Redactions,
     /// The connection being written.
     connection: Option<String>,
+    /// The first channel seen of it: its part takes the connection's own
+    /// records.
+    home: Option<String>,
     /// Channels whose part exists (every channel gets one, even without
     /// records).
     touched: HashSet<Context>,
@@ -26,17 +38,67 @@ pub struct SiemWriter {
 impl SiemWriter {
     /// A writer of `format` with the SIEM settings of `options`.
     pub fn new(format: SiemFormat, options: &WriterOptions) -> Self {
+        let options = SiemOptions {
+            io: options.io,
+            io_max_bytes: options.io_max_bytes,
+            product_version: env!("CARGO_PKG_VERSION"),
+            recognize_commands: true,
+        };
         SiemWriter {
             format,
-            records: RecordBuilder::new(SiemOptions {
-                io: options.io,
-                io_max_bytes: options.io_max_bytes,
-                product_version: env!("CARGO_PKG_VERSION"),
-                recognize_commands: true,
-            }),
+            options,
+            records: RecordBuilder::new(options),
+            redact: None,
+            redactions: Default::default(),
             connection: None,
+            home: None,
             touched: HashSet::new(),
             line: Vec::new(),
+        }
+    }
+
+    /// Replays every connection of `archive` and writes their records into
+    /// `out` in time order across all of them ([`siem::merge_records`]):
+    /// what a stream output of several connections takes.
+    pub fn write_merged(
+        &mut self,
+        archive: &Archive,
+        options: &ReplayOptions,
+        out: &mut dyn Output,
+        problems: &mut dyn FnMut(Problem),
+    ) -> io::Result<ReplayCounts> {
+        let (format, ext) = (self.format, self.ext());
+        let counts = siem::merge_records(
+            archive,
+            options,
+            self.options,
+            self.redact.as_ref(),
+            &mut |r| {
+                let mut line = Vec::new();
+                siem::write(format, r, &mut line);
+                (r.conn.connection_id.clone(), r.channel_id.clone(), line)
+            },
+            &mut |(connection, channel, line)| {
+                let key = PartKey {
+                    connection: connection.as_deref(),
+                    channel: channel.as_deref(),
+                    ext,
+                    name: super::PartName::Main,
+                };
+                out.part(&key)?.write_all(&line)
+            },
+            problems,
+        )?;
+        self.redactions.add(counts.redactions);
+        Ok(counts.replay)
+    }
+
+    /// Judges secrets typed at prompts with `rules` in
+    /// [`Self::write_merged`] (`None`: keeps every key).
+    pub fn redacting(self, rules: Option<crate::redact::SecretRules>) -> Self {
+        SiemWriter {
+            redact: rules,
+            ..self
         }
     }
 
@@ -50,11 +112,12 @@ impl SiemWriter {
     }
 }
 
-/// Writes one record into its channel's part.
+/// Writes one record into its channel's part (a record of the connection
+/// itself: into the part of `home`).
 fn write_record(
     format: SiemFormat,
     ext: &str,
-    connection: Option<&str>,
+    (connection, home): (Option<&str>, Option<&str>),
     line: &mut Vec<u8>,
     out: &mut dyn Output,
     record: &SiemEvent,
@@ -63,7 +126,7 @@ fn write_record(
     siem::write(format, record, line);
     let key = PartKey {
         connection,
-        channel: Some(&record.channel_id),
+        channel: record.channel_id.as_deref().or(home),
         ext,
         name: super::PartName::Main,
     };
@@ -71,12 +134,17 @@ fn write_record(
 }
 
 impl ChannelWriter for SiemWriter {
+    fn redactions(&self) -> crate::redact::Redactions {
+        self.redactions
+    }
+
     fn connection_start(
         &mut self,
         conn: &ConnectionRef<'_>,
         _out: &mut dyn Output,
     ) -> io::Result<()> {
         self.connection = conn.id.map(str::to_string);
+        self.home = None;
         self.touched.clear();
         self.records.connection_start(conn);
         Ok(())
@@ -84,7 +152,11 @@ impl ChannelWriter for SiemWriter {
 
     fn event(&mut self, ev: &ChannelEvent<'_>, out: &mut dyn Output) -> io::Result<()> {
         let (format, ext) = (self.format, self.ext());
+        if self.home.is_none() {
+            self.home = Some(ev.channel.context.channel_id.clone());
+        }
         let connection = self.connection.as_deref();
+        let home = self.home.as_deref();
         if let ChannelEventKind::Ended { .. } = ev.kind {
             if self.touched.insert(ev.channel.context.clone()) {
                 out.part(&PartKey {
@@ -97,7 +169,7 @@ impl ChannelWriter for SiemWriter {
         }
         let line = &mut self.line;
         self.records.event(ev, &mut |r| {
-            write_record(format, ext, connection, line, out, r)
+            write_record(format, ext, (connection, home), line, out, r)
         })
     }
 
@@ -107,9 +179,9 @@ impl ChannelWriter for SiemWriter {
         out: &mut dyn Output,
     ) -> io::Result<()> {
         let (format, ext) = (self.format, self.ext());
-        let connection = self.connection.clone();
+        let (connection, home) = (self.connection.as_deref(), self.home.as_deref());
         let line = &mut self.line;
         self.records
-            .connection_end(&mut |r| write_record(format, ext, connection.as_deref(), line, out, r))
+            .connection_end(&mut |r| write_record(format, ext, (connection, home), line, out, r))
     }
 }

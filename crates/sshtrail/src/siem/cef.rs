@@ -2,9 +2,14 @@
 //! `CEF:0|Vendor|Product|Version|SignatureID|Name|Severity|Extension`.
 //!
 //! Escaping follows the CEF specification: in the header `\` and `|` are
-//! escaped with a backslash (a line break becomes a space: the header has
-//! no room for one); in extension values `\`, `=`, line feed and carriage
-//! return become `\\`, `\=`, `\n` and `\r`. Keys are the standard ones
+//! escaped with a backslash; in extension values `\`, `=`, line feed and
+//! carriage return become `\\`, `\=`, `\n` and `\r`. The specification
+//! has no escape for other control characters (NUL, ESC, BEL, tab, DEL,
+//! C1), which a terminal session's text is full of and which break
+//! collectors and consoles: each is written as the text people read
+//! elsewhere in sshtrail (`\e`, `\t`, `\x00`), its backslash escaped, so
+//! a CEF parser reads back `\e`. In the header, which has no room for a
+//! line, line breaks are written so too (`\n` as text). Keys are the standard ones
 //! (`rt`, `act`, `outcome`, `reason`, `msg`, `suser`, `suid`, `duser`,
 //! `src`, `shost`, `dst`, `dhost`, `app`, `proto`, `externalId`, `cat`,
 //! `dproc`, `start`, `end`, `in`, `out`) and the custom `csN`/`cnN` pairs
@@ -21,10 +26,24 @@
 //! | cn1 | exitCode | the exit status |
 //! | cn2 | durationMs | the channel's duration (close records) |
 //! | cn3 | ioTruncated | 1 when the text was cut (io records) |
+//! | cn4 | redacted | 1 when secret bytes typed at a prompt show as `*` (io records) |
 //!
 //! Empty values are left out (CEF parsers do not agree on them).
 
 use super::{ecs, is_ip, millis, Action, SiemEvent};
+
+/// Writes a control character as the escaped text of its escape (`\\e`,
+/// which a parser reads as `\e`); `false` for any other character.
+fn control(c: char, out: &mut String) -> bool {
+    match crate::encode::pretty::control_escape(c) {
+        Some(escaped) => {
+            out.push('\\');
+            out.push_str(&escaped);
+            true
+        }
+        None => false,
+    }
+}
 
 /// Escapes a header field.
 pub(crate) fn escape_header(s: &str) -> String {
@@ -33,7 +52,7 @@ pub(crate) fn escape_header(s: &str) -> String {
         match c {
             '\\' => out.push_str("\\\\"),
             '|' => out.push_str("\\|"),
-            '\n' | '\r' => out.push(' '),
+            c if control(c, &mut out) => {}
             c => out.push(c),
         }
     }
@@ -49,6 +68,7 @@ pub(crate) fn escape_value(s: &str) -> String {
             '=' => out.push_str("\\="),
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
+            c if control(c, &mut out) => {}
             c => out.push(c),
         }
     }
@@ -93,8 +113,10 @@ pub fn extension(ev: &SiemEvent) -> Vec<(&'static str, String)> {
         c.connection_id.as_ref().map(|_| "connectionId".into()),
     );
     add("cs1", c.connection_id.clone());
-    add("cs2Label", Some("channelId".into()));
-    add("cs2", Some(ev.channel_id.clone()));
+    if let Some(id) = &ev.channel_id {
+        add("cs2Label", Some("channelId".into()));
+        add("cs2", Some(id.clone()));
+    }
     if !c.tags.is_empty() {
         add("cs3Label", Some("tags".into()));
         add("cs3", Some(c.tags.join(",")));
@@ -108,6 +130,11 @@ pub fn extension(ev: &SiemEvent) -> Vec<(&'static str, String)> {
         add("cs5", Some(t.clone()));
     }
     let detail: Option<(&str, String)> = match ev.action {
+        Action::ConnectionStart | Action::ConnectionEnd => ev
+            .connection
+            .as_ref()
+            .and_then(|f| f.status.clone())
+            .map(|s| ("status", s)),
         Action::Exec | Action::Command => ev
             .process
             .as_ref()
@@ -150,6 +177,16 @@ pub fn extension(ev: &SiemEvent) -> Vec<(&'static str, String)> {
         add("cn2Label", Some("durationMs".into()));
         add("cn2", Some((s.duration() / 1_000_000).to_string()));
     }
+    if let Some(f) = &ev.connection {
+        add("start", Some(millis(f.started).to_string()));
+        if let (Some(end), Some(duration)) = (f.ended, f.duration()) {
+            add("end", Some(millis(end).to_string()));
+            add("cn2Label", Some("durationMs".into()));
+            add("cn2", Some((duration / 1_000_000).to_string()));
+        }
+        add("in", f.bytes_client_to_server.map(|b| b.to_string()));
+        add("out", f.bytes_server_to_client.map(|b| b.to_string()));
+    }
     if let Some(io) = &ev.io {
         let key = if ev.action == Action::Input {
             "in"
@@ -159,6 +196,8 @@ pub fn extension(ev: &SiemEvent) -> Vec<(&'static str, String)> {
         add(key, Some(io.len.to_string()));
         add("cn3Label", Some("ioTruncated".into()));
         add("cn3", Some(u8::from(io.truncated).to_string()));
+        add("cn4Label", Some("redacted".into()));
+        add("cn4", Some(u8::from(io.redacted).to_string()));
     }
     kv
 }
@@ -196,7 +235,11 @@ mod tests {
     #[test]
     fn escapes() {
         assert_eq!(escape_header(r"a|b\c"), r"a\|b\\c");
-        assert_eq!(escape_header("a\nb"), "a b");
+        assert_eq!(escape_header("a\nb\x1b"), r"a\\nb\\e");
         assert_eq!(escape_value("a=b\\c\nd\re|f"), r"a\=b\\c\nd\re|f");
+        assert_eq!(
+            escape_value("\0\x1b[1m\x07\t\x7f\u{9b}ü"),
+            r"\\x00\\e[1m\\x07\\t\\x7f\\x9bü"
+        );
     }
 }

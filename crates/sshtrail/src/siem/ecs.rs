@@ -50,6 +50,8 @@ pub fn categorize(ev: &SiemEvent) -> (&'static str, Vec<&'static str>) {
         ("network", types)
     };
     match ev.action {
+        Action::ConnectionStart => ("session", vec!["start"]),
+        Action::ConnectionEnd => ("session", vec!["end"]),
         Action::ChannelOpen if ev.forward.is_some() => network(vec!["connection", "start"]),
         Action::ChannelOpen => ("session", vec!["start"]),
         Action::ChannelClose if ev.forward.is_some() => ("network", vec!["connection", "end"]),
@@ -144,7 +146,7 @@ pub fn document(ev: &SiemEvent) -> Value {
 
     // Ours.
     put_opt(&mut d, "sshtrail.connection_id", c.connection_id.clone());
-    put(&mut d, "sshtrail.channel_id", ev.channel_id.clone());
+    put_opt(&mut d, "sshtrail.channel_id", ev.channel_id.clone());
     put_opt(&mut d, "sshtrail.channel_type", ev.channel_type.clone());
     if !c.authentication_method.is_empty() {
         put(
@@ -226,9 +228,28 @@ pub fn document(ev: &SiemEvent) -> Value {
         put(&mut d, "sshtrail.bytes.stdout", s.bytes[1]);
         put(&mut d, "sshtrail.bytes.stderr", s.bytes[2]);
         put(&mut d, "sshtrail.integrity.ok", s.integrity_ok);
+        put(
+            &mut d,
+            "sshtrail.integrity.verdict",
+            s.integrity_verdict.name(),
+        );
         if !s.problems.is_empty() {
             put(&mut d, "sshtrail.integrity.problems", json!(s.problems));
         }
+    }
+    if let Some(f) = &ev.connection {
+        put(&mut d, "event.start", rfc3339(f.started));
+        if let (Some(end), Some(duration)) = (f.ended, f.duration()) {
+            put(&mut d, "event.end", rfc3339(end));
+            put(&mut d, "event.duration", json!(duration as i64));
+        }
+        put_opt(&mut d, "source.bytes", f.bytes_client_to_server);
+        put_opt(&mut d, "destination.bytes", f.bytes_server_to_client);
+        if let (Some(a), Some(b)) = (f.bytes_client_to_server, f.bytes_server_to_client) {
+            put(&mut d, "network.bytes", a + b);
+        }
+        put_opt(&mut d, "sshtrail.connection.status", f.status.clone());
+        put_opt(&mut d, "sshtrail.connection.channels", f.channels);
     }
     if let Some(io) = &ev.io {
         put(&mut d, "process.io.text", io.text.clone());
@@ -248,6 +269,8 @@ pub fn document(ev: &SiemEvent) -> Value {
         put(&mut d, "sshtrail.io.offset", io.offset);
         put(&mut d, "sshtrail.io.bytes", io.len);
         put(&mut d, "sshtrail.io.truncated", io.truncated);
+        put(&mut d, "sshtrail.io.line_end", io.line_end);
+        put(&mut d, "sshtrail.redacted", io.redacted);
     }
     put(&mut d, "sshtrail.ts", ev.ts_text.clone());
     Value::Object(d)

@@ -112,9 +112,24 @@ pub fn event(ev: &SiemEvent) -> Value {
         put("bytes_stdout", json!(s.bytes[1]));
         put("bytes_stderr", json!(s.bytes[2]));
         put("integrity_ok", json!(s.integrity_ok));
+        put("integrity_verdict", json!(s.integrity_verdict.name()));
         if !s.problems.is_empty() {
             put("integrity_problems", json!(s.problems));
         }
+    }
+    if let Some(f) = &ev.connection {
+        put("start_time", json!(super::rfc3339(f.started)));
+        if let (Some(end), Some(duration)) = (f.ended, f.duration()) {
+            put("end_time", json!(super::rfc3339(end)));
+            put("duration_ms", json!((duration / 1_000_000) as i64));
+        }
+        put("bytes_in", json!(f.bytes_client_to_server));
+        put("bytes_out", json!(f.bytes_server_to_client));
+        if let (Some(a), Some(b)) = (f.bytes_client_to_server, f.bytes_server_to_client) {
+            put("bytes", json!(a + b));
+        }
+        put("connection_status", json!(f.status));
+        put("channels", json!(f.channels));
     }
     if let Some(io) = &ev.io {
         put("io_stream", json!(io.stream.name()));
@@ -129,6 +144,8 @@ pub fn event(ev: &SiemEvent) -> Value {
         );
         put("io_text", json!(io.text));
         put("io_truncated", json!(io.truncated));
+        put("io_line_end", json!(io.line_end));
+        put("redacted", json!(io.redacted));
     }
     Value::Object(e)
 }

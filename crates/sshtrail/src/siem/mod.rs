@@ -10,7 +10,8 @@
 //! subsystem and env requests, port, socket, agent and X11 forwarding,
 //! signals, the exit status or signal, every typed command, every failed
 //! request (keepalives excepted: OpenSSH servers answer them with a failure
-//! by design) and, with [`SiemOptions::io`], the text of the data chunks.
+//! by design) and, with [`SiemOptions::io`], the text of the data streams,
+//! one record a line.
 //! Each record carries the connection metadata when there is one.
 //!
 //! Output is deterministic: no clock, no random ids, fixed key order.
@@ -27,17 +28,22 @@
 //!     .unwrap();
 //! let records = String::from_utf8(out.main("0").unwrap().to_vec()).unwrap();
 //! let first: serde_json::Value = serde_json::from_str(records.lines().next().unwrap()).unwrap();
-//! assert_eq!(first["event"]["action"], "ssh-channel-open");
+//! assert_eq!(first["event"]["action"], "ssh-connection-start");
 //! assert_eq!(first["@timestamp"], "2023-06-07T17:32:29Z");
+//! let second: serde_json::Value = serde_json::from_str(records.lines().nth(1).unwrap()).unwrap();
+//! assert_eq!(second["event"]["action"], "ssh-channel-open");
 //! ```
 
 mod cef;
 mod ecs;
 mod hec;
+mod lines;
+mod merge;
 mod ocsf;
 mod records;
 
 pub use cef::extension as cef_extension;
+pub use merge::{merge_records, MergeCounts};
 pub use records::{RecordBuilder, RecordSink};
 
 use std::fmt;
@@ -52,9 +58,10 @@ use crate::time::{Nanos, NANOS_PER_SEC};
 /// What the records include and how they name their producer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SiemOptions {
-    /// Also a record for each stdin, stdout and stderr chunk, with its text.
+    /// Also a record for each line of stdin, stdout and stderr, with its
+    /// text and the time of its first byte.
     pub io: bool,
-    /// The most bytes of a chunk's text a record keeps (then `truncated`).
+    /// The most bytes of a line's text a record keeps (then `truncated`).
     pub io_max_bytes: usize,
     /// The producer's version (OCSF `metadata.product.version`, the CEF
     /// header's Version).
@@ -132,6 +139,11 @@ impl FromStr for SiemFormat {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum Action {
+    /// The connection through the gateway began: who, from where, to which
+    /// host and account, how they authenticated.
+    ConnectionStart,
+    /// The connection ended: its duration, bytes each way and status.
+    ConnectionEnd,
     /// A channel was opened (a session started), or refused.
     ChannelOpen,
     /// A channel closed (a session ended): duration and bytes.
@@ -170,11 +182,11 @@ pub enum Action {
     Command,
     /// Any other request that failed.
     RequestFailed,
-    /// A chunk of input (stdin).
+    /// A line of input (stdin).
     Input,
-    /// A chunk of output (stdout).
+    /// A line of output (stdout).
     Output,
-    /// A chunk of error output (stderr).
+    /// A line of error output (stderr).
     ErrorOutput,
 }
 
@@ -182,6 +194,8 @@ impl Action {
     /// The `event.action` / CEF signature id, e.g. `ssh-channel-open`.
     pub fn name(self) -> &'static str {
         match self {
+            Action::ConnectionStart => "ssh-connection-start",
+            Action::ConnectionEnd => "ssh-connection-end",
             Action::ChannelOpen => "ssh-channel-open",
             Action::ChannelClose => "ssh-channel-close",
             Action::Pty => "ssh-pty",
@@ -210,6 +224,8 @@ impl Action {
     /// A short title for people (the CEF Name).
     pub fn title(self) -> &'static str {
         match self {
+            Action::ConnectionStart => "SSH connection start",
+            Action::ConnectionEnd => "SSH connection end",
             Action::ChannelOpen => "SSH channel open",
             Action::ChannelClose => "SSH channel close",
             Action::Pty => "SSH terminal request",
@@ -458,8 +474,10 @@ pub struct SessionSummary {
     pub ended: Nanos,
     /// Decoded bytes: stdin, stdout, stderr.
     pub bytes: [u64; 3],
-    /// The integrity verdict against the connection metadata.
+    /// True when the integrity verdict is `ok`.
     pub integrity_ok: bool,
+    /// The integrity verdict against the connection metadata.
+    pub integrity_verdict: crate::channel::Verdict,
     /// Every difference found.
     pub problems: Vec<String>,
 }
@@ -481,21 +499,58 @@ impl SessionSummary {
     }
 }
 
-/// A data chunk's text.
+/// What the records of the connection itself tell: from the connection
+/// metadata when there is some, else from the logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnectionFacts {
+    /// When the connection began (`connected`, else its first event).
+    pub started: Nanos,
+    /// When it ended (`disconnected`, else its last event): end records.
+    pub ended: Option<Nanos>,
+    /// Bytes client to server (the metadata's channels' sum, else the
+    /// logs' stdin): end records, when known.
+    pub bytes_client_to_server: Option<u64>,
+    /// Bytes server to client (the metadata's channels' sum, else the
+    /// logs' stdout and stderr): end records, when known.
+    pub bytes_server_to_client: Option<u64>,
+    /// The gateway's status of the connection (`status`, e.g.
+    /// `DISCONNECTED`): end records.
+    pub status: Option<String>,
+    /// The channels seen in the logs (the global requests not counted):
+    /// end records.
+    pub channels: Option<u64>,
+}
+
+impl ConnectionFacts {
+    /// `ended - started`, never negative, once it ended.
+    pub fn duration(&self) -> Option<Nanos> {
+        self.ended.map(|e| (e - self.started).max(0))
+    }
+}
+
+/// A line of a data stream (see `--io` in the README: one record a line,
+/// with the time of its first byte).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IoChunk {
     /// Which stream.
     pub stream: Stream,
-    /// Where the chunk starts in the stream.
+    /// Where the line starts in the stream.
     pub offset: u64,
-    /// The chunk's length in bytes.
+    /// The line's length in bytes, its end (CR, LF or CR LF) included.
     pub len: usize,
-    /// The first bytes kept (at most `io_max_bytes`, cut at a character boundary).
+    /// The bytes of its text kept (at most `io_max_bytes`, cut at a
+    /// character boundary).
     pub kept: usize,
-    /// Those bytes, decoded as UTF-8 with U+FFFD for what is not.
+    /// Those bytes, decoded as UTF-8 with U+FFFD for what is not; the line's
+    /// end is not part of it.
     pub text: String,
-    /// True when `kept < len`.
+    /// True when the text was cut (`kept` is less than the text's length).
     pub truncated: bool,
+    /// False for a line its channel's end cut off before its line end.
+    pub line_end: bool,
+    /// Secret bytes typed at a prompt show as `*` in it
+    /// ([`crate::redact`]).
+    pub redacted: bool,
 }
 
 /// One normalized record.
@@ -503,12 +558,15 @@ pub struct IoChunk {
 pub struct SiemEvent {
     /// When.
     pub ts: Nanos,
-    /// That time as in the log (data chunks keep no text: formatted in UTC).
+    /// That time as in the log (lines of data keep no text: formatted in UTC).
     pub ts_text: String,
     /// A stable id: `<connection>/<channel>/<what>` (`open`, `close`, `r<n>`
-    /// for the n-th request, `cmd-<n>`, `stdout@<offset>`, ...).
+    /// for the n-th request, `cmd-<n>`, `stdout@<offset>`, ...);
+    /// `<connection>/connection-start` and `<connection>/connection-end`
+    /// for the connection's own records.
     pub id: String,
-    /// Position in the channel's records (0-based, in time order).
+    /// Position in the channel's records (0-based, in time order); the
+    /// connection's own records are numbered apart (start 0, end 1).
     pub seq: u64,
     /// What happened.
     pub action: Action,
@@ -526,8 +584,8 @@ pub struct SiemEvent {
     pub request: Option<String>,
     /// The connection.
     pub conn: std::sync::Arc<ConnInfo>,
-    /// The channel id.
-    pub channel_id: String,
+    /// The channel id (`None`: a record of the connection itself).
+    pub channel_id: Option<String>,
     /// The channel type (`shell`, `exec`, `direct-tcpip`, ...).
     pub channel_type: Option<String>,
     /// The terminal (on pty records, and on records of a channel that has one).
@@ -544,7 +602,9 @@ pub struct SiemEvent {
     pub signal: Option<SignalInfo>,
     /// The session summary (close records).
     pub session: Option<SessionSummary>,
-    /// The chunk (stdin, stdout, stderr records).
+    /// The connection's own facts (connection start and end records).
+    pub connection: Option<ConnectionFacts>,
+    /// The line (stdin, stdout, stderr records).
     pub io: Option<IoChunk>,
     /// The producer's version.
     pub product_version: &'static str,

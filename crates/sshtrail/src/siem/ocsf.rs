@@ -50,6 +50,8 @@ pub fn classify(ev: &SiemEvent) -> (u32, u32, String) {
         }
     };
     match ev.action {
+        Action::ConnectionStart => (SSH_ACTIVITY, 1, "Open".to_string()),
+        Action::ConnectionEnd => (SSH_ACTIVITY, 2, "Close".to_string()),
         Action::ChannelOpen => open_or_refuse(),
         Action::ChannelClose => (SSH_ACTIVITY, 2, "Close".to_string()),
         Action::DirectTcpip | Action::ForwardedTcpip => open_or_refuse(),
@@ -222,7 +224,9 @@ pub fn document(ev: &SiemEvent) -> Value {
     d.insert("device".into(), Value::Object(device));
 
     let mut unmapped = Map::new();
-    unmapped.insert("channel_id".into(), json!(ev.channel_id));
+    if let Some(id) = &ev.channel_id {
+        unmapped.insert("channel_id".into(), json!(id));
+    }
     if let Some(t) = &ev.channel_type {
         unmapped.insert("channel_type".into(), json!(t));
     }
@@ -301,15 +305,28 @@ pub fn document(ev: &SiemEvent) -> Value {
         );
         unmapped.insert(
             "integrity".into(),
-            json!({"ok": s.integrity_ok, "problems": s.problems}),
+            json!({"ok": s.integrity_ok, "verdict": s.integrity_verdict.name(), "problems": s.problems}),
         );
+    }
+    if let Some(f) = &ev.connection {
+        let mut facts = Map::new();
+        if let Some(s) = &f.status {
+            facts.insert("status".into(), json!(s));
+        }
+        if let Some(n) = f.channels {
+            facts.insert("channels".into(), json!(n));
+        }
+        if !facts.is_empty() {
+            unmapped.insert("connection".into(), Value::Object(facts));
+        }
     }
     if let Some(io) = &ev.io {
         unmapped.insert(
             "io".into(),
             json!({"stream": io.stream.name(), "offset": io.offset, "bytes": io.len,
-                   "text": io.text, "truncated": io.truncated}),
+                   "text": io.text, "truncated": io.truncated, "line_end": io.line_end}),
         );
+        unmapped.insert("sshtrail".into(), json!({"redacted": io.redacted}));
     }
 
     if class_uid == SSH_ACTIVITY {
@@ -350,6 +367,19 @@ pub fn document(ev: &SiemEvent) -> Value {
                     "bytes": s.bytes_client_to_server() + s.bytes_server_to_client(),
                 }),
             );
+        }
+        if let Some(f) = &ev.connection {
+            d.insert("start_time".into(), json!(millis(f.started)));
+            if let (Some(end), Some(duration)) = (f.ended, f.duration()) {
+                d.insert("end_time".into(), json!(millis(end)));
+                d.insert("duration".into(), json!((duration / 1_000_000) as i64));
+            }
+            if let (Some(a), Some(b)) = (f.bytes_client_to_server, f.bytes_server_to_client) {
+                d.insert(
+                    "traffic".into(),
+                    json!({"bytes_out": a, "bytes_in": b, "bytes": a + b}),
+                );
+            }
         }
         if let Some(io) = &ev.io {
             let key = if io.stream == crate::channel::Stream::Stdin {

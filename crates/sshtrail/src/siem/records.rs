@@ -1,17 +1,18 @@
 //! Turning channel events into SIEM records, as they come, in time order.
 
 use std::cmp::Ordering;
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::io;
 use std::sync::Arc;
 
+use super::lines::{Line, Lines};
 use super::{
-    cut_at_char_boundary, shell_words, Action, ConnInfo, EventOutcome, IoChunk, ProcessInfo,
-    PtyInfo, SessionSummary, Severity, SiemEvent, SiemOptions, SignalInfo,
+    cut_at_char_boundary, shell_words, Action, ConnInfo, ConnectionFacts, EventOutcome, IoChunk,
+    ProcessInfo, PtyInfo, SessionSummary, Severity, SiemEvent, SiemOptions, SignalInfo,
 };
 use crate::channel::{
     ChannelEvent, ChannelEventKind, ChannelSink, ChannelState, ConnectionRef, Forward, ForwardKind,
-    OpenKind, Outcome, Request, RequestKind, Scope, Stream,
+    OpenKind, Outcome, Request, RequestKind, Scope, Stream, Verdict, GLOBAL_KIND,
 };
 use crate::connection::Context;
 use crate::event::Direction;
@@ -102,7 +103,7 @@ pub(crate) fn forward_text(f: &Forward) -> String {
 }
 
 /// The order of records of equal time within a channel: the open, then
-/// requests, the close, typed commands, and data chunks by stream.
+/// requests, the close, typed commands, and lines of data by stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Class {
     Open = 0,
@@ -143,6 +144,7 @@ struct Draft {
     signal: Option<SignalInfo>,
     session: Option<SessionSummary>,
     io: Option<IoChunk>,
+    connection: Option<ConnectionFacts>,
 }
 
 impl Draft {
@@ -170,6 +172,7 @@ impl Draft {
             signal: None,
             session: None,
             io: None,
+            connection: None,
         }
     }
 
@@ -190,18 +193,25 @@ impl Draft {
     }
 }
 
-/// A draft ready to go out, ordered by time, then channel, rank, class and
-/// position.
+/// A draft ready to go out, ordered by time, then the connection's start
+/// before and its end after its channels' records, then channel, rank,
+/// class and position.
 #[derive(Debug)]
 struct Held {
-    channel: Arc<Context>,
+    /// `None` for a record of the connection itself.
+    channel: Option<Arc<Context>>,
     draft: Draft,
 }
 
 impl Held {
-    fn key(&self) -> (Nanos, &Context, u8, Class, u64) {
+    fn key(&self) -> (Nanos, u8, Option<&Context>, u8, Class, u64) {
         let d = &self.draft;
-        (d.ts, &self.channel, d.rank, d.class, d.idx)
+        let scope = match d.action {
+            Action::ConnectionStart => 0,
+            Action::ConnectionEnd => 2,
+            _ => 1,
+        };
+        (d.ts, scope, self.channel.as_deref(), d.rank, d.class, d.idx)
     }
 }
 
@@ -250,6 +260,12 @@ struct Chan {
     exec: Option<String>,
     /// The terminal, as the channel stands.
     pty: Option<PtyInfo>,
+    /// The terminal's sizes (pty-req, then each window-change) from the
+    /// last one in force at the watermark on: records are made with the
+    /// size in force at their time.
+    sizes: VecDeque<(Nanos, PtyInfo)>,
+    /// The line being gathered of each stream (`--io`).
+    lines: [Lines; 3],
     /// Commands found (the exec command included).
     command_count: u64,
     exec_listed: bool,
@@ -258,6 +274,28 @@ struct Chan {
     ended: bool,
     /// Records of the channel written so far.
     seq: u64,
+}
+
+impl Chan {
+    /// The terminal as it was at `ts`: its last size set at or before `ts`
+    /// (the first known, for an earlier time).
+    fn size_at(&self, ts: Nanos) -> Option<PtyInfo> {
+        self.sizes
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= ts)
+            .or(self.sizes.front())
+            .map(|(_, p)| p.clone())
+            .or_else(|| self.pty.clone())
+    }
+
+    /// Forgets the sizes no record can need any more: those replaced at or
+    /// before `watermark`, the earliest time a record still to go out has.
+    fn forget_sizes(&mut self, watermark: Nanos) {
+        while self.sizes.get(1).is_some_and(|(t, _)| *t <= watermark) {
+            self.sizes.pop_front();
+        }
+    }
 }
 
 /// Requests waiting for their reply before their record can be made.
@@ -278,7 +316,7 @@ const MAX_HELD: usize = 20_000;
 ///
 /// The records of one connection come out in time order (ties: channels in
 /// order of their ids; within a channel the open first, then requests, the
-/// close, typed commands, and data chunks by stream and offset), each
+/// close, typed commands, and lines of data by stream and offset), each
 /// channel's numbered from 0. A record waits until nothing earlier can still
 /// come: a request waits for its reply (the record says how it ended), a
 /// typed line for its echo, a channel's first records for its type.
@@ -289,6 +327,7 @@ pub struct RecordBuilder {
     opts: SiemOptions,
     conn: Arc<ConnInfo>,
     ongoing: Vec<String>,
+    unclean: Vec<String>,
     chans: Vec<Chan>,
     index: HashMap<Context, usize>,
     held: BinaryHeap<Held>,
@@ -298,6 +337,8 @@ pub struct RecordBuilder {
     waiting_times: BTreeSet<(Nanos, usize, usize)>,
     /// The latest event time seen.
     clock: Option<Nanos>,
+    /// The connection's own records.
+    conn_state: ConnState,
 }
 
 type Emit<'e> = dyn FnMut(&SiemEvent) -> io::Result<()> + 'e;
@@ -309,37 +350,44 @@ impl RecordBuilder {
             opts,
             conn: Arc::new(ConnInfo::default()),
             ongoing: Vec::new(),
+            unclean: Vec::new(),
             chans: Vec::new(),
             index: HashMap::new(),
             held: BinaryHeap::new(),
             waiting: HashMap::new(),
             waiting_times: BTreeSet::new(),
             clock: None,
+            conn_state: ConnState::new(&ConnectionRef::default()),
         }
     }
 
     /// A connection begins: its records carry its metadata.
     pub fn connection_start(&mut self, conn: &ConnectionRef<'_>) {
         self.conn = Arc::new(ConnInfo::new(conn.id, conn.meta));
+        let channels = |keep: &dyn Fn(&crate::connection::ProtocolFile) -> bool| -> Vec<String> {
+            conn.meta
+                .and_then(|m| m.trail.as_ref())
+                .map(|t| {
+                    t.channels
+                        .iter()
+                        .filter(|c| c.protocol_file.as_ref().is_some_and(keep))
+                        .filter_map(|c| c.id.clone())
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
         // Channels the metadata says are still open get no close record.
-        self.ongoing = conn
-            .meta
-            .and_then(|m| m.trail.as_ref())
-            .map(|t| {
-                t.channels
-                    .iter()
-                    .filter(|c| {
-                        c.protocol_file.as_ref().is_some_and(|p| {
-                            p.status.as_deref() == Some("ONGOING") || p.closed == Some(false)
-                        })
-                    })
-                    .filter_map(|c| c.id.clone())
-                    .collect()
-            })
-            .unwrap_or_default();
+        self.ongoing =
+            channels(&|p| p.status.as_deref() == Some("ONGOING") || p.closed == Some(false));
+        // Channels the gateway saw close uncleanly: their log may stop short.
+        self.unclean = channels(&|p| p.status.as_deref() == Some("UNCLEAN_CLOSE"));
         self.chans.clear();
         self.index.clear();
         self.clock = None;
+        self.conn_state = ConnState::new(conn);
+        if let Some((ts, text)) = self.conn_state.connected.clone() {
+            self.connection_started(ts, &text);
+        }
     }
 
     /// The connection's events are over: every record held goes out.
@@ -351,6 +399,7 @@ impl RecordBuilder {
                 self.hold(w.chan, w.draft);
             }
         }
+        self.connection_ended();
         while let Some(h) = self.held.pop() {
             self.emit(h, emit)?;
         }
@@ -372,13 +421,16 @@ impl RecordBuilder {
             kind_settled: ch.kind_settled,
             started: None,
             started_text: String::new(),
-            open_decided: false,
+            // The connection's global requests have no open to record.
+            open_decided: ch.is_global(),
             open_ts: None,
             refused: false,
             open_forward: None,
             commands: CommandRecognizer::default(),
             exec: None,
             pty: None,
+            sizes: VecDeque::new(),
+            lines: Default::default(),
             command_count: 0,
             exec_listed: false,
             last: None,
@@ -401,12 +453,27 @@ impl RecordBuilder {
                 chan.exec = ev.channel.exec.clone();
             }
             if let ChannelEventKind::Request(r) = ev.kind {
-                if let RequestKind::Pty(p) = &r.kind {
-                    chan.pty = Some(PtyInfo {
+                let size = match &r.kind {
+                    RequestKind::Pty(p) => Some(PtyInfo {
                         term: p.term.clone(),
                         cols: p.cols,
                         rows: p.rows,
-                    });
+                    }),
+                    RequestKind::WindowChange { cols, rows } => {
+                        chan.pty.as_ref().map(|p| PtyInfo {
+                            term: p.term.clone(),
+                            cols: *cols,
+                            rows: *rows,
+                        })
+                    }
+                    _ => None,
+                };
+                if let Some(size) = size {
+                    chan.sizes.push_back((r.ts, size.clone()));
+                    if chan.sizes.len() > MAX_HELD {
+                        chan.sizes.pop_front();
+                    }
+                    chan.pty = Some(size);
                 }
             }
         }
@@ -420,6 +487,9 @@ impl RecordBuilder {
                     .started
                     .as_ref()
                     .map_or_else(|| format_rfc3339(ts), |s| s.text.clone());
+                let text = chan.started_text.clone();
+                self.conn_state.saw(ts, &text);
+                self.connection_started(ts, &text);
             }
             ChannelEventKind::Logged { .. } => return Ok(()),
             ChannelEventKind::Request(r) => self.request(c, ev.channel, r),
@@ -437,19 +507,21 @@ impl RecordBuilder {
                 ts,
                 offset,
                 data,
+                redacted,
                 ..
             } => {
                 if !self.chans[c].open_decided {
                     self.made_up_open(c);
                 }
                 if self.opts.io {
-                    self.io(c, ev.channel, stream, ts, offset, data);
+                    self.io(c, stream, (ts, offset), data, redacted);
                 }
             }
             ChannelEventKind::Ended { .. } => {
                 if !self.chans[c].open_decided {
                     self.made_up_open(c);
                 }
+                self.flush_lines(c);
             }
             ChannelEventKind::Undecoded { .. } => {}
         }
@@ -465,6 +537,16 @@ impl RecordBuilder {
             }
         }
         if let ChannelEventKind::Ended { .. } = ev.kind {
+            let st = &mut self.conn_state;
+            if let Some(end) = &ev.channel.ended {
+                st.saw(end.ts, &end.text);
+            }
+            if !ev.channel.is_global() {
+                st.channels += 1;
+                for (sum, b) in st.bytes.iter_mut().zip(ev.channel.bytes) {
+                    *sum += b;
+                }
+            }
             self.close(c, ev.channel);
             self.chans[c].ended = true;
             self.chans[c].last = None;
@@ -480,6 +562,9 @@ impl RecordBuilder {
     fn made_up_open(&mut self, c: usize) {
         let chan = &mut self.chans[c];
         chan.open_decided = true;
+        if chan.kind.as_deref() == Some(GLOBAL_KIND) {
+            return;
+        }
         let Some(ts) = chan.started else { return };
         chan.open_ts = Some(ts);
         let mut d = Draft::new(
@@ -746,40 +831,61 @@ impl RecordBuilder {
         self.hold(c, d);
     }
 
-    fn io(
-        &mut self,
-        c: usize,
-        ch: &ChannelState,
-        stream: Stream,
-        ts: Nanos,
-        offset: u64,
-        data: &[u8],
-    ) {
+    /// A data chunk: the lines it ends become records (see [`super::lines`]).
+    fn io(&mut self, c: usize, stream: Stream, at: (Nanos, u64), data: &[u8], redacted: bool) {
+        let mut done = Vec::new();
+        self.chans[c].lines[stream as usize].push(
+            at,
+            data,
+            redacted,
+            self.opts.io_max_bytes,
+            &mut |l| done.push(l),
+        );
+        for line in done {
+            self.line(c, stream, line);
+        }
+    }
+
+    /// The channel ended: the lines still open become records.
+    fn flush_lines(&mut self, c: usize) {
+        for stream in Stream::ALL {
+            if let Some(line) = self.chans[c].lines[stream as usize].flush() {
+                self.line(c, stream, line);
+            }
+        }
+    }
+
+    /// The record of a line of `stream`.
+    fn line(&mut self, c: usize, stream: Stream, line: Line) {
         let action = match stream {
             Stream::Stdin => Action::Input,
             Stream::Stdout => Action::Output,
             Stream::Stderr => Action::ErrorOutput,
         };
-        let kept = cut_at_char_boundary(data, self.opts.io_max_bytes);
+        let kept = cut_at_char_boundary(&line.kept, self.opts.io_max_bytes);
         let io = IoChunk {
             stream,
-            offset,
-            len: data.len(),
+            offset: line.offset,
+            len: (line.text_len + line.end_len) as usize,
             kept,
-            text: String::from_utf8_lossy(&data[..kept]).into_owned(),
-            truncated: kept < data.len(),
+            text: String::from_utf8_lossy(&line.kept[..kept]).into_owned(),
+            truncated: (kept as u64) < line.text_len,
+            line_end: line.end_len > 0,
+            redacted: line.redacted,
         };
+        let chan = &self.chans[c];
         let mut d = Draft::new(
-            ts,
-            &format_rfc3339(ts),
-            format!("{}/{}@{offset}", self.chans[c].prefix, stream.name()),
+            line.ts,
+            &format_rfc3339(line.ts),
+            format!("{}/{}@{}", chan.prefix, stream.name(), line.offset),
             action,
             format!(
-                "{} {} bytes at offset {}{}",
+                "{} line of {} bytes at offset {}{}{}",
                 stream.name(),
                 io.len,
                 io.offset,
-                if io.truncated { " (truncated)" } else { "" }
+                if io.truncated { " (truncated)" } else { "" },
+                if io.line_end { "" } else { " (no line end)" }
             ),
         );
         d.class = match stream {
@@ -787,13 +893,10 @@ impl RecordBuilder {
             Stream::Stdout => Class::Stdout,
             Stream::Stderr => Class::Stderr,
         };
-        d.idx = offset;
+        d.idx = line.offset;
         d.io = Some(io);
-        d.pty = ch.pty.as_ref().map(|p| PtyInfo {
-            term: p.term.clone(),
-            cols: p.cols,
-            rows: p.rows,
-        });
+        // The size in force at the line's time is filled in when it goes out.
+        d.pty = chan.pty.clone();
         self.hold(c, d);
     }
 
@@ -803,7 +906,7 @@ impl RecordBuilder {
         let chan = &self.chans[c];
         let ongoing = self.ongoing.contains(&ch.context.channel_id);
         let Some(end) = &ch.ended else { return };
-        if chan.refused || ongoing {
+        if chan.refused || ongoing || ch.is_global() {
             return;
         }
         let integrity = ch.integrity.clone().unwrap_or_default();
@@ -812,6 +915,7 @@ impl RecordBuilder {
             ended: end.ts,
             bytes: ch.bytes,
             integrity_ok: integrity.ok,
+            integrity_verdict: integrity.verdict,
             problems: integrity.problems,
         };
         let mut d = Draft::new(
@@ -830,7 +934,28 @@ impl RecordBuilder {
         d.rank = 2;
         d.class = Class::Close;
         d.outcome = EventOutcome::Success;
-        if self.conn.has_metadata && !summary.integrity_ok {
+        // A log that stops before the channel ended is no clean close.
+        let mut cut = Vec::new();
+        if ch.log_warnings > 0 {
+            cut.push("the log's last line is cut off".to_string());
+        }
+        if self.unclean.contains(&ch.context.channel_id) {
+            cut.push("the gateway saw the channel close uncleanly (UNCLEAN_CLOSE)".to_string());
+        }
+        let session = ch.shell || ch.exec.is_some() || ch.subsystem.is_some();
+        if session && ch.exit_status.is_none() && ch.exit_signal.is_none() {
+            cut.push(
+                "no exit status or signal: the log stops before the remote process ended".into(),
+            );
+        }
+        if !cut.is_empty() {
+            let why = cut.join("; ");
+            d.outcome = EventOutcome::Failure;
+            d.severity = Severity::Low;
+            d.message.push_str(&format!("; cut off: {why}"));
+            d.reason = Some(why);
+        }
+        if summary.integrity_verdict == Verdict::Mismatch {
             d.severity = Severity::Medium;
             d.message
                 .push_str(&format!("; integrity: {}", summary.problems.join("; ")));
@@ -842,7 +967,7 @@ impl RecordBuilder {
 
     fn hold(&mut self, c: usize, draft: Draft) {
         self.held.push(Held {
-            channel: self.chans[c].context.clone(),
+            channel: Some(self.chans[c].context.clone()),
             draft,
         });
     }
@@ -865,6 +990,11 @@ impl RecordBuilder {
             if let Some(t) = chan.commands.waiting_since() {
                 w = w.min(t);
             }
+            for line in &chan.lines {
+                if let Some(t) = line.since() {
+                    w = w.min(t);
+                }
+            }
             if let Some(l) = chan.last {
                 w = w.min(l);
             }
@@ -881,6 +1011,10 @@ impl RecordBuilder {
                 if let Some(h) = self.held.pop() {
                     self.emit(h, emit)?;
                 }
+            }
+            let held = self.held.peek().map_or(w, |top| top.draft.ts.min(w));
+            for chan in &mut self.chans {
+                chan.forget_sizes(held);
             }
             if self.held.len() <= MAX_HELD && self.waiting.len() <= MAX_HELD {
                 return Ok(());
@@ -917,7 +1051,10 @@ impl RecordBuilder {
     }
 
     fn emit(&mut self, h: Held, emit: &mut Emit<'_>) -> io::Result<()> {
-        let Some(&c) = self.index.get(&*h.channel) else {
+        let Some(channel) = h.channel else {
+            return self.emit_connection(h.draft, emit);
+        };
+        let Some(&c) = self.index.get(&*channel) else {
             return Ok(());
         };
         let chan = &mut self.chans[c];
@@ -943,9 +1080,11 @@ impl RecordBuilder {
         };
         let seq = chan.seq;
         chan.seq += 1;
-        let pty = match d.action {
-            Action::Command => chan.pty.clone(),
-            _ => d.pty,
+        // The terminal's size in force at the record's time.
+        let pty = if d.pty.is_some() || d.action == Action::Command {
+            chan.size_at(d.ts)
+        } else {
+            None
         };
         let record = SiemEvent {
             ts: d.ts,
@@ -960,7 +1099,7 @@ impl RecordBuilder {
             origin: d.origin,
             request: d.request,
             conn: Arc::clone(&self.conn),
-            channel_id: chan.context.channel_id.clone(),
+            channel_id: Some(chan.context.channel_id.clone()),
             channel_type: chan.kind.clone(),
             pty,
             process: d.process,
@@ -970,6 +1109,291 @@ impl RecordBuilder {
             signal: d.signal,
             session: d.session,
             io: d.io,
+            connection: None,
+            product_version: self.opts.product_version,
+        };
+        emit(&record)
+    }
+}
+
+/// Which records of the connection itself a replay makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ConnRecords {
+    /// The whole connection: from the metadata, else from the logs.
+    Whole,
+    /// The first of its logs replayed alone (a batch): from the metadata
+    /// only, so that the records are the same as for the whole.
+    MetadataOnly,
+    /// Another of its logs replayed alone: none (the first log's replay
+    /// makes them).
+    None,
+}
+
+/// What the connection's own records are made of, gathered as it goes.
+#[derive(Debug)]
+struct ConnState {
+    records: ConnRecords,
+    /// `connected` from the metadata, parsed, with its text.
+    connected: Option<(Nanos, String)>,
+    /// `disconnected` from the metadata.
+    disconnected: Option<(Nanos, String)>,
+    status: Option<String>,
+    /// The metadata's byte counts summed over its channels, when every
+    /// channel has them.
+    meta_bytes: Option<(u64, u64)>,
+    /// The channels the metadata lists (the global requests not counted).
+    meta_channels: Option<u64>,
+    /// Whether the start record was made.
+    started: bool,
+    /// The first and last event times, with their text.
+    first: Option<(Nanos, String)>,
+    last: Option<(Nanos, String)>,
+    /// Bytes of the channels that ended (stdin, stdout, stderr).
+    bytes: [u64; 3],
+    /// Channels that ended (the global requests not counted).
+    channels: u64,
+    /// Records made of the connection itself.
+    seq: u64,
+}
+
+impl ConnState {
+    fn new(conn: &ConnectionRef<'_>) -> ConnState {
+        let records = match (conn.part, conn.meta) {
+            (None, _) => ConnRecords::Whole,
+            (Some(p), Some(_)) if p.index == 0 => ConnRecords::MetadataOnly,
+            (Some(_), _) => ConnRecords::None,
+        };
+        let time = |t: Option<&String>| {
+            let t = t?;
+            let ts = crate::time::parse_rfc3339(t.as_bytes(), true).ok()?;
+            Some((ts, t.clone()))
+        };
+        let meta = conn.meta;
+        let listed: Vec<&crate::connection::TrailChannel> = meta
+            .and_then(|m| m.trail.as_ref())
+            .map(|t| {
+                t.channels
+                    .iter()
+                    .filter(|c| c.kind.as_deref() != Some(GLOBAL_KIND))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let all_channels = meta
+            .and_then(|m| m.trail.as_ref())
+            .map(|t| t.channels.as_slice())
+            .unwrap_or_default();
+        let sum = |f: fn(&crate::connection::TrailChannel) -> Option<u64>| {
+            if all_channels.is_empty() {
+                return None;
+            }
+            all_channels.iter().map(f).sum::<Option<u64>>()
+        };
+        let meta_bytes = match (
+            sum(|c| c.bytes_client_to_server),
+            sum(|c| c.bytes_server_to_client),
+        ) {
+            (Some(a), Some(b)) => Some((a, b)),
+            _ => None,
+        };
+        ConnState {
+            records,
+            connected: time(meta.and_then(|m| m.connected.as_ref())),
+            disconnected: time(meta.and_then(|m| m.disconnected.as_ref())),
+            status: meta.and_then(|m| m.status.clone()),
+            meta_bytes,
+            meta_channels: meta
+                .and_then(|m| m.trail.as_ref())
+                .map(|_| listed.len() as u64),
+            started: false,
+            first: None,
+            last: None,
+            bytes: [0; 3],
+            channels: 0,
+            seq: 0,
+        }
+    }
+
+    /// Notes an event of the connection, at `ts` written `text`.
+    fn saw(&mut self, ts: Nanos, text: &str) {
+        if self.first.as_ref().is_none_or(|(f, _)| ts < *f) {
+            self.first = Some((ts, text.to_string()));
+        }
+        if self.last.as_ref().is_none_or(|(l, _)| ts > *l) {
+            self.last = Some((ts, text.to_string()));
+        }
+    }
+}
+
+/// The parts that are known, joined by spaces, for messages.
+fn known(parts: &[Option<String>]) -> String {
+    parts
+        .iter()
+        .flatten()
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl RecordBuilder {
+    /// The connection's start record, at `ts` (written `text`), once.
+    fn connection_started(&mut self, ts: Nanos, text: &str) {
+        let st = &mut self.conn_state;
+        // Of one log replayed alone, only the metadata's time is the
+        // connection's.
+        let times_from_logs = st.records == ConnRecords::Whole;
+        if st.started
+            || st.records == ConnRecords::None
+            || (!times_from_logs && st.connected.is_none())
+        {
+            return;
+        }
+        st.started = true;
+        let c = &self.conn;
+        let who = c.user.as_ref().map(|u| format!("of {u}"));
+        let from = c.remote_address.as_ref().map(|a| format!("from {a}"));
+        let to = match (&c.account, &c.host, &c.host_address) {
+            (None, None, None) => None,
+            (account, host, address) => {
+                let mut s = String::from("to ");
+                if let Some(a) = account {
+                    s.push_str(&format!("{a}@"));
+                }
+                s.push_str(host.as_deref().or(address.as_deref()).unwrap_or("?"));
+                if let (Some(_), Some(a)) = (host, address) {
+                    s.push_str(&format!(" ({a})"));
+                }
+                Some(s)
+            }
+        };
+        let auth = (!c.authentication_method.is_empty())
+            .then(|| format!("authenticated by {}", c.authentication_method.join("+")));
+        let mut message = known(&[Some("connection".into()), who, from, to, auth]);
+        if !c.has_metadata {
+            message.push_str(" (no metadata: its first event)");
+        }
+        let prefix = self.conn_prefix();
+        let mut d = Draft::new(
+            ts,
+            text,
+            format!("{prefix}connection-start"),
+            Action::ConnectionStart,
+            message,
+        );
+        d.outcome = EventOutcome::Success;
+        d.connection = Some(ConnectionFacts {
+            started: ts,
+            ended: None,
+            bytes_client_to_server: None,
+            bytes_server_to_client: None,
+            status: None,
+            channels: None,
+        });
+        self.held.push(Held {
+            channel: None,
+            draft: d,
+        });
+    }
+
+    /// The connection's end record, once its events are over.
+    fn connection_ended(&mut self) {
+        let st = &self.conn_state;
+        if st.records == ConnRecords::None {
+            return;
+        }
+        let whole = st.records == ConnRecords::Whole;
+        let from_logs = |t: &Option<(Nanos, String)>| if whole { t.clone() } else { None };
+        let start = st.connected.clone().or_else(|| from_logs(&st.first));
+        let Some(end) = st.disconnected.clone().or_else(|| from_logs(&st.last)) else {
+            return;
+        };
+        if let Some((ts, text)) = &start {
+            self.connection_started(*ts, text);
+        }
+        let st = &self.conn_state;
+        let (c2s, s2c) = match (st.meta_bytes, whole) {
+            (Some((a, b)), _) => (Some(a), Some(b)),
+            (None, true) => (Some(st.bytes[0]), Some(st.bytes[1] + st.bytes[2])),
+            (None, false) => (None, None),
+        };
+        let channels = if whole {
+            Some(st.channels)
+        } else {
+            st.meta_channels
+        };
+        let facts = ConnectionFacts {
+            started: start.map_or(end.0, |s| s.0),
+            ended: Some(end.0),
+            bytes_client_to_server: c2s,
+            bytes_server_to_client: s2c,
+            status: st.status.clone(),
+            channels,
+        };
+        let mut message = format!(
+            "connection ended after {}",
+            human_duration(facts.duration().unwrap_or(0))
+        );
+        if let (Some(a), Some(b)) = (c2s, s2c) {
+            message.push_str(&format!(
+                ": {a} bytes client to server, {b} bytes server to client"
+            ));
+        }
+        if let Some(n) = channels {
+            message.push_str(&format!(", {n} channel(s)"));
+        }
+        if let Some(s) = &facts.status {
+            message.push_str(&format!(", status {s}"));
+        }
+        let prefix = self.conn_prefix();
+        let mut d = Draft::new(
+            end.0,
+            &end.1,
+            format!("{prefix}connection-end"),
+            Action::ConnectionEnd,
+            message,
+        );
+        d.outcome = EventOutcome::Success;
+        d.connection = Some(facts);
+        self.held.push(Held {
+            channel: None,
+            draft: d,
+        });
+    }
+
+    /// `<connection>/`, or nothing without a connection id.
+    fn conn_prefix(&self) -> String {
+        self.conn
+            .connection_id
+            .as_ref()
+            .map_or_else(String::new, |c| format!("{c}/"))
+    }
+
+    fn emit_connection(&mut self, d: Draft, emit: &mut Emit<'_>) -> io::Result<()> {
+        let seq = self.conn_state.seq;
+        self.conn_state.seq += 1;
+        let record = SiemEvent {
+            ts: d.ts,
+            ts_text: d.ts_text,
+            id: d.local_id,
+            seq,
+            action: d.action,
+            outcome: d.outcome,
+            reason: d.reason,
+            severity: d.severity,
+            message: d.message,
+            origin: None,
+            request: None,
+            conn: Arc::clone(&self.conn),
+            channel_id: None,
+            channel_type: None,
+            pty: None,
+            process: None,
+            env: None,
+            subsystem: None,
+            forward: None,
+            signal: None,
+            session: None,
+            io: None,
+            connection: d.connection,
             product_version: self.opts.product_version,
         };
         emit(&record)
@@ -1010,8 +1434,9 @@ type CommandSource<'f> = Box<dyn FnMut(&ChannelState) -> Vec<Command> + 'f>;
 /// });
 /// Archive::from_bytes("0.hex", log).replay(&mut sink, &mut |_| {}).unwrap();
 /// drop(sink);
-/// assert_eq!(records[0].action, Action::ChannelOpen);
-/// assert_eq!(records.last().unwrap().action, Action::ChannelClose);
+/// assert_eq!(records[0].action, Action::ConnectionStart);
+/// assert_eq!(records[1].action, Action::ChannelOpen);
+/// assert_eq!(records.last().unwrap().action, Action::ConnectionEnd);
 /// ```
 pub struct RecordSink<'f> {
     builder: RecordBuilder,

@@ -32,3 +32,28 @@ pub fn convert(input: &[u8], filter: &Filter, enc: &mut dyn Encoder) -> Vec<u8> 
     enc.finish(&mut out).unwrap();
     out
 }
+
+/// One layout (`jsonl` or `hex`) of the real recording `id` of
+/// `testdata/realtrail`, copied into a new scratch folder as a user keeps
+/// it (each folder there holds both layouts of the same channels), with
+/// its `connection.json` when `meta`. Returns the scratch folder (removed
+/// when dropped) and the connection folder in it.
+pub fn real_connection(id: &str, layout: &str, meta: bool) -> (tempfile::TempDir, PathBuf) {
+    let src = testdata("realtrail").join(id);
+    let dir = tempfile::tempdir().unwrap();
+    let conn = dir.path().join(id);
+    std::fs::create_dir_all(&conn).unwrap();
+    let mut logs = 0;
+    for entry in std::fs::read_dir(&src).unwrap_or_else(|e| panic!("{}: {e}", src.display())) {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        let keep =
+            path.extension().is_some_and(|x| x == layout) || (meta && name == "connection.json");
+        if keep {
+            logs += usize::from(name != "connection.json");
+            std::fs::copy(&path, conn.join(&name)).unwrap();
+        }
+    }
+    assert!(logs > 0, "no {layout} log in {}", src.display());
+    (dir, conn)
+}
