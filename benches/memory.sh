@@ -17,14 +17,16 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/sshtrail-memory.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 log="$work/trail.jsonl"
 target/release/gencorpus "$log" --mb "$mb" >/dev/null
-echo "| command (${mb} MiB interactive trail) | time | peak memory |"
-echo "|---|---|---|"
+echo "| command (${mb} MiB interactive trail) | time | peak memory | exit |"
+echo "|---|---|---|---|"
 run() {
   local label=$1; shift
   rm -rf "$work/out"*
-  /usr/bin/time -f "%e %M" -o "$work/time" "$bin" "$@" >/dev/null 2>"$work/err" || true
+  # The exit status is shown: a command that failed measured nothing.
+  local status=0
+  /usr/bin/time -f "%e %M" -o "$work/time" "$bin" "$@" >/dev/null 2>"$work/err" || status=$?
   read -r secs kib < <(tail -n 1 "$work/time")
-  printf '| `%s` | %s s | %.1f MiB |\n' "$label" "$secs" "$(echo "$kib / 1024" | bc -l)"
+  printf '| `%s` | %s s | %.1f MiB | %s |\n' "$label" "$secs" "$(echo "$kib / 1024" | bc -l)" "$status"
 }
 run "convert --to text" convert --to text "$log" -o "$work/out.txt"
 run "convert --to ecs --io" convert --to ecs --io "$log" -o "$work/out.ecs"

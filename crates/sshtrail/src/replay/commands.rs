@@ -548,31 +548,11 @@ impl CommandRecognizer {
                     // The echo is late (typed fast, a slow link): the
                     // output that follows decides.
                     OnScreen::Command(s) if typed.trim_end().starts_with(s.trim_end()) => {
-                        let (text, _) = screen.cursor_logical_line();
-                        return Line::Await(Pending {
-                            command: Command {
-                                ts,
-                                command: typed,
-                                confidence: Confidence::Exact,
-                            },
-                            line_at_enter: text.trim_end().to_string(),
-                            following: String::new(),
-                            expansion: false,
-                        });
+                        return Line::Await(Pending::echo_of(screen, ts, typed));
                     }
                     OnScreen::Command(s) if !s.trim().is_empty() => (s, Confidence::Echo),
                     _ => {
-                        let (text, _) = screen.cursor_logical_line();
-                        return Line::Await(Pending {
-                            command: Command {
-                                ts,
-                                command: typed,
-                                confidence: Confidence::Exact,
-                            },
-                            line_at_enter: text.trim_end().to_string(),
-                            following: String::new(),
-                            expansion: false,
-                        });
+                        return Line::Await(Pending::echo_of(screen, ts, typed));
                     }
                 }
             }
@@ -629,6 +609,24 @@ struct Pending {
     following: String,
     /// Waiting for the expansion bash prints (else for the echo).
     expansion: bool,
+}
+
+impl Pending {
+    /// `typed` (entered at `ts`), taken as exact if the output that follows
+    /// `screen`'s line at Enter echoes it.
+    fn echo_of(screen: &Screen, ts: Nanos, typed: String) -> Pending {
+        let (text, _) = screen.cursor_logical_line();
+        Pending {
+            command: Command {
+                ts,
+                command: typed,
+                confidence: Confidence::Exact,
+            },
+            line_at_enter: text.trim_end().to_string(),
+            following: String::new(),
+            expansion: false,
+        }
+    }
 }
 
 impl Pending {
