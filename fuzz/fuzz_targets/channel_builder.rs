@@ -63,7 +63,17 @@ impl ChannelSink for Check {
             }
             ChannelEventKind::Ended { .. } => {
                 let integrity = ch.integrity.as_ref().expect("a verdict at the end");
-                assert_eq!(integrity.ok, integrity.problems.is_empty());
+                // The verdict agrees with its reasons: ok when everything
+                // was compared and agreed, a mismatch names each
+                // difference, unknown says what could not be compared.
+                use sshtrail::channel::Verdict;
+                let agrees = match integrity.verdict {
+                    Verdict::Ok => integrity.problems.is_empty() && integrity.unchecked.is_empty(),
+                    Verdict::Mismatch => !integrity.problems.is_empty(),
+                    Verdict::Unknown => !integrity.unchecked.is_empty(),
+                };
+                assert!(agrees, "{integrity:?}");
+                assert_eq!(integrity.ok, integrity.verdict == Verdict::Ok);
                 self.ended.insert(ch.context.clone());
             }
             _ => {}
