@@ -785,3 +785,104 @@ fn a_flood_of_bad_lines_prints_1000_messages_and_a_count() {
         format!("sshtrail: {name}: 4000 more message(s) not shown (the first 1000 were)")
     );
 }
+
+// ---------------------------------------------------------------------------
+// 7. A large log that shrinks while the batch's block pipeline reads it.
+
+/// The read position of `pid`'s open file `path`, if it has it open.
+fn read_position(pid: u32, path: &Path) -> Option<u64> {
+    for fd in fs::read_dir(format!("/proc/{pid}/fd")).ok()? {
+        let fd = fd.ok()?;
+        if fs::read_link(fd.path()).ok().as_deref() == Some(path) {
+            let info = fs::read_to_string(format!(
+                "/proc/{pid}/fdinfo/{}",
+                fd.file_name().to_string_lossy()
+            ))
+            .ok()?;
+            return info
+                .lines()
+                .find_map(|l| l.strip_prefix("pos:"))
+                .and_then(|p| p.trim().parse().ok());
+        }
+    }
+    None
+}
+
+#[test]
+fn a_large_log_that_shrinks_while_the_batch_reads_it_fails_and_leaves_no_output() {
+    let s = Scratch::new();
+    let input = s.path("in");
+    fs::create_dir(&input).unwrap();
+    let log = input.join("0.jsonl");
+    // 4 KiB stdout events, 192 MiB: far over the pipeline's 16 MiB.
+    let payload = "QUJD".repeat(4096 / 3);
+    let line = format!(
+        "{{\"type\":\"stdout\",\"ts\":\"2023-06-07T17:32:29.000000Z\",\"data\":\"{payload}\"}}\n"
+    );
+    {
+        let mut f = std::io::BufWriter::new(fs::File::create(&log).unwrap());
+        for _ in 0..(192 << 20) / line.len() {
+            std::io::Write::write_all(&mut f, line.as_bytes()).unwrap();
+        }
+        std::io::Write::flush(&mut f).unwrap();
+    }
+    let size = fs::metadata(&log).unwrap().len();
+    let out = s.path("out");
+    let mut child = batch_command(
+        &out.to_string_lossy(),
+        &input.to_string_lossy(),
+        &["-j", "1"],
+    )
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let pid = child.id();
+    // Stop the batch once it has read 16 MiB (a condition, not a delay),
+    // then another process cuts the file ahead of it, inside a line: the
+    // reader meets an end that looks like a log whose last line is cut off.
+    let stopped_at = loop {
+        if let Some(pos) = read_position(pid, &log) {
+            if pos >= 16 << 20 {
+                unsafe { libc::kill(pid as i32, libc::SIGSTOP) };
+                break read_position(pid, &log).unwrap_or(pos);
+            }
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("the batch ended ({status}) before it read 16 MiB");
+        }
+    };
+    let cut = stopped_at + (1 << 20) + 100;
+    assert!(
+        cut < size,
+        "the batch read {stopped_at} of {size} bytes before it could be stopped"
+    );
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&log)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
+    unsafe { libc::kill(pid as i32, libc::SIGCONT) };
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the file shrank while it was read"),
+        "{stderr}"
+    );
+    // No output for it, no temporary; its manifest row says it failed.
+    let left: Vec<String> = listing(&out)
+        .into_iter()
+        .filter(|p| !p.starts_with("manifest.jsonl"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    let rows = manifest(&out);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_ne!(rows[0]["status"], "converted", "{rows:?}");
+}
