@@ -47,6 +47,8 @@ struct ScreenAt<'a> {
     shown: BTreeMap<Context, String>,
     /// Channels without a terminal, by label and type.
     not_terminals: Vec<String>,
+    /// Channels with a terminal, once ended.
+    terminals: usize,
     /// Why nothing can be shown (the moment is outside the session).
     refused: Option<String>,
     out: io::BufWriter<io::StdoutLock<'static>>,
@@ -129,6 +131,7 @@ impl ChannelSink for ScreenAt<'_> {
             }
         }
         if let ChannelEventKind::Ended { .. } = ev.kind {
+            self.terminals += 1;
             let Some(mut r) = self.channels.remove(&ch.context) else {
                 return Ok(());
             };
@@ -194,19 +197,21 @@ pub fn run(args: ScreenArgs) -> CommandResult {
         channels: HashMap::new(),
         shown: BTreeMap::new(),
         not_terminals: Vec::new(),
+        terminals: 0,
         refused: None,
         out: input::stdout(),
         first: true,
     };
     let result = input::replay_inputs(&args.inputs, &mut sink, &mut rep);
-    if let Some(why) = sink.refused.take() {
-        return Err(Failure::Output(why));
-    }
-    if sink.first && !sink.not_terminals.is_empty() {
+    // No terminal at all says more than a moment outside the session.
+    if sink.terminals == 0 && !sink.not_terminals.is_empty() {
         return Err(Failure::Output(format!(
             "no terminal channel: nothing was shown on a screen (channels: {})",
             sink.not_terminals.join(", ")
         )));
+    }
+    if let Some(why) = sink.refused.take() {
+        return Err(Failure::Output(why));
     }
     input::finish(result, &mut sink.out, &rep)
 }

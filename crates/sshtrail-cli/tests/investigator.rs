@@ -11,7 +11,7 @@ mod common;
 use common::testdata_path as testdata;
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use serde_json::Value;
@@ -474,4 +474,191 @@ fn regex_escape(s: &str) -> String {
             }
         })
         .collect()
+}
+
+/// `convert --to text` of a recording's shell log.
+fn transcript(r: &Recording) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("t.txt");
+    let o = run(&[
+        "convert",
+        "--to",
+        "text",
+        "-o",
+        &dest.to_string_lossy(),
+        &r.log(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    fs::read_to_string(dest).unwrap()
+}
+
+#[test]
+fn the_transcript_holds_each_line_once_and_full_screen_programs_between_markers() {
+    let all = recordings();
+    for (name, typed_in_vim) in [
+        (
+            "p2-shell-editor",
+            vec![
+                "public note alpha",
+                "public note beta été",
+                "public note gamma",
+            ],
+        ),
+        (
+            "b-vim",
+            vec![
+                "first line typed in vim",
+                "second line",
+                "third line, the last",
+            ],
+        ),
+    ] {
+        let r = all.iter().find(|r| r.scenario() == name).unwrap();
+        let t = transcript(r);
+        let lines: Vec<&str> = t.lines().collect();
+        // Each command of bash's history is on one prompt line, once: the
+        // shell's lines on screen when vim started are not repeated after.
+        for c in r.truth["commands"].as_array().unwrap() {
+            let c = c["command"].as_str().unwrap();
+            let shown = lines
+                .iter()
+                .filter(|l| l.ends_with(&format!("$ {c}")))
+                .count();
+            assert_eq!(shown, 1, "{name}: {c:?} in\n{t}");
+        }
+        // vim's screens between markers that give its name and times.
+        let start = lines
+            .iter()
+            .position(|l| l.starts_with("── alternate screen: vim, ") && l.contains(" → "))
+            .unwrap_or_else(|| panic!("{name}: no marker in\n{t}"));
+        let end = start
+            + lines[start..]
+                .iter()
+                .position(|l| *l == "── end of alternate screen ──")
+                .unwrap_or_else(|| panic!("{name}: no end marker in\n{t}"));
+        for line in typed_in_vim {
+            assert!(
+                lines[start..end].contains(&line),
+                "{name}: {line:?} typed in vim, not in\n{t}"
+            );
+        }
+        // After the markers, the shell goes on where it was.
+        assert!(lines[end + 1].contains("$ "), "{name}: {}", lines[end + 1]);
+    }
+}
+
+#[test]
+fn grep_reads_what_the_screen_showed() {
+    let all = recordings();
+    let find = |name: &str| all.iter().find(|r| r.scenario() == name).unwrap();
+    // A line killed with Ctrl-U was never shown glued to the next one.
+    let o = run(&["grep", "after-ctrl-u", &find("b-abandoned").path()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let hits = text(&o.stdout);
+    assert!(hits.lines().count() >= 2, "{hits}");
+    assert!(!hits.contains("nothing-here"), "{hits}");
+    // Text typed in vim is found: the alternate screen showed it.
+    let o = run(&["grep", "first line typed in vim", &find("b-vim").path()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout)
+        .lines()
+        .all(|l| l.ends_with("output: first line typed in vim")));
+}
+
+#[test]
+fn screen_at_a_moment_outside_the_session_is_an_error_giving_its_span() {
+    let all = recordings();
+    let r = all
+        .iter()
+        .find(|r| r.scenario() == "p2-shell-editor")
+        .unwrap();
+    for at in ["1h", "2020-01-01T00:00:00Z"] {
+        let o = run(&["screen", "--at", at, &r.path()]);
+        assert_eq!(o.status.code(), Some(1), "--at {at}");
+        assert!(o.stdout.is_empty(), "--at {at}");
+        let err = text(&o.stderr);
+        assert!(err.contains("the session runs from"), "{err}");
+        assert!(err.contains("+0m31.053s"), "{err}");
+    }
+    // Inside it, the screen: at 28 s, after the resize to 110x34.
+    let o = run(&["screen", "--at", "28s", &r.path()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let shown = text(&o.stdout);
+    assert!(
+        shown.contains("$ tput cols; tput lines\n110\n34\n"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn play_decides_which_channel_before_playing() {
+    let all = recordings();
+    let r = all
+        .iter()
+        .find(|r| r.scenario() == "p2-shell-editor")
+        .unwrap();
+    // Two terminal channels in one connection.
+    fs::copy(r.log(), r.dir.path().join("2.jsonl")).unwrap();
+    let o = run(&["play", "--speed", "1000", &r.path()]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(o.stdout.is_empty(), "nothing played");
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("--channel") && err.contains("/0") && err.contains("/2"),
+        "{err}"
+    );
+    let o = run(&["play", "--speed", "1000", "--channel", "2", &r.path()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("uname -s"));
+    // --from after --to is a usage error.
+    let o = run(&["play", "--from", "10s", "--to", "5s", &r.log()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(o.stdout.is_empty());
+}
+
+#[test]
+fn screen_play_and_text_refuse_channels_without_a_terminal() {
+    let all = recordings();
+    let mut checked = 0;
+    // Each with one channel log, 0.jsonl (the tunnels' logs are 1 and 1-2).
+    for r in all
+        .iter()
+        .filter(|r| !r.has_shell() && Path::new(&r.log()).exists())
+    {
+        let pty = r.truth["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["pty"].is_object());
+        if pty {
+            continue;
+        }
+        let out = tempfile::tempdir().unwrap();
+        let dest = out.path().join("t.txt");
+        for args in [
+            vec!["screen", "--at", "0.1s", &r.path()],
+            vec!["play", "--speed", "1000", &r.path()],
+            vec![
+                "convert",
+                "--to",
+                "text",
+                "-o",
+                &dest.to_string_lossy(),
+                &r.log(),
+            ],
+        ] {
+            let o = run(&args);
+            assert_eq!(o.status.code(), Some(1), "{}: {args:?}", r.scenario());
+            assert!(o.stdout.is_empty(), "{}: {args:?}", r.scenario());
+            assert!(
+                text(&o.stderr).contains("no terminal channel"),
+                "{}: {args:?}: {}",
+                r.scenario(),
+                text(&o.stderr)
+            );
+        }
+        assert!(!dest.exists(), "{}: no transcript file", r.scenario());
+        checked += 1;
+    }
+    assert_eq!(checked, 5, "sftp, scp, an exec");
 }

@@ -6,7 +6,7 @@ use std::io::{self, Write};
 
 use sshtrail::archive::{Archive, Discovery, ReplayOptions};
 use sshtrail::connection::Context;
-use sshtrail::output::{ChannelWriter, Output, SiemWriter, StreamOutput, Writing};
+use sshtrail::output::{ChannelWriter, Output, OutputFormat, SiemWriter, StreamOutput, Writing};
 use sshtrail::StreamReader;
 
 use super::plan::{Plan, Target};
@@ -48,6 +48,19 @@ pub fn channel(plan: &Plan) -> CommandResult {
     let format = plan.formats[0];
     let mut rep = Reporter::default();
     let archive = input::open(&plan.paths, Discovery::connection_folders(), &mut rep);
+    // A transcript is of what a terminal showed: without one there is
+    // nothing to write, and saying so beats an empty file.
+    if format == OutputFormat::Text {
+        if let Some(survey) = input::survey(&archive, plan.input_format) {
+            if survey.terminals().is_empty() && !survey.channels.is_empty() {
+                let all: Vec<_> = survey.channels.iter().collect();
+                return Err(Failure::Output(format!(
+                    "no terminal channel: no transcript (its channels: {}); `convert --to jsonl` or `streams` keep their data",
+                    input::Survey::listing(&all)
+                )));
+            }
+        }
+    }
     let channels = count_channels(&archive, plan.input_format);
     match &plan.target {
         Target::Stdout if channels > 1 => {
