@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::io::{self, Write};
 
-use sshtrail::archive::{Archive, Discovery, ReplayOptions};
+use sshtrail::archive::{Archive, ReplayOptions};
 use sshtrail::connection::Context;
 use sshtrail::output::{ChannelWriter, Output, SiemWriter, StreamOutput, Writing};
 use sshtrail::StreamReader;
@@ -47,7 +47,7 @@ fn count_channels(archive: &Archive, format: Option<sshtrail::Format>) -> usize 
 pub fn channel(plan: &Plan) -> CommandResult {
     let format = plan.formats[0];
     let mut rep = Reporter::default();
-    let archive = input::open(&plan.paths, Discovery::connection_folders(), &mut rep);
+    let archive = input::open(&plan.paths, &mut rep);
     let channels = count_channels(&archive, plan.input_format);
     match &plan.target {
         Target::Stdout if channels > 1 => {
@@ -102,7 +102,7 @@ fn into_folder(
 /// streams, see `sshtrail::siem::merge_records`).
 pub fn records(plan: &Plan) -> CommandResult {
     let mut rep = Reporter::default();
-    let archive = input::open(&plan.paths, Discovery::connection_folders(), &mut rep);
+    let archive = input::open(&plan.paths, &mut rep);
     write(plan, &archive, &mut rep, true)
 }
 

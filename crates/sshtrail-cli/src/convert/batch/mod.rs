@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use sshtrail::archive::{ConnectionSource, Discovery, LogSource, ReplayOptions};
+use sshtrail::archive::{ConnectionSource, LogSource, ReplayOptions};
 use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ConnectionRef};
 use sshtrail::connection::Context;
 use sshtrail::output::{ChannelWriter, Output, PartKey, PartName};
@@ -196,7 +196,7 @@ pub fn run(plan: &Plan, outdir: &Path) -> CommandResult {
     let journal_path = outdir.join(JOURNAL);
     let started = Instant::now();
     let mut rep = Reporter::default();
-    let archive = input::open(&plan.paths, Discovery::trees(), &mut rep);
+    let (archive, _warnings) = input::open_noting_warnings(&plan.paths, &mut rep);
     let mut jobs: Vec<Job> = archive
         .connections
         .iter()

@@ -1,0 +1,218 @@
+//! Filters and batches on the real recordings of `testdata/realtrail`: one
+//! way to walk for every command, and a channel kept in two layouts read
+//! once.
+
+mod common;
+use common::{real_connection, sshtrail, testdata_path};
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+/// An interactive bash session (secrets typed at prompts, then commands).
+const SHELL: &str = "1dd56798-86a1-46a4-8404-827bac6c0920";
+/// A shell, an agent channel and a remote forward: three channels.
+const AGENT_FORWARD: &str = "971de967-6278-4d94-8056-bb57e6f8c6f7";
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn arg(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+/// Runs `sshtrail ARGS`, which must end with `code`.
+fn ends(code: i32, args: &[&str]) -> Output {
+    let o = sshtrail(args);
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "sshtrail {args:?}\nstderr:\n{}",
+        text(&o.stderr)
+    );
+    o
+}
+
+fn sha256(path: &Path) -> String {
+    use sha2::{Digest, Sha256};
+    format!("{:x}", Sha256::digest(std::fs::read(path).unwrap()))
+}
+
+/// The whole real recording `id` (both layouts of every channel and its
+/// `connection.json`, as a user who downloaded both keeps it) in a new
+/// scratch folder; returns the scratch folder and the connection folder.
+fn both_layouts(id: &str) -> (tempfile::TempDir, PathBuf) {
+    let src = testdata_path("realtrail").join(id);
+    let dir = tempfile::tempdir().unwrap();
+    let conn = dir.path().join(id);
+    std::fs::create_dir_all(&conn).unwrap();
+    for entry in std::fs::read_dir(&src).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.ends_with(".jsonl") || name.ends_with(".hex") || name == "connection.json" {
+            std::fs::copy(&path, conn.join(&name)).unwrap();
+        }
+    }
+    (dir, conn)
+}
+
+#[test]
+fn every_command_walks_a_tree_of_connection_folders() {
+    let (tree, conn) = real_connection(SHELL, "jsonl", true);
+    let (tree, conn) = (arg(tree.path()), arg(&conn));
+    let streams_of = |path: &str| {
+        let out = tempfile::tempdir().unwrap();
+        let dir = out.path().join("streams");
+        ends(0, &["streams", "-o", &arg(&dir), path]);
+        let mut files: Vec<(String, String)> = Vec::new();
+        let mut todo = vec![dir.clone()];
+        while let Some(d) = todo.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    todo.push(p);
+                } else {
+                    files.push((arg(p.strip_prefix(&dir).unwrap()), sha256(&p)));
+                }
+            }
+        }
+        files.sort();
+        files
+    };
+    for args in [
+        vec!["inspect"],
+        vec!["commands"],
+        vec!["grep", "echo"],
+        vec!["convert", "--to", "text"],
+        vec!["convert", "--to", "ecs"],
+    ] {
+        let of = |path: &str| {
+            let mut a = args.clone();
+            a.push(path);
+            ends(0, &a)
+        };
+        let (in_tree, in_folder) = (of(&tree), of(&conn));
+        assert!(!in_folder.stdout.is_empty(), "{args:?}");
+        assert_eq!(text(&in_tree.stdout), text(&in_folder.stdout), "{args:?}");
+        assert!(!text(&in_tree.stderr).contains("no trail logs"), "{args:?}");
+    }
+    let streams = streams_of(&tree);
+    assert!(!streams.is_empty());
+    assert_eq!(streams, streams_of(&conn));
+}
+
+#[test]
+fn a_channel_kept_in_two_layouts_is_read_once_with_a_warning() {
+    for id in [SHELL, AGENT_FORWARD] {
+        let (_one, jsonl_only) = real_connection(id, "jsonl", true);
+        let (_both, both) = both_layouts(id);
+        for args in [
+            vec!["commands"],
+            vec!["inspect"],
+            vec!["convert", "--to", "text"],
+            vec!["grep", "-i", "e"],
+        ] {
+            if args[0] == "convert" && id == AGENT_FORWARD {
+                continue; // three channels: one output cannot hold them
+            }
+            let of = |path: &Path| {
+                let mut a = args.clone();
+                let path = arg(path);
+                a.push(&path);
+                ends(0, &a)
+            };
+            let (once, twice) = (of(&jsonl_only), of(&both));
+            let strip = |o: &Output, dir: &Path| text(&o.stdout).replace(&arg(dir), "DIR");
+            assert_eq!(
+                strip(&twice, &both),
+                strip(&once, &jsonl_only),
+                "{id} {args:?}"
+            );
+            let err = text(&twice.stderr);
+            let channels: Vec<String> = std::fs::read_dir(&jsonl_only)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+                .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+                .collect();
+            for ch in &channels {
+                let line = format!(
+                    "{}: warning: the same channel is in {} too, in another layout, with the same events: that file is set aside, this one is read",
+                    both.join(format!("{ch}.jsonl")).display(),
+                    both.join(format!("{ch}.hex")).display()
+                );
+                assert!(err.contains(&line), "{line}\nnot in\n{err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn one_channel_in_two_layouts_converts_into_the_one_file_named() {
+    let (_one, jsonl_only) = real_connection(SHELL, "jsonl", true);
+    let (_both, both) = both_layouts(SHELL);
+    let out = tempfile::tempdir().unwrap();
+    let (from_both, from_one) = (out.path().join("both.cast"), out.path().join("one.cast"));
+    ends(
+        0,
+        &[
+            "convert",
+            "--to",
+            "asciicast",
+            "-o",
+            &arg(&from_one),
+            &arg(&jsonl_only),
+        ],
+    );
+    ends(
+        0,
+        &[
+            "convert",
+            "--to",
+            "asciicast",
+            "-o",
+            &arg(&from_both),
+            &arg(&both),
+        ],
+    );
+    assert!(from_both.is_file(), "{} is not a file", from_both.display());
+    assert_eq!(
+        std::fs::read(&from_both).unwrap(),
+        std::fs::read(&from_one).unwrap()
+    );
+}
+
+#[test]
+fn two_layouts_of_one_channel_that_differ_are_an_error_naming_both() {
+    let (_both, both) = both_layouts(SHELL);
+    // One byte of one keystroke changed in the hex layout only.
+    let hex = both.join("0.hex");
+    let log = std::fs::read_to_string(&hex).unwrap();
+    let mut lines: Vec<String> = log.lines().map(str::to_string).collect();
+    let at = lines.iter().position(|l| l.contains(" stdin ")).unwrap();
+    let last = lines[at].pop().unwrap();
+    lines[at].push(if last == '0' { '1' } else { '0' });
+    std::fs::write(&hex, lines.join("\n") + "\n").unwrap();
+    for args in [
+        vec!["commands"],
+        vec!["inspect"],
+        vec!["convert", "--to", "text"],
+    ] {
+        let mut a = args.clone();
+        let path = arg(&both);
+        a.push(&path);
+        let o = ends(1, &a);
+        let err = text(&o.stderr);
+        let line = format!(
+            "{}: error: the same channel is in {} too, in another layout, and the two differ: event {} differs in its payloads ({}:{} and {}:{}); neither is read",
+            both.join("0.jsonl").display(),
+            hex.display(),
+            at + 1,
+            both.join("0.jsonl").display(),
+            at + 1,
+            hex.display(),
+            at + 1,
+        );
+        assert!(err.contains(&line), "{args:?}: {line}\nnot in\n{err}");
+    }
+}
