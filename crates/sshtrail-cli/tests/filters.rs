@@ -1,6 +1,6 @@
-//! Filters and batches on the real recordings of `testdata/realtrail`: one
-//! way to walk for every command, and a channel kept in two layouts read
-//! once.
+//! Filters and batches on the real recordings of `testdata/realtrail`:
+//! `--where`, `--since` and `--until` in every output mode, one way to walk
+//! for every command, and a channel kept in two layouts read once.
 
 mod common;
 use common::{real_connection, sshtrail, testdata_path};
@@ -54,6 +54,60 @@ fn both_layouts(id: &str) -> (tempfile::TempDir, PathBuf) {
         }
     }
     (dir, conn)
+}
+
+#[test]
+fn where_since_and_until_apply_to_standard_output_and_one_file() {
+    let (_dir, conn) = real_connection(SHELL, "jsonl", true);
+    let conn = arg(&conn);
+    // The connection was made on 2026-12-01 by trailuser@realtrail.test.
+    let everything = ends(0, &["convert", "--to", "text", &conn]);
+    assert!(!everything.stdout.is_empty());
+    for (rule, selected) in [
+        (["--where", "user=trailuser@*"], true),
+        (["--where", "user=somebody-else@*"], false),
+        (["--where", "host=realtrail-*"], true),
+        (["--since", "2026-12-02T00:00:00Z"], false),
+        (["--since", "2026-11-30T00:00:00Z"], true),
+        (["--until", "2026-11-30T00:00:00Z"], false),
+    ] {
+        // Standard output, one channel.
+        let o = ends(0, &["convert", "--to", "text", rule[0], rule[1], &conn]);
+        if selected {
+            assert_eq!(o.stdout, everything.stdout, "{rule:?}");
+        } else {
+            assert!(
+                o.stdout.is_empty(),
+                "{rule:?} selects nothing: {}",
+                text(&o.stdout)
+            );
+            assert!(
+                text(&o.stderr).contains("no connection matches"),
+                "{rule:?}: {}",
+                text(&o.stderr)
+            );
+        }
+        // SIEM records on standard output.
+        let o = ends(0, &["convert", "--to", "ecs", rule[0], rule[1], &conn]);
+        assert_eq!(o.stdout.is_empty(), !selected, "{rule:?}");
+        // One file: not even an empty one when nothing is selected.
+        let out = tempfile::tempdir().unwrap();
+        let file = out.path().join("session.cast");
+        ends(
+            0,
+            &[
+                "convert",
+                "--to",
+                "asciicast",
+                "-o",
+                &arg(&file),
+                rule[0],
+                rule[1],
+                &conn,
+            ],
+        );
+        assert_eq!(file.exists(), selected, "{rule:?}");
+    }
 }
 
 #[test]

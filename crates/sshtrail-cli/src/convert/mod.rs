@@ -72,14 +72,14 @@ pub struct ConvertArgs {
     /// and whose outputs are intact; redo the rest.
     #[arg(long)]
     pub resume: bool,
-    /// Batch: convert only connections whose FIELD matches GLOB (user, host,
+    /// Convert only connections whose FIELD matches GLOB (user, host,
     /// address, account, tag, status); repeatable, all must match.
     #[arg(long = "where", value_name = "FIELD=GLOB")]
     pub where_: Vec<String>,
-    /// Batch: only connections that started at or after this RFC 3339 time.
+    /// Only connections that started at or after this RFC 3339 time.
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
-    /// Batch: only connections that started at or before this RFC 3339 time.
+    /// Only connections that started at or before this RFC 3339 time.
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
     #[command(flatten)]
