@@ -1,6 +1,7 @@
 //! Filters and batches on the real recordings of `testdata/realtrail`:
-//! `--where`, `--since` and `--until` in every output mode, one way to walk
-//! for every command, and a channel kept in two layouts read once.
+//! `--where`, `--since` and `--until` in every output mode, `--resume` with
+//! formats added or outputs touched, the manifest's warning counts, one way
+//! to walk for every command, and a channel kept in two layouts read once.
 
 mod common;
 use common::{real_connection, sshtrail, testdata_path};
@@ -8,8 +9,12 @@ use common::{real_connection, sshtrail, testdata_path};
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+use serde_json::Value;
+
 /// An interactive bash session (secrets typed at prompts, then commands).
 const SHELL: &str = "1dd56798-86a1-46a4-8404-827bac6c0920";
+/// An exec channel without a pty (legacy scp download).
+const EXEC: &str = "fa5f783f-3bc3-46cd-b704-7dbdfd51f115";
 /// A shell, an agent channel and a remote forward: three channels.
 const AGENT_FORWARD: &str = "971de967-6278-4d94-8056-bb57e6f8c6f7";
 
@@ -31,6 +36,14 @@ fn ends(code: i32, args: &[&str]) -> Output {
         text(&o.stderr)
     );
     o
+}
+
+fn manifest(out: &Path) -> Vec<Value> {
+    std::fs::read_to_string(out.join("manifest.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 fn sha256(path: &Path) -> String {
@@ -108,6 +121,218 @@ fn where_since_and_until_apply_to_standard_output_and_one_file() {
         );
         assert_eq!(file.exists(), selected, "{rule:?}");
     }
+}
+
+#[test]
+fn resume_converts_the_formats_added_since_the_last_run() {
+    let (tree, _conn) = real_connection(SHELL, "jsonl", true);
+    let out = tempfile::tempdir().unwrap();
+    let out = out.path().join("out");
+    let (tree, out_arg) = (arg(tree.path()), arg(&out));
+    ends(
+        0,
+        &["convert", "--to", "jsonl", "-q", "-o", &out_arg, &tree],
+    );
+    let jsonl = out.join(SHELL).join("0.jsonl");
+    let written = sha256(&jsonl);
+    let modified = std::fs::metadata(&jsonl).unwrap().modified().unwrap();
+
+    let o = ends(
+        0,
+        &[
+            "convert",
+            "--to",
+            "jsonl,asciicast",
+            "--resume",
+            "-q",
+            "-o",
+            &out_arg,
+            &tree,
+        ],
+    );
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("converted 1 file(s), failed 0, skipped 0"),
+        "{err}"
+    );
+    let cast = out.join(SHELL).join("0.cast");
+    assert!(cast.is_file(), "the added format is converted: {err}");
+    // The output already done and intact is left as it was.
+    assert_eq!(sha256(&jsonl), written);
+    assert_eq!(
+        std::fs::metadata(&jsonl).unwrap().modified().unwrap(),
+        modified
+    );
+    let rows = manifest(&out);
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(row["status"], "converted");
+    assert_eq!(row["formats"], serde_json::json!(["jsonl", "asciicast"]));
+    let listed: Vec<(String, String)> = row["outputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["path"].as_str().unwrap().to_string(),
+                o["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (format!("{SHELL}/0.jsonl"), written),
+            (format!("{SHELL}/0.cast"), sha256(&cast)),
+        ]
+    );
+
+    // Once every format is done, resuming skips it.
+    let o = ends(
+        0,
+        &[
+            "convert",
+            "--to",
+            "asciicast,jsonl",
+            "--resume",
+            "-q",
+            "-o",
+            &out_arg,
+            &tree,
+        ],
+    );
+    let err = text(&o.stderr);
+    assert!(
+        err.contains("converted 0 file(s), failed 0, skipped 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn resume_says_which_outputs_were_changed_or_deleted_and_records_why() {
+    let (tree, _conn) = real_connection(SHELL, "jsonl", true);
+    let out = tempfile::tempdir().unwrap();
+    let out = out.path().join("out");
+    let (tree, out_arg) = (arg(tree.path()), arg(&out));
+    let args = [
+        "convert",
+        "--to",
+        "jsonl,asciicast",
+        "-q",
+        "-o",
+        &out_arg,
+        &tree,
+    ];
+    ends(0, &args);
+    let input = manifest(&out)[0]["input"].as_str().unwrap().to_string();
+    let jsonl = out.join(SHELL).join("0.jsonl");
+    let cast = out.join(SHELL).join("0.cast");
+    let (jsonl_sha, cast_sha) = (sha256(&jsonl), sha256(&cast));
+    let mut changed = std::fs::read(&cast).unwrap();
+    changed[0] ^= 1;
+    std::fs::write(&cast, changed).unwrap();
+    std::fs::remove_file(&jsonl).unwrap();
+
+    let mut resume = args.to_vec();
+    resume.push("--resume");
+    let o = ends(0, &resume);
+    let err = text(&o.stderr);
+    let said = [
+        format!(
+            "{input}: warning: its output {} changed since it was written (its SHA-256 is not the one the manifest recorded): converted again",
+            cast.display()
+        ),
+        format!(
+            "{input}: warning: its output {} is missing (deleted since it was written): converted again",
+            jsonl.display()
+        ),
+    ];
+    for line in &said {
+        assert!(err.contains(line.as_str()), "{line}\nnot in\n{err}");
+    }
+    let row = &manifest(&out)[0];
+    assert_eq!(row["status"], "converted");
+    assert_eq!(row["warnings"], 2, "{row}");
+    let messages: Vec<&str> = row["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap())
+        .collect();
+    for line in &said {
+        assert!(
+            messages.contains(&line.as_str()),
+            "{line}\nnot in {messages:?}"
+        );
+    }
+    // Both are back as they were written.
+    assert_eq!((sha256(&jsonl), sha256(&cast)), (jsonl_sha, cast_sha));
+}
+
+/// The lines of `stderr` that are warnings.
+fn warnings(stderr: &str) -> Vec<&str> {
+    stderr.lines().filter(|l| l.contains("warning:")).collect()
+}
+
+#[test]
+fn the_manifest_counts_every_warning_printed_about_an_input() {
+    // An exec channel has no pty: asciicast and text say what they made up
+    // or left out.
+    let (tree, _conn) = real_connection(EXEC, "jsonl", true);
+    let out = tempfile::tempdir().unwrap();
+    let o = ends(
+        0,
+        &[
+            "convert",
+            "--to",
+            "asciicast,text",
+            "-q",
+            "-o",
+            &arg(out.path()),
+            &arg(tree.path()),
+        ],
+    );
+    let err = text(&o.stderr);
+    let printed = warnings(&err);
+    assert!(printed.len() >= 2, "{err}");
+    let rows = manifest(out.path());
+    assert_eq!(rows.len(), 1);
+    assert_eq!(
+        rows[0]["warnings"],
+        printed.len() as u64,
+        "{err}\n{}",
+        rows[0]
+    );
+
+    // With both layouts kept: the one set aside is a warning about the
+    // input read, counted and recorded too.
+    let (tree, _conn) = both_layouts(EXEC);
+    let out = tempfile::tempdir().unwrap();
+    let o = ends(
+        0,
+        &[
+            "convert",
+            "--to",
+            "asciicast,text",
+            "-q",
+            "-o",
+            &arg(out.path()),
+            &arg(tree.path()),
+        ],
+    );
+    let err = text(&o.stderr);
+    let rows = manifest(out.path());
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(
+        rows[0]["warnings"],
+        printed.len() as u64 + 1,
+        "{err}\n{}",
+        rows[0]
+    );
+    assert!(rows[0]["messages"][0]
+        .as_str()
+        .unwrap()
+        .contains("0.hex too, in another layout"));
 }
 
 #[test]
