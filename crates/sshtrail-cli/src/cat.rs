@@ -206,11 +206,9 @@ fn judged_listing(args: &CatArgs, filter: Filter, rules: SecretRules) -> Command
             }
             continue;
         }
-        let archive = Archive::open(
-            &[PathBuf::from(path)],
-            &Discovery::connection_folders(),
-            &mut |p| rep.problem(&p),
-        );
+        let archive = Archive::open(&[PathBuf::from(path)], &Discovery::standard(), &mut |p| {
+            rep.problem(&p)
+        });
         let result = {
             let mut filter = SecretFilter::new(&mut listing, rules.clone());
             archive.replay_with(&options, &mut filter, &mut |p| rep.problem(&p))

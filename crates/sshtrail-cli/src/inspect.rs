@@ -4,7 +4,6 @@ use std::fmt::Write as _;
 use std::io::Write;
 
 use clap::Args;
-use sshtrail::archive::Discovery;
 use sshtrail::channel::{
     direction_name, ChannelSummary, ConnectionSummary, Outcome, SummaryCollector, Verdict,
 };
@@ -29,11 +28,7 @@ pub struct InspectArgs {
 /// Runs `sshtrail inspect`.
 pub fn run(args: InspectArgs) -> CommandResult {
     let mut rep = Reporter::default();
-    let archive = input::open(
-        &args.inputs.paths,
-        Discovery::connection_folders(),
-        &mut rep,
-    );
+    let archive = input::open(&args.inputs.paths, &mut rep);
     let mut summaries = SummaryCollector::default();
     if let Err(e) = input::replay(
         &archive,

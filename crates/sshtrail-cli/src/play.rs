@@ -4,7 +4,6 @@ use std::io::{self, Write};
 use std::time::Duration;
 
 use clap::Args;
-use sshtrail::archive::Discovery;
 use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, Stream};
 use sshtrail::connection::Context;
 use sshtrail::time::{parse_rfc3339, Nanos, NANOS_PER_SEC};
@@ -34,7 +33,7 @@ pub struct PlayArgs {
     /// Input layout.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     format: FormatArg,
-    /// A trail log or a connection directory.
+    /// A trail log, a connection directory or a tree holding one connection.
     #[arg(value_name = "PATH")]
     path: String,
 }
@@ -129,11 +128,7 @@ pub fn run(args: PlayArgs) -> CommandResult {
         }
     }
     let mut rep = Reporter::default();
-    let archive = input::open(
-        std::slice::from_ref(&args.path),
-        Discovery::connection_folders(),
-        &mut rep,
-    );
+    let archive = input::open(std::slice::from_ref(&args.path), &mut rep);
     // Decide before playing: which terminal channel, and whether the times
     // make sense (offsets count from the connection's start).
     let format = args.format.to_format();

@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use clap::Args;
-use sshtrail::archive::Discovery;
 use sshtrail::output::{ChannelWriter, StreamsWriter};
 
 use crate::cli::args::Inputs;
@@ -29,11 +28,7 @@ pub struct StreamsArgs {
 /// Runs `sshtrail streams`.
 pub fn run(args: StreamsArgs) -> CommandResult {
     let mut rep = Reporter::default();
-    let archive = input::open(
-        &args.inputs.paths,
-        Discovery::connection_folders(),
-        &mut rep,
-    );
+    let archive = input::open(&args.inputs.paths, &mut rep);
     let claims = input::claims(&archive);
     let mut out = DirOutput::under(&args.output, &args.output, args.force, &claims, "");
     let mut writer = StreamsWriter::default();

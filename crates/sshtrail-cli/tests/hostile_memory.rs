@@ -1,14 +1,14 @@
 //! Peak memory of `sshtrail` on hostile input: a single 100 MB line through
 //! a file and through a pipe, and a million distinct unknown event types.
 //!
-//! Each child is reaped with `wait4`, which returns that child's own
-//! resource usage, so other tests' children do not count. One thing does:
-//! Linux records, at `exec`, the peak of the memory the child started from,
-//! which for a `posix_spawn`ed child is this test process's own peak. So
-//! this binary never holds a big input in memory: logs are written to files
-//! and pipes in small pieces, outputs go to files and are read back line by
-//! line. It is a test binary of its own so that no other suite's data
-//! raises that peak.
+//! Each child runs under GNU time (`/usr/bin/time -f %M`), which forks it
+//! from its own small process and reports that child's peak resident size.
+//! Measured straight from here, a child would carry this test process's
+//! memory into its figure: Linux records, at `exec`, the peak of the memory
+//! the child started from, which for a `posix_spawn`ed child is this test
+//! process's own peak (and for a forked one, its size at the fork), and
+//! the tests of this binary run side by side. Logs are still written to
+//! files and pipes in small pieces, and outputs read back line by line.
 
 mod common;
 
@@ -19,6 +19,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 
 const BIN: &str = env!("CARGO_BIN_EXE_sshtrail");
+
+/// GNU time (Debian's `time` package, installed by `.ci/deps.sh`).
+const TIME: &str = "/usr/bin/time";
 
 const TOO_LONG: &str = "expected an event of at most 16777216 bytes, found a longer one (streamed input keeps one event in memory)";
 
@@ -35,8 +38,6 @@ struct Run {
 
 /// Runs `sshtrail ARGS` with standard output to the file `stdout` and, when
 /// given, `input` writing to a pipe on its standard input.
-// The child is reaped by wait4, not by `Child::wait`.
-#[allow(clippy::zombie_processes)]
 fn run_measured(args: &[&str], input: Option<Writer>, stdout: &Path) -> Run {
     run_limited(args, input, stdout, None)
 }
@@ -45,15 +46,17 @@ fn run_measured(args: &[&str], input: Option<Writer>, stdout: &Path) -> Run {
 /// `address_space` bytes and its CPU time to a minute, when given: a run
 /// whose memory grows without bound, or that reads for ever, then ends
 /// (killed or failing) instead of taking the machine or hanging the test.
-#[allow(clippy::zombie_processes)]
 fn run_limited(
     args: &[&str],
     input: Option<Writer>,
     stdout: &Path,
     address_space: Option<u64>,
 ) -> Run {
-    let mut cmd = Command::new(BIN);
+    let measured = tempfile::NamedTempFile::new().unwrap();
+    let mut cmd = Command::new(TIME);
+    cmd.args(["-f", "%M", "-o"]).arg(measured.path()).arg(BIN);
     if address_space.is_some() {
+        // Inherited by sshtrail from the time process.
         common::limit_child(&mut cmd, 60, address_space);
     }
     let mut child = cmd
@@ -79,22 +82,31 @@ fn run_limited(
         err.read_to_string(&mut s).unwrap();
         s
     });
-    let pid = child.id() as libc::pid_t;
-    let mut status = 0;
-    // SAFETY: wait4 writes the status and the usage of the child `pid`,
-    // which nothing else reaps (`child` is never waited for).
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        assert_eq!(libc::wait4(pid, &mut status, 0, &mut usage), pid);
-        usage
-    };
+    let status = child.wait().unwrap();
     if let Some(w) = writer {
         w.join().unwrap();
     }
+    // GNU time writes "Command exited with non-zero status N" or "Command
+    // terminated by signal N" when so, then the peak in KiB.
+    let report = fs::read_to_string(measured.path()).unwrap();
+    let mut lines = report.lines().rev();
+    let peak_kib = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("GNU time's report: {report:?}"));
+    let status = match lines.next() {
+        Some(l) if l.starts_with("Command terminated by signal ") => {
+            ExitStatus::from_raw(l[29..].trim().parse().unwrap())
+        }
+        Some(l) if l.starts_with("Command exited with non-zero status ") => {
+            ExitStatus::from_raw(l[36..].trim().parse::<i32>().unwrap() << 8)
+        }
+        _ => status,
+    };
     Run {
-        status: ExitStatus::from_raw(status),
+        status,
         stderr: stderr.join().unwrap(),
-        peak_kib: usage.ru_maxrss as u64,
+        peak_kib,
     }
 }
 

@@ -9,7 +9,11 @@
 //! `<connection_id>.json`, or `<connection_id>.json` beside its folder).
 //!
 //! Discovery lives only here: one set of log extensions, one metadata
-//! reader. In a tree, sshtrail's own files (a conversion's
+//! reader, one way to walk ([`Discovery::standard`], what every command
+//! uses). A folder holding one channel in two layouts (`0.jsonl` and
+//! `0.hex`) gives one log: the jsonl, once the two are found to hold the
+//! same events (see [`ProblemKind::SameChannelSetAside`] and
+//! [`ProblemKind::LayoutsDiffer`]). In a tree, sshtrail's own files (a conversion's
 //! `manifest.jsonl` and its journal, temporary and lock files, a
 //! connection's `files/` folder) are never taken for logs; a file named on
 //! the command line always is.
@@ -89,12 +93,32 @@ pub enum ProblemKind {
     NoLogs,
     /// A symbolic link loop, not followed.
     Loop,
+    /// A warning: the log's folder holds the same channel in another
+    /// layout too (`0.jsonl` beside `0.hex`, as a download of both gives),
+    /// with the same events; that one, `set_aside`, is not read.
+    SameChannelSetAside {
+        /// The other layout's file, not read.
+        set_aside: PathBuf,
+    },
+    /// The log's folder holds the same channel in another layout too, and
+    /// the two do not hold the same events: neither is read, since nothing
+    /// tells which is the evidence.
+    LayoutsDiffer {
+        /// The other layout's file.
+        other: PathBuf,
+        /// The first difference, located in both files.
+        difference: String,
+    },
 }
 
 impl Problem {
     /// Whether the problem is only a warning (a cut-off last line).
     pub fn is_warning(&self) -> bool {
-        matches!(&self.kind, ProblemKind::Parse(e) if e.is_warning())
+        match &self.kind {
+            ProblemKind::Parse(e) => e.is_warning(),
+            ProblemKind::SameChannelSetAside { .. } => true,
+            _ => false,
+        }
     }
 }
 
@@ -111,11 +135,38 @@ impl fmt::Display for Problem {
                 self.path
             ),
             ProblemKind::Loop => write!(f, "{}: symbolic link loop: not followed", self.path),
+            ProblemKind::SameChannelSetAside { .. } | ProblemKind::LayoutsDiffer { .. } => {
+                write!(
+                    f,
+                    "{}: {}",
+                    self.path,
+                    self.kind.message().unwrap_or_default()
+                )
+            }
         }
     }
 }
 
 impl std::error::Error for Problem {}
+
+impl ProblemKind {
+    /// What is wrong, without the path it is about, for the kinds whose
+    /// message names another file (the two layouts of one channel);
+    /// `None` for the others, which [`Problem`]'s `Display` words.
+    pub fn message(&self) -> Option<String> {
+        Some(match self {
+            ProblemKind::SameChannelSetAside { set_aside } => format!(
+                "the same channel is in {} too, in another layout, with the same events: that file is set aside, this one is read",
+                set_aside.display()
+            ),
+            ProblemKind::LayoutsDiffer { other, difference } => format!(
+                "the same channel is in {} too, in another layout, and the two differ: {difference}; neither is read",
+                other.display()
+            ),
+            _ => return None,
+        })
+    }
+}
 
 /// One log of a connection.
 #[derive(Debug, Clone)]
@@ -290,6 +341,17 @@ pub struct Discovery {
 }
 
 impl Discovery {
+    /// How every command finds logs: folders are walked recursively (a
+    /// connection folder and a tree of them alike), and a folder named on
+    /// the command line names the connection of the logs lying directly in
+    /// it when neither its metadata nor a UUID name does.
+    pub fn standard() -> Self {
+        Discovery {
+            walk: true,
+            folder_names: true,
+        }
+    }
+
     /// Each folder named is one connection folder, named after itself.
     pub fn connection_folders() -> Self {
         Discovery {
@@ -298,8 +360,9 @@ impl Discovery {
         }
     }
 
-    /// Folders are walked recursively; logs without metadata or a UUID
-    /// folder belong to no connection.
+    /// Folders are walked recursively, as [`Discovery::standard`] walks
+    /// them; logs without metadata or a UUID folder belong to no connection
+    /// (a batch places their outputs where they lie instead).
     pub fn trees() -> Self {
         Discovery {
             walk: true,
@@ -551,9 +614,163 @@ impl Gathering<'_> {
         if files.is_empty() {
             self.problem(dir, ProblemKind::NoLogs);
         }
+        let files = self.one_layout_each(files);
         for file in files {
             let named = how.folder_names && file.parent() == Some(dir);
             self.log(file, named);
+        }
+    }
+}
+
+impl Gathering<'_> {
+    /// Of the logs found in a folder, one file a channel: a channel saved
+    /// in several layouts (`0.jsonl` and `0.hex` side by side, as users get
+    /// when they download both) would otherwise be read twice and merged,
+    /// doubling its bytes and its commands. The first layout in
+    /// [`LOG_EXTENSIONS`] order (jsonl first) is read and the others are
+    /// set aside with a warning, once their events are found to be the
+    /// same (compared in lockstep: memory holds one event of each); when
+    /// they differ, that is an error naming both and neither is read.
+    /// `files` keep their order.
+    fn one_layout_each(&mut self, files: Vec<PathBuf>) -> Vec<PathBuf> {
+        let rank = |p: &Path| {
+            p.extension()
+                .and_then(|x| LOG_EXTENSIONS.iter().position(|l| x == *l))
+                .unwrap_or(LOG_EXTENSIONS.len())
+        };
+        let mut names: BTreeMap<(PathBuf, std::ffi::OsString), Vec<usize>> = BTreeMap::new();
+        for (i, f) in files.iter().enumerate() {
+            let dir = f.parent().map(Path::to_path_buf).unwrap_or_default();
+            let stem = f.file_stem().map(ToOwned::to_owned).unwrap_or_default();
+            names.entry((dir, stem)).or_default().push(i);
+        }
+        let mut dropped = vec![false; files.len()];
+        for mut same in names.into_values().filter(|v| v.len() > 1) {
+            same.sort_by_key(|&i| (rank(&files[i]), i));
+            let kept = &files[same[0]];
+            for &i in &same[1..] {
+                match compare_layouts(kept, &files[i]) {
+                    None => {
+                        dropped[i] = true;
+                        self.problem(
+                            kept,
+                            ProblemKind::SameChannelSetAside {
+                                set_aside: files[i].clone(),
+                            },
+                        );
+                    }
+                    Some(difference) => {
+                        dropped[i] = true;
+                        dropped[same[0]] = true;
+                        self.problem(
+                            kept,
+                            ProblemKind::LayoutsDiffer {
+                                other: files[i].clone(),
+                                difference,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        files
+            .into_iter()
+            .zip(dropped)
+            .filter_map(|(f, d)| (!d).then_some(f))
+            .collect()
+    }
+}
+
+/// One event of a log, as compared across layouts: its time, type and
+/// decoded payload (buffers reused from one event to the next).
+#[derive(Default)]
+struct Compared {
+    ts: Nanos,
+    kind: String,
+    payload: Vec<u8>,
+    line: u64,
+}
+
+/// Reads the next event of `reader` into `into`; malformed records are
+/// skipped (the replay of the log that is read reports them). `false` at
+/// the end.
+fn next_compared<R: Read>(reader: &mut StreamReader<R>, into: &mut Compared) -> io::Result<bool> {
+    loop {
+        let event = match reader.next_record()? {
+            None => return Ok(false),
+            Some(Err(_)) => continue,
+            Some(Ok(event)) => event,
+        };
+        if event.decode_payload(&mut into.payload).is_err() {
+            continue;
+        }
+        into.ts = event.ts;
+        into.kind.clear();
+        into.kind.push_str(event.kind.name());
+        into.line = event.line;
+        return Ok(true);
+    }
+}
+
+/// Whether the logs `a` and `b` (one channel in two layouts) hold the same
+/// events, read side by side: `None` when they do, else the first
+/// difference, located in both. Extra jsonl keys are not compared: the
+/// hex layouts have no room for them.
+fn compare_layouts(a: &Path, b: &Path) -> Option<String> {
+    let open = |p: &Path| {
+        open_input(p)
+            .map(|r| StreamReader::with_format(r, None))
+            .map_err(|e| format!("{} cannot be read: {e}", p.display()))
+    };
+    let (mut ra, mut rb) = match (open(a), open(b)) {
+        (Ok(ra), Ok(rb)) => (ra, rb),
+        (Err(e), _) | (_, Err(e)) => return Some(e),
+    };
+    let (mut ea, mut eb) = (Compared::default(), Compared::default());
+    let mut n: u64 = 0;
+    loop {
+        let more_a = match next_compared(&mut ra, &mut ea) {
+            Ok(m) => m,
+            Err(e) => return Some(format!("{} cannot be read: {e}", a.display())),
+        };
+        let more_b = match next_compared(&mut rb, &mut eb) {
+            Ok(m) => m,
+            Err(e) => return Some(format!("{} cannot be read: {e}", b.display())),
+        };
+        n += 1;
+        let at = |p: &Path, e: &Compared| format!("{}:{}", p.display(), e.line);
+        match (more_a, more_b) {
+            (false, false) => return None,
+            (true, false) => {
+                return Some(format!(
+                    "event {n} ({}) has no counterpart: {} ends before it",
+                    at(a, &ea),
+                    b.display()
+                ))
+            }
+            (false, true) => {
+                return Some(format!(
+                    "event {n} ({}) has no counterpart: {} ends before it",
+                    at(b, &eb),
+                    a.display()
+                ))
+            }
+            (true, true) => {
+                let what = if ea.ts != eb.ts {
+                    "times"
+                } else if ea.kind != eb.kind {
+                    "types"
+                } else if ea.payload != eb.payload {
+                    "payloads"
+                } else {
+                    continue;
+                };
+                return Some(format!(
+                    "event {n} differs in its {what} ({} and {})",
+                    at(a, &ea),
+                    at(b, &eb)
+                ));
+            }
         }
     }
 }

@@ -208,3 +208,86 @@ fn a_log_in_memory_takes_metadata() {
     assert_eq!(ch.kind.as_deref(), Some("shell"), "from the metadata");
     assert!(ch.integrity.ok, "{:?}", ch.integrity.problems);
 }
+
+#[test]
+fn a_folder_holding_a_channel_in_two_layouts_gives_one_log_or_an_error_naming_both() {
+    // A real recording of three channels, each downloaded as jsonl and hex.
+    const ID: &str = "971de967-6278-4d94-8056-bb57e6f8c6f7";
+    let root = scratch("layouts");
+    let conn = root.join(ID);
+    copy_dir(&testdata(&format!("realtrail/{ID}")), &conn);
+    for how in [Discovery::standard(), Discovery::trees()] {
+        let mut problems = Vec::new();
+        let archive = Archive::open(std::slice::from_ref(&root), &how, &mut |p| problems.push(p));
+        assert_eq!(logs(&archive), ["0.jsonl", "1-2.jsonl", "1.jsonl"]);
+        let set_aside: Vec<(String, PathBuf)> = problems
+            .iter()
+            .map(|p| match &p.kind {
+                ProblemKind::SameChannelSetAside { set_aside } if p.is_warning() => {
+                    (p.path.clone(), set_aside.clone())
+                }
+                _ => panic!("{p}"),
+            })
+            .collect();
+        assert_eq!(
+            set_aside,
+            ["0", "1", "1-2"].map(|ch| (
+                conn.join(format!("{ch}.jsonl")).display().to_string(),
+                conn.join(format!("{ch}.hex"))
+            ))
+        );
+        // Read once: the bytes are the metadata's, not twice them.
+        let mut summaries = SummaryCollector::default();
+        archive
+            .replay(&mut summaries, &mut |p| panic!("{p}"))
+            .unwrap();
+        let shell = summaries.connections()[0]
+            .channels
+            .iter()
+            .find(|c| c.id == "0")
+            .unwrap();
+        assert_eq!((shell.bytes.stdin, shell.bytes.stdout), (121, 647));
+    }
+
+    // One stdout byte of channel 1 changed in its hex layout only.
+    let hex = conn.join("1.hex");
+    let log = std::fs::read_to_string(&hex).unwrap();
+    let at = log.lines().position(|l| l.contains(" stdout ")).unwrap();
+    let changed: Vec<String> = log
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == at {
+                let (head, last) = l.split_at(l.len() - 1);
+                format!("{head}{}", if last == "0" { "1" } else { "0" })
+            } else {
+                l.to_string()
+            }
+        })
+        .collect();
+    std::fs::write(&hex, changed.join("\n") + "\n").unwrap();
+    let mut problems = Vec::new();
+    let archive = Archive::open(
+        std::slice::from_ref(&root),
+        &Discovery::standard(),
+        &mut |p| problems.push(p),
+    );
+    assert_eq!(logs(&archive), ["0.jsonl", "1-2.jsonl"]);
+    let differ: Vec<String> = problems
+        .iter()
+        .filter(|p| matches!(p.kind, ProblemKind::LayoutsDiffer { .. }))
+        .map(|p| p.to_string())
+        .collect();
+    let jsonl = conn.join("1.jsonl").display().to_string();
+    assert_eq!(
+        differ,
+        [format!(
+            "{jsonl}: the same channel is in {} too, in another layout, and the two differ: event {n} differs in its payloads ({jsonl}:{n} and {}:{n}); neither is read",
+            hex.display(),
+            hex.display(),
+            n = at + 1
+        )]
+    );
+    assert!(!problems.iter().any(|p| p.is_warning() && p.path == jsonl));
+    std::fs::remove_dir_all(&root).unwrap();
+}

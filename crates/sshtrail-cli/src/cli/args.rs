@@ -35,7 +35,8 @@ pub struct Inputs {
     /// Input layout.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     pub format: FormatArg,
-    /// Trail logs, or connection directories (a `connection.json` and one log per channel).
+    /// Trail logs, connection directories (a `connection.json` and one log
+    /// per channel) or trees of them, walked recursively.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<String>,
 }

@@ -14,10 +14,38 @@ use super::args::Inputs;
 use super::output::Claims;
 use super::report::{CommandResult, Reporter};
 
-/// Finds the connections under `paths`, reporting problems.
-pub fn open(paths: &[String], how: Discovery, rep: &mut Reporter) -> Archive {
+/// Finds the connections under `paths`, reporting problems. Every command
+/// finds its logs here, the one way the library walks
+/// ([`Discovery::standard`]): a log, a connection folder or a tree of them
+/// alike, and one log a channel when a folder holds it in two layouts.
+pub fn open(paths: &[String], rep: &mut Reporter) -> Archive {
     let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
-    Archive::open(&paths, &how, &mut |p| rep.problem(&p))
+    Archive::open(&paths, &Discovery::standard(), &mut |p| rep.problem(&p))
+}
+
+/// [`open`] for a batch, also giving the warnings printed about each log
+/// found (by its path as printed; the lines as printed), which its
+/// manifest counts per input. The walk is the same; only a log of no known
+/// connection lying directly in a folder named is not named after that
+/// folder ([`Discovery::trees`]): a batch writes such a log's outputs where
+/// it lies below the folder named, `OUTDIR/0.jsonl` for `in/0.jsonl`.
+pub fn open_noting_warnings(
+    paths: &[String],
+    rep: &mut Reporter,
+) -> (Archive, HashMap<String, Vec<String>>) {
+    let paths: Vec<PathBuf> = paths.iter().map(PathBuf::from).collect();
+    let mut warnings: HashMap<String, Vec<String>> = HashMap::new();
+    let archive = Archive::open(&paths, &Discovery::trees(), &mut |p| {
+        if p.is_warning() {
+            let message = match p.kind.message() {
+                Some(m) => format!("{}: warning: {m}", p.path),
+                None => p.to_string(),
+            };
+            warnings.entry(p.path.clone()).or_default().push(message);
+        }
+        rep.problem(&p)
+    });
+    (archive, warnings)
 }
 
 /// Replays every connection of `archive` into `sink`, reporting problems.
@@ -74,6 +102,8 @@ pub struct Survey {
     pub channels: Vec<ChannelInfo>,
     /// The first and last event times of all connections.
     pub span: Option<(sshtrail::time::Nanos, sshtrail::time::Nanos)>,
+    /// Errors the pass met (reported by the pass that follows, not by it).
+    pub errors: u64,
 }
 
 impl Survey {
@@ -130,24 +160,25 @@ pub fn survey(archive: &Archive, format: Option<Format>) -> Option<Survey> {
         return None;
     }
     let mut survey = Survey::default();
-    archive
+    let counts = archive
         .replay_with(
             &ReplayOptions::with_format(format),
             &mut survey,
             &mut |_| {},
         )
         .ok()?;
+    survey.errors = counts.errors;
     Some(survey)
 }
 
-/// Finds the connections `inputs` name (each folder a connection folder)
-/// and replays them into `sink`, reporting problems.
+/// Finds the connections `inputs` name and replays them into `sink`,
+/// reporting problems.
 pub fn replay_inputs(
     inputs: &Inputs,
     sink: &mut dyn ChannelSink,
     rep: &mut Reporter,
 ) -> io::Result<()> {
-    let archive = open(&inputs.paths, Discovery::connection_folders(), rep);
+    let archive = open(&inputs.paths, rep);
     replay(&archive, inputs.format.to_format(), sink, rep)
 }
 

@@ -96,6 +96,12 @@ impl Reporter {
         });
     }
 
+    /// Warns about a whole input (`PATH: warning: MESSAGE`).
+    pub fn warning(&mut self, path: &str, message: &str) {
+        self.warnings += 1;
+        self.say(path, format!("{path}: warning: {message}"));
+    }
+
     /// Reports a problem with a whole input (cannot open, read error).
     pub fn input_error(&mut self, path: &str, message: &str) {
         self.errors += 1;
@@ -122,6 +128,12 @@ impl Reporter {
                 "no trail logs (*.jsonl, *.hex, *.hexdump) in this directory",
             ),
             ProblemKind::Loop => self.input_error(&p.path, "symbolic link loop: not followed"),
+            ProblemKind::SameChannelSetAside { .. } => {
+                self.warning(&p.path, &p.kind.message().unwrap_or_default())
+            }
+            ProblemKind::LayoutsDiffer { .. } => {
+                self.input_error(&p.path, &p.kind.message().unwrap_or_default())
+            }
             _ => {
                 self.errors += 1;
                 self.say(&p.path, format!("error: {p}"));

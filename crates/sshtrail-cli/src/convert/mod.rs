@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 
 use clap::builder::TypedValueParser;
 use clap::Args;
+use sshtrail::archive::{Archive, Discovery};
 use sshtrail::output::{OutputFormat, WriterOptions};
 
 use crate::cli::args::{output_formats, parse_filter, FormatArg, Redaction};
@@ -71,14 +72,14 @@ pub struct ConvertArgs {
     /// and whose outputs are intact; redo the rest.
     #[arg(long)]
     pub resume: bool,
-    /// Batch: convert only connections whose FIELD matches GLOB (user, host,
+    /// Convert only connections whose FIELD matches GLOB (user, host,
     /// address, account, tag, status); repeatable, all must match.
     #[arg(long = "where", value_name = "FIELD=GLOB")]
     pub where_: Vec<String>,
-    /// Batch: only connections that started at or after this RFC 3339 time.
+    /// Only connections that started at or after this RFC 3339 time.
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
-    /// Batch: only connections that started at or before this RFC 3339 time.
+    /// Only connections that started at or before this RFC 3339 time.
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
     #[command(flatten)]
@@ -88,8 +89,12 @@ pub struct ConvertArgs {
     pub paths: Vec<String>,
 }
 
-/// True when the PATHs name one log: a file, or a connection directory
-/// holding a single log.
+/// True when the PATHs name one log: a file, or a connection folder (its
+/// `connection.json` in it, no folder below it) where discovery finds a
+/// single log. Discovery is the one every command uses: a channel kept in
+/// two layouts counts once, and files that are not logs not at all; its
+/// problems are reported when the conversion opens the paths. A tree is a
+/// batch, whatever it holds.
 fn single_log(paths: &[String]) -> bool {
     let [path] = paths else {
         return false;
@@ -101,14 +106,13 @@ fn single_log(paths: &[String]) -> bool {
     let Ok(rd) = std::fs::read_dir(p) else {
         return false;
     };
-    let entries: Vec<_> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
-    p.join(sshtrail::archive::CONNECTION_FILE).is_file()
-        && entries.iter().all(|e| e.is_file())
-        && entries
-            .iter()
-            .filter(|e| e.extension().is_some_and(|x| x != "json"))
-            .count()
-            == 1
+    let connection_folder = p.join(sshtrail::archive::CONNECTION_FILE).is_file()
+        && rd.filter_map(Result::ok).all(|e| e.path().is_file());
+    if !connection_folder {
+        return false;
+    }
+    let archive = Archive::open(&[path], &Discovery::standard(), &mut |_| {});
+    matches!(archive.connections.as_slice(), [one] if one.logs.len() == 1)
 }
 
 /// Resolves the command line into what the conversion will do.

@@ -31,7 +31,7 @@ pub struct Plan {
     pub quiet: bool,
     /// Batch: skip what an earlier run did.
     pub resume: bool,
-    /// Batch: which connections.
+    /// Which connections (in every mode).
     pub selector: Selector,
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 use std::io::{self, Write};
 
-use sshtrail::archive::{Archive, Discovery, ReplayOptions};
+use sshtrail::archive::{Archive, ReplayOptions};
 use sshtrail::connection::Context;
 use sshtrail::output::{ChannelWriter, Output, OutputFormat, SiemWriter, StreamOutput, Writing};
 use sshtrail::StreamReader;
@@ -12,7 +12,9 @@ use sshtrail::StreamReader;
 use super::plan::{Plan, Target};
 use crate::cli::input;
 use crate::cli::output::{same_file, DirOutput, FileOutput, Replace, Stamp};
-use crate::cli::report::{note_redactions, note_warning, usage, CommandResult, Failure, Reporter};
+use crate::cli::report::{
+    note, note_redactions, note_warning, usage, CommandResult, Failure, Reporter,
+};
 
 /// The channels of the logs: each log's own, and any other that its
 /// events name (a `channel_id` key). Standard input counts as one.
@@ -47,12 +49,17 @@ fn count_channels(archive: &Archive, format: Option<sshtrail::Format>) -> usize 
 pub fn channel(plan: &Plan) -> CommandResult {
     let format = plan.formats[0];
     let mut rep = Reporter::default();
-    let archive = input::open(&plan.paths, Discovery::connection_folders(), &mut rep);
+    let archive = input::open(&plan.paths, &mut rep);
+    let Some(selected) = select(plan, &archive) else {
+        return Ok(rep.code());
+    };
     // A transcript is of what a terminal showed: without one there is
     // nothing to write, and saying so beats an empty file.
     if format == OutputFormat::Text {
-        if let Some(survey) = input::survey(&archive, plan.input_format) {
-            if survey.terminals().is_empty() && !survey.channels.is_empty() {
+        if let Some(survey) = input::survey(&selected, plan.input_format) {
+            // A log with errors gets its own messages from the pass that
+            // converts it.
+            if survey.terminals().is_empty() && !survey.channels.is_empty() && survey.errors == 0 {
                 let all: Vec<_> = survey.channels.iter().collect();
                 return Err(Failure::Output(format!(
                     "no terminal channel: no transcript (its channels: {}); `convert --to jsonl` or `streams` keep their data",
@@ -61,7 +68,7 @@ pub fn channel(plan: &Plan) -> CommandResult {
             }
         }
     }
-    let channels = count_channels(&archive, plan.input_format);
+    let channels = count_channels(&selected, plan.input_format);
     match &plan.target {
         Target::Stdout if channels > 1 => {
             return Err(usage(format!(
@@ -73,30 +80,50 @@ pub fn channel(plan: &Plan) -> CommandResult {
                 "--to {format} writes two files: give -o FILE"
             )))
         }
-        Target::File(dir) if channels > 1 => return into_folder(plan, &archive, dir, &mut rep),
+        Target::File(dir) if channels > 1 => {
+            return into_folder(plan, &archive, &selected, dir, &mut rep)
+        }
         _ => {}
     }
-    write(plan, &archive, &mut rep, false)
+    write(plan, &archive, &selected, &mut rep, false)
 }
 
-/// One file a channel under `dir`, `<connection>/<channel>.<ext>`.
+/// The connections `--where`, `--since` and `--until` select, as the batch
+/// selects them (a connection without metadata passes no rule); `None`,
+/// with a note, when rules leave out every connection found: nothing is
+/// written, not even an empty file.
+fn select(plan: &Plan, archive: &Archive) -> Option<Archive> {
+    let selected = plan.selector.selected(archive);
+    if plan.selector.has_rules() && selected.is_empty() && !archive.is_empty() {
+        note(&format!(
+            "no connection matches --where, --since and --until (of {} found): nothing written",
+            archive.connections.len()
+        ));
+        return None;
+    }
+    Some(selected)
+}
+
+/// One file a channel of `selected` under `dir`,
+/// `<connection>/<channel>.<ext>`; no output replaces a log of `archive`.
 fn into_folder(
     plan: &Plan,
     archive: &Archive,
+    selected: &Archive,
     dir: &std::path::Path,
     rep: &mut Reporter,
 ) -> CommandResult {
     let mut writer = plan.formats[0].writer(&plan.writer);
     let mut out = DirOutput::under(dir, dir, plan.force, &input::claims(archive), "");
     if let Err(e) = input::replay(
-        archive,
+        selected,
         plan.input_format,
         &mut writer.writing_into(&mut out),
         rep,
     ) {
         return Err(Failure::Output(format!("{}: {e}", dir.display())));
     }
-    let logs = input::log_paths(archive);
+    let logs = input::log_paths(selected);
     for note in writer.take_notes() {
         note_warning(&note, logs.get(&note.channel).map(String::as_str));
     }
@@ -115,8 +142,11 @@ fn into_folder(
 /// streams, see `sshtrail::siem::merge_records`).
 pub fn records(plan: &Plan) -> CommandResult {
     let mut rep = Reporter::default();
-    let archive = input::open(&plan.paths, Discovery::connection_folders(), &mut rep);
-    write(plan, &archive, &mut rep, true)
+    let archive = input::open(&plan.paths, &mut rep);
+    let Some(selected) = select(plan, &archive) else {
+        return Ok(rep.code());
+    };
+    write(plan, &archive, &selected, &mut rep, true)
 }
 
 /// Replays `archive` through `writer` into `out`; SIEM records of several
@@ -149,9 +179,17 @@ fn replay_into(
     )
 }
 
-fn write(plan: &Plan, archive: &Archive, rep: &mut Reporter, merge: bool) -> CommandResult {
+/// Writes the conversion of `selected` to standard output or the file
+/// `-o` names, which is never a log of `archive` (selected or not).
+fn write(
+    plan: &Plan,
+    archive: &Archive,
+    selected: &Archive,
+    rep: &mut Reporter,
+    merge: bool,
+) -> CommandResult {
     let mut writer = plan.formats[0].writer(&plan.writer);
-    let logs = input::log_paths(archive);
+    let logs = input::log_paths(selected);
     let result = match &plan.target {
         Target::File(path) => {
             // A file the user named: a regular file is replaced only with
@@ -181,7 +219,7 @@ fn write(plan: &Plan, archive: &Archive, rep: &mut Reporter, merge: bool) -> Com
                 ))
             };
             let mut out = FileOutput::new(path, replace, merge);
-            let replayed = replay_into(plan, archive, &mut writer, &mut out, rep, merge);
+            let replayed = replay_into(plan, selected, &mut writer, &mut out, rep, merge);
             match replayed {
                 Ok(()) => out
                     .commit(plan.fsync)
@@ -196,7 +234,7 @@ fn write(plan: &Plan, archive: &Archive, rep: &mut Reporter, merge: bool) -> Com
             } else {
                 StreamOutput::new(stdout)
             };
-            let replayed = replay_into(plan, archive, &mut writer, &mut out, rep, merge);
+            let replayed = replay_into(plan, selected, &mut writer, &mut out, rep, merge);
             replayed
                 .and_then(|()| out.into_inner().flush())
                 .map_err(|e| ("standard output".to_string(), e))

@@ -65,9 +65,17 @@ pub struct Row {
     pub errors: u64,
     /// Events read.
     pub events: u64,
+    /// The formats the input was converted to (in this run and, when
+    /// resumed, the runs before), whether or not each wrote a file: a
+    /// resumed run converts it to the formats asked for that are not here.
+    /// Rows of older manifests lack it: the formats of their outputs stand
+    /// for it.
+    #[serde(default)]
+    pub formats: Vec<String>,
     /// The input's path, as found.
     pub input: String,
-    /// The first messages about it, as printed.
+    /// The first messages about it, as printed (warnings among them, such
+    /// as an output converted again because it was changed or deleted).
     pub messages: Vec<String>,
     /// What was written.
     pub outputs: Vec<OutputRow>,
@@ -80,8 +88,69 @@ pub struct Row {
     pub size: u64,
     /// How it ended.
     pub status: Status,
-    /// Warnings (a cut-off last line).
+    /// Warnings printed about it: a cut-off last line, what a writer had
+    /// to make up or leave out, another layout of its channel set aside,
+    /// an output converted again because it was changed or deleted.
     pub warnings: u64,
+}
+
+impl Row {
+    /// The formats it was converted to: [`Row::formats`], or for a row of
+    /// an older manifest, the formats of its outputs.
+    pub fn formats_done(&self) -> Vec<String> {
+        if !self.formats.is_empty() {
+            return self.formats.clone();
+        }
+        let mut done: Vec<String> = Vec::new();
+        for o in &self.outputs {
+            if !o.format.is_empty() && !done.contains(&o.format) {
+                done.push(o.format.clone());
+            }
+        }
+        done
+    }
+}
+
+/// Why an output an earlier run wrote cannot vouch for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lost {
+    /// It is not there any more.
+    Missing,
+    /// Its SHA-256 is not the one recorded.
+    Changed,
+    /// It cannot be read as the file written (a link, a folder, unreadable).
+    Unusable(String),
+}
+
+impl Lost {
+    /// Why, as a warning says it.
+    pub fn reason(&self) -> String {
+        match self {
+            Lost::Missing => "is missing (deleted since it was written)".to_string(),
+            Lost::Changed => {
+                "changed since it was written (its SHA-256 is not the one the manifest recorded)"
+                    .to_string()
+            }
+            Lost::Unusable(why) => format!("cannot vouch for it: {why}"),
+        }
+    }
+}
+
+/// What `--resume` makes of an input an earlier run's row is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resume {
+    /// Converted again, with no word: the input is not what the row says
+    /// (or the row is of a failure).
+    Redo,
+    /// Converted again because outputs the row lists were changed or
+    /// deleted: each, relative to the output folder, with why.
+    Tampered(Vec<(String, Lost)>),
+    /// Done and intact; `missing` are the formats asked for now that it was
+    /// not converted to (none: nothing to do).
+    Intact {
+        /// The formats to convert it to now.
+        missing: Vec<String>,
+    },
 }
 
 /// A row for an input that could not be read at all.
@@ -135,24 +204,45 @@ impl AnyRow {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Whether the row says `size`, `sha256` and that it was converted (or
-    /// skipped), with outputs (paths relative to the output folder) whose
-    /// hashes `hash` confirms.
-    pub fn vouches_for(
+    /// What resuming makes of the input this row is about, which now has
+    /// `size` bytes hashing to `sha256` and is asked in `formats`: redone
+    /// when the row is of a failure or of other bytes, or when an output
+    /// it lists (a path relative to the output folder) is not as written,
+    /// which `hash` tells (the output's SHA-256, or why there is none);
+    /// else intact, with the formats still to do.
+    pub fn resume(
         &self,
         size: u64,
         sha256: &str,
-        hash: impl Fn(&str) -> Option<String>,
-    ) -> bool {
+        formats: &[&str],
+        hash: impl Fn(&str) -> Result<String, Lost>,
+    ) -> Resume {
         let AnyRow::Read(r) = self else {
-            return false;
+            return Resume::Redo;
         };
-        r.size == size
-            && r.sha256 == sha256
-            && r.status != Status::Failed
-            && r.outputs
+        if r.size != size || r.sha256 != sha256 || r.status == Status::Failed {
+            return Resume::Redo;
+        }
+        let lost: Vec<(String, Lost)> = r
+            .outputs
+            .iter()
+            .filter_map(|o| match hash(&o.path) {
+                Ok(h) if h == o.sha256 => None,
+                Ok(_) => Some((o.path.clone(), Lost::Changed)),
+                Err(why) => Some((o.path.clone(), why)),
+            })
+            .collect();
+        if !lost.is_empty() {
+            return Resume::Tampered(lost);
+        }
+        let done = r.formats_done();
+        Resume::Intact {
+            missing: formats
                 .iter()
-                .all(|o| hash(&o.path).is_some_and(|h| h == o.sha256))
+                .filter(|f| !done.iter().any(|d| d == *f))
+                .map(|f| f.to_string())
+                .collect(),
+        }
     }
 }
 
@@ -169,6 +259,7 @@ mod tests {
             connection_id: None,
             errors: 0,
             events: 2,
+            formats: vec!["jsonl".into()],
             input: "a/0.jsonl".into(),
             messages: vec![],
             outputs: vec![OutputRow {
@@ -198,6 +289,22 @@ mod tests {
             r#"{"errors":1,"input":"x","messages":["x: error: gone"],"outputs":[],"sha256":null,"size":5,"status":"failed"}"#
         );
         assert_eq!(serde_json::from_str::<AnyRow>(&line).unwrap(), unread);
-        assert!(!unread.vouches_for(5, "", |_| None));
+        assert_eq!(
+            unread.resume(5, "", &["jsonl"], |_| Err(Lost::Missing)),
+            Resume::Redo
+        );
+        // Intact, and asked for one more format: that format is to do.
+        let intact = |_: &str| Ok("ab".to_string());
+        assert_eq!(
+            row.resume(9, "cd", &["jsonl", "asciicast"], intact),
+            Resume::Intact {
+                missing: vec!["asciicast".into()]
+            }
+        );
+        assert_eq!(
+            row.resume(9, "cd", &["jsonl"], |_| Ok("ef".into())),
+            Resume::Tampered(vec![("0.jsonl".into(), Lost::Changed)])
+        );
+        assert_eq!(row.resume(8, "cd", &["jsonl"], intact), Resume::Redo);
     }
 }

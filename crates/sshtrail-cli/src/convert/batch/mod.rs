@@ -18,10 +18,10 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
-use sshtrail::archive::{ConnectionSource, Discovery, LogSource, ReplayOptions};
+use sshtrail::archive::{ConnectionSource, LogSource, ReplayOptions};
 use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ConnectionRef};
 use sshtrail::connection::Context;
-use sshtrail::output::{ChannelWriter, Output, PartKey, PartName};
+use sshtrail::output::{ChannelWriter, Output, OutputFormat, PartKey, PartName};
 use sshtrail::stats::EventCounts;
 
 use super::pipeline::{convert_large, Large, Outcome};
@@ -34,7 +34,7 @@ use crate::cli::output::{
 };
 use crate::cli::report::{self, note_warning, usage, CommandResult, Failure, Reporter};
 use journal::{remove_stale_temporaries, Journal, JOURNAL};
-use manifest::{AnyRow, OutputRow, Redacted, Row, Status, Unread};
+use manifest::{AnyRow, Lost, OutputRow, Redacted, Resume, Row, Status, Unread};
 
 /// Set by Ctrl-C: workers stop taking new inputs.
 static INTERRUPTED: AtomicBool = AtomicBool::new(false);
@@ -75,11 +75,11 @@ impl Job {
         }
     }
 
-    /// Its main output files, one a format.
-    fn outputs(&self, plan: &Plan, outdir: &Path) -> Result<Vec<PathBuf>, String> {
+    /// Its main output files, one for each of `formats`.
+    fn outputs(&self, formats: &[OutputFormat], outdir: &Path) -> Result<Vec<PathBuf>, String> {
         let base = self.base(outdir)?;
         let context = &self.log.context;
-        plan.formats
+        formats
             .iter()
             .map(|fmt| {
                 channel_path(
@@ -101,7 +101,7 @@ fn claim_outputs(jobs: &mut [Job], plan: &Plan, outdir: &Path, claims: &Claims) 
     let mut clashes: Vec<(usize, String)> = Vec::new();
     for (i, job) in jobs.iter().enumerate() {
         // Ids that may not name a file are refused when converting.
-        let Ok(paths) = job.outputs(plan, outdir) else {
+        let Ok(paths) = job.outputs(&plan.formats, outdir) else {
             continue;
         };
         let input = job.input();
@@ -187,6 +187,9 @@ struct Batch<'a> {
     errors: AtomicU64,
     /// Every output path, with the input it is of.
     claims: Claims,
+    /// The warnings discovery printed about each input (another layout of
+    /// its channel set aside), as printed: they count in its row.
+    found: HashMap<String, Vec<String>>,
     bar: indicatif::ProgressBar,
 }
 
@@ -196,7 +199,7 @@ pub fn run(plan: &Plan, outdir: &Path) -> CommandResult {
     let journal_path = outdir.join(JOURNAL);
     let started = Instant::now();
     let mut rep = Reporter::default();
-    let archive = input::open(&plan.paths, Discovery::trees(), &mut rep);
+    let (archive, found) = input::open_noting_warnings(&plan.paths, &mut rep);
     let mut jobs: Vec<Job> = archive
         .connections
         .iter()
@@ -290,6 +293,7 @@ pub fn run(plan: &Plan, outdir: &Path) -> CommandResult {
         outdir,
         old,
         claims,
+        found,
         totals: Totals::default(),
         errors: AtomicU64::new(0),
         bar,
@@ -402,39 +406,100 @@ impl Batch<'_> {
             self.bar.inc(job.size);
             return Some(self.failed_row(job, why));
         }
+        // What is said about the input goes in its row: first what
+        // discovery printed (not printed again).
+        let mut rep = Reporter::default();
+        for line in self.found.get(&input).into_iter().flatten() {
+            rep.warnings += 1;
+            rep.messages.push(line.clone());
+        }
+        let mut formats: Vec<OutputFormat> = self.plan.formats.clone();
+        // The row of an earlier run whose outputs stay, when this run only
+        // adds formats to it.
+        let mut earlier: Option<Row> = None;
         if let Some(prev) = self
             .old
             .get(&input)
             .and_then(|line| serde_json::from_str::<AnyRow>(line).ok())
         {
             // Resuming: an input whose size and hash match and whose outputs
-            // are intact is done.
+            // are intact is done, but for formats added since.
             let sha = match sha256_file(&job.log.path) {
                 Ok(h) => h,
                 Err(e) => return Some(self.failed_row(job, &e.to_string())),
             };
             // Paths read back are checked as when they were created: a row
             // naming `../x`, `/dev/zero` or a link vouches for nothing.
-            let intact = |rel: &str| {
-                existing_output(self.outdir, rel)
-                    .and_then(|p| sha256_file(&p))
-                    .ok()
-            };
-            if prev.vouches_for(job.size, &sha, intact) {
-                self.totals.skipped.fetch_add(1, Ordering::Relaxed);
-                self.bar.inc(job.size);
-                let mut row = prev;
-                if let AnyRow::Read(r) = &mut row {
-                    r.status = Status::Skipped;
+            let hash = |rel: &str| match existing_output(self.outdir, rel) {
+                Ok(p) => sha256_file(&p).map_err(|e| Lost::Unusable(e.to_string())),
+                Err(_) if matches!(existing(&self.outdir.join(rel)), Ok(Existing::Nothing)) => {
+                    Err(Lost::Missing)
                 }
-                return Some(row);
+                Err(e) => Err(Lost::Unusable(e.to_string())),
+            };
+            let names: Vec<&str> = formats.iter().map(|f| f.name()).collect();
+            match prev.resume(job.size, &sha, &names, hash) {
+                Resume::Intact { missing } if missing.is_empty() => {
+                    self.totals.skipped.fetch_add(1, Ordering::Relaxed);
+                    self.bar.inc(job.size);
+                    let mut row = prev;
+                    if let AnyRow::Read(r) = &mut row {
+                        r.status = Status::Skipped;
+                    }
+                    return Some(row);
+                }
+                Resume::Intact { missing } => {
+                    formats.retain(|f| missing.iter().any(|m| m == f.name()));
+                    if let AnyRow::Read(r) = prev {
+                        earlier = Some(r);
+                    }
+                }
+                Resume::Tampered(lost) => {
+                    // Never silently: the user may be looking for who
+                    // touched the output folder.
+                    for (rel, why) in lost {
+                        rep.warning(
+                            &input,
+                            &format!(
+                                "its output {} {}: converted again",
+                                self.outdir.join(rel).display(),
+                                why.reason()
+                            ),
+                        );
+                    }
+                }
+                Resume::Redo => {}
             }
         }
+        let row = self.convert(job, &formats, rep);
+        Some(match (row?, earlier) {
+            (AnyRow::Read(mut row), Some(earlier)) => {
+                // The earlier outputs stay: the row lists them first.
+                let mut done = earlier.formats_done();
+                let mut outputs = earlier.outputs;
+                outputs.append(&mut row.outputs);
+                row.outputs = outputs;
+                for f in row.formats.drain(..) {
+                    if !done.contains(&f) {
+                        done.push(f);
+                    }
+                }
+                row.formats = done;
+                AnyRow::Read(row)
+            }
+            (row, _) => row,
+        })
+    }
+
+    /// Converts one input to `formats`, `rep` holding what was said of it
+    /// already; `None` when interrupted.
+    fn convert(&self, job: &Job, formats: &[OutputFormat], mut rep: Reporter) -> Option<AnyRow> {
+        let input = job.input();
         // Large logs in evidence formats: converted in blocks on every thread.
         let mut counted = 0;
-        if self.plan.formats.iter().all(|f| f.is_evidence()) && job.size >= SPLIT_THRESHOLD {
+        if formats.iter().all(|f| f.is_evidence()) && job.size >= SPLIT_THRESHOLD {
             let context = &job.log.context;
-            let paths = match job.outputs(self.plan, self.outdir) {
+            let paths = match job.outputs(formats, self.outdir) {
                 Ok(p) => p,
                 Err(m) => return Some(self.failed_row(job, &m)),
             };
@@ -452,7 +517,7 @@ impl Batch<'_> {
                 path: &job.log.path,
                 channel_id: &context.channel_id,
                 format: self.plan.input_format,
-                formats: &self.plan.formats,
+                formats,
                 filter: &self.plan.writer.filter,
                 outputs: &paths,
                 force: self.plan.force || self.plan.resume,
@@ -474,14 +539,13 @@ impl Batch<'_> {
                     warning,
                 } => {
                     // Reported like the careful path reports it.
-                    let mut rep = Reporter::default();
                     if let Some(w) = &warning {
                         rep.parse_error(&input, w);
                     }
                     let events: u64 = by_type.values().sum();
                     let outputs: Vec<OutputRow> = outputs
                         .iter()
-                        .zip(&self.plan.formats)
+                        .zip(formats)
                         .map(|(w, fmt)| OutputRow {
                             bytes: w.bytes,
                             format: fmt.name().to_string(),
@@ -500,6 +564,7 @@ impl Batch<'_> {
                         connection_id: context.connection_id.clone(),
                         errors: 0,
                         events,
+                        formats: formats.iter().map(|f| f.name().to_string()).collect(),
                         input,
                         messages: std::mem::take(&mut rep.messages),
                         outputs,
@@ -518,7 +583,7 @@ impl Batch<'_> {
                 Outcome::Careful => {}
             }
         }
-        let row = self.careful(job);
+        let row = self.careful(job, formats, rep);
         self.bar.inc(job.size.saturating_sub(counted));
         Some(row)
     }
@@ -526,9 +591,8 @@ impl Batch<'_> {
     /// Converts one log as a stream of channel events, reporting every
     /// problem; a log with any error is recorded as failed and nothing of
     /// it is written.
-    fn careful(&self, job: &Job) -> AnyRow {
+    fn careful(&self, job: &Job, formats: &[OutputFormat], mut rep: Reporter) -> AnyRow {
         let input = job.input();
-        let mut rep = Reporter::default();
         let file = match sshtrail::archive::open_input(&job.log.path) {
             Ok(f) => f,
             Err(e) => {
@@ -567,9 +631,7 @@ impl Batch<'_> {
             }
         };
         let mut out = DirOutput::under(self.outdir, &base, force, &self.claims, &input);
-        let mut writers: Vec<Box<dyn ChannelWriter>> = self
-            .plan
-            .formats
+        let mut writers: Vec<Box<dyn ChannelWriter>> = formats
             .iter()
             .map(|f| f.writer(&self.plan.writer))
             .collect();
@@ -602,6 +664,7 @@ impl Batch<'_> {
             connection_id: context.connection_id.clone(),
             errors: tally.errors,
             events: tally.events.total(),
+            formats: formats.iter().map(|f| f.name().to_string()).collect(),
             input: input.clone(),
             messages: Vec::new(),
             outputs: Vec::new(),
@@ -627,13 +690,18 @@ impl Batch<'_> {
                 ));
             }
             row.messages = std::mem::take(&mut rep.messages);
+            row.warnings = rep.warnings.max(tally.warnings);
             return AnyRow::Read(row);
         }
         let logs: std::collections::HashMap<Context, String> =
             [(context.clone(), input.clone())].into_iter().collect();
+        // What the writers had to make up or leave out is printed as a
+        // warning about this input, and counted as one.
+        let mut notes = 0;
         for w in &mut writers {
             for note in w.take_notes() {
                 note_warning(&note, logs.get(&note.channel).map(String::as_str));
+                notes += 1;
             }
         }
         // Each derived format judged the same keys: one count, not a sum.
@@ -650,7 +718,7 @@ impl Batch<'_> {
         }
         if !failed {
             match out.commit(self.plan.fsync) {
-                Ok(files) => row.outputs = self.output_rows(&tally, &files),
+                Ok(files) => row.outputs = self.output_rows(&tally, formats, &files),
                 Err((path, e)) => {
                     rep.input_error(&path.display().to_string(), &e.to_string());
                     failed = true;
@@ -670,16 +738,25 @@ impl Batch<'_> {
             row.status = Status::Converted;
         }
         row.messages = std::mem::take(&mut rep.messages);
+        // Every warning printed about the input: the log's own (which the
+        // reporter counted as it printed them), the writers' notes, and
+        // what discovery and resuming said.
+        row.warnings = rep.warnings.max(tally.warnings) + notes;
         AnyRow::Read(row)
     }
 
     /// The manifest's outputs: channel by channel (in order of their ids),
     /// format by format, each format's files in order.
-    fn output_rows(&self, tally: &Tally, files: &[Finished]) -> Vec<OutputRow> {
+    fn output_rows(
+        &self,
+        tally: &Tally,
+        formats: &[OutputFormat],
+        files: &[Finished],
+    ) -> Vec<OutputRow> {
         let mut rows = Vec::new();
         let mut listed: BTreeSet<PathBuf> = BTreeSet::new();
         for ch in &tally.channels {
-            for &fmt in &self.plan.formats {
+            for &fmt in formats {
                 let key = PartKey::main(ch, fmt.ext());
                 let names = std::iter::once(PartName::Main)
                     .chain(fmt.extra_parts().iter().map(|s| PartName::Suffix(s)));

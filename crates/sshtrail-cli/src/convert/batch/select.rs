@@ -1,6 +1,8 @@
-//! `--where`, `--since` and `--until`: which connections a batch converts.
+//! `--where`, `--since` and `--until`: which connections a conversion
+//! converts, whatever its output (a batch, one file or standard output).
 
 use globset::{Glob, GlobMatcher};
+use sshtrail::archive::Archive;
 use sshtrail::connection::Connection;
 use sshtrail::time::{parse_rfc3339, Nanos};
 
@@ -98,6 +100,23 @@ impl Selector {
             }),
         };
         fields_ok && time_ok
+    }
+
+    /// The connections of `archive` that pass every rule ([`Selector::matches`]).
+    pub fn selected(&self, archive: &Archive) -> Archive {
+        Archive {
+            connections: archive
+                .connections
+                .iter()
+                .filter(|c| self.matches(c.meta.as_deref()))
+                .cloned()
+                .collect(),
+        }
+    }
+
+    /// Whether any rule was given.
+    pub fn has_rules(&self) -> bool {
+        !self.is_empty()
     }
 }
 
