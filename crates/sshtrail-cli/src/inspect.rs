@@ -43,12 +43,19 @@ pub fn run(args: InspectArgs) -> CommandResult {
     ) {
         return rep.output_failed(&e);
     }
+    // A connection none of whose logs could be opened has nothing to show:
+    // its error says it all.
+    let known: Vec<&ConnectionSummary> = summaries
+        .connections()
+        .iter()
+        .filter(|c| !c.is_unknown())
+        .collect();
     let out = if args.json {
-        let doc = serde_json::json!({ "connections": summaries.connections() });
+        let doc = serde_json::json!({ "connections": known });
         format!("{doc}\n")
     } else {
         let mut text = String::new();
-        for conn in summaries.connections() {
+        for conn in known {
             describe(&mut text, conn);
         }
         text

@@ -305,3 +305,60 @@ fn other_binary_files_are_named_not_parsed() {
         }
     }
 }
+
+#[test]
+fn a_path_that_cannot_be_read_prints_only_its_error() {
+    let scratch = tempfile::tempdir().unwrap();
+    let missing = scratch.path().join("nope.jsonl");
+    // Found, but it cannot be opened (open(2) of a socket fails).
+    let socket = scratch.path().join("0.jsonl");
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let png = scratch.path().join("shot.png");
+    fs::write(&png, b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR").unwrap();
+    for path in [&missing, &socket, &png] {
+        let p = arg(path);
+        for a in [
+            vec!["inspect", p],
+            vec!["inspect", "--json", p],
+            vec!["play", p],
+            vec!["convert", "--to", "text", p],
+            vec!["commands", p],
+        ] {
+            let o = run(&a);
+            let err = text(&o.stderr);
+            assert_eq!(o.status.code(), Some(1), "{a:?}: {err}");
+            let stdout = text(&o.stdout);
+            if a.contains(&"--json") {
+                assert_eq!(stdout, "{\"connections\":[]}\n", "{a:?}");
+            } else {
+                assert_eq!(stdout, "", "{a:?}");
+            }
+            assert_eq!(err.lines().count(), 1, "{a:?}: {err}");
+            assert!(err.starts_with(&format!("{p}: error: ")), "{a:?}: {err}");
+        }
+    }
+}
+
+#[test]
+fn an_empty_log_has_no_start_time_in_its_asciicast_header() {
+    let scratch = tempfile::tempdir().unwrap();
+    let empty = scratch.path().join("0.jsonl");
+    fs::write(&empty, b"").unwrap();
+    for (to, version) in [("asciicast", 2), ("asciicast-v3", 3)] {
+        let o = run(&["convert", "--to", to, arg(&empty)]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        let out = text(&o.stdout);
+        let header: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        assert_eq!(header["version"], version, "{out}");
+        assert!(header.get("timestamp").is_none(), "{to}: {out}");
+    }
+    // A real recording keeps its start.
+    let (_keep, plain) = real_connection(SHELL, "jsonl", true);
+    let o = run(&["convert", "--to", "asciicast", arg(&plain)]);
+    let header: serde_json::Value =
+        serde_json::from_str(text(&o.stdout).lines().next().unwrap()).unwrap();
+    assert!(
+        header["timestamp"].as_i64().unwrap() > 1_700_000_000,
+        "{header}"
+    );
+}

@@ -455,6 +455,16 @@ pub struct ConnectionSummary {
     pub global: Vec<ChannelSummary>,
 }
 
+impl ConnectionSummary {
+    /// Whether nothing is known of it: no metadata, no channel, no global
+    /// request. So it is when none of its logs could be opened (a wrong
+    /// path, a file that is not a trail log): there is nothing to report
+    /// beside the error.
+    pub fn is_unknown(&self) -> bool {
+        self.meta.is_none() && self.channels.is_empty() && self.global.is_empty()
+    }
+}
+
 /// The keys of a [`ChannelSummary`]'s JSON that the global requests keep.
 const GLOBAL_JSON_KEYS: [&str; 11] = [
     "id",
