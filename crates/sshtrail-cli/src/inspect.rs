@@ -8,7 +8,7 @@ use sshtrail::archive::Discovery;
 use sshtrail::channel::{
     direction_name, ChannelSummary, ConnectionSummary, Outcome, SummaryCollector, Verdict,
 };
-use sshtrail::time::{human_duration, parse_rfc3339};
+use sshtrail::time::{human_duration, parse_rfc3339, reformat_rfc3339};
 
 use crate::cli::args::Inputs;
 use crate::cli::exit;
@@ -90,10 +90,10 @@ fn between(a: Option<&str>, b: Option<&str>) -> String {
                 (Ok(x), Ok(y)) => format!(" ({})", human_duration(y - x)),
                 _ => String::new(),
             };
-            format!("{a} -> {b}{d}")
+            format!("{} -> {}{d}", reformat_rfc3339(a), reformat_rfc3339(b))
         }
-        (Some(a), None) => format!("{a} -> ?"),
-        (None, Some(b)) => format!("? -> {b}"),
+        (Some(a), None) => format!("{} -> ?", reformat_rfc3339(a)),
+        (None, Some(b)) => format!("? -> {}", reformat_rfc3339(b)),
         (None, None) => "?".into(),
     }
 }

@@ -362,3 +362,70 @@ fn an_empty_log_has_no_start_time_in_its_asciicast_header() {
         "{header}"
     );
 }
+
+/// Every RFC 3339 time in `text`: `(whole, fraction digits, zone)`.
+fn times(text: &str) -> Vec<(String, usize, String)> {
+    let re = regex::Regex::new(
+        r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.(\d+))?([Zz]|[+-]\d{2}:\d{2})",
+    )
+    .unwrap();
+    re.captures_iter(text)
+        .map(|c| {
+            (
+                c[0].to_string(),
+                c.get(1).map_or(0, |f| f.as_str().len()),
+                c[2].to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn derived_times_have_six_fraction_digits_and_evidence_keeps_the_logs_text() {
+    let (_keep, plain) = real_connection(SHELL, "jsonl", true);
+    let conn = arg(&plain);
+    let mut seen_any = 0;
+    for a in [
+        vec!["commands", "--all", conn],
+        vec!["commands", "--json", conn],
+        vec!["grep", "pub-notes", conn],
+        vec!["grep", "--json", "pub-notes", conn],
+        vec!["inspect", conn],
+        vec!["inspect", "--json", conn],
+        vec!["screen", "--at", "12", conn],
+        vec!["convert", "--to", "ecs", "--io", conn],
+        vec!["convert", "--to", "ocsf", "--io", conn],
+        // (CEF writes its times as epoch milliseconds, as CEF says.)
+        vec!["convert", "--to", "hec", "--io", conn],
+    ] {
+        let o = run(&a);
+        assert_eq!(o.status.code(), Some(0), "{a:?}: {}", text(&o.stderr));
+        let out = text(&o.stdout);
+        let found = times(&out);
+        assert!(!found.is_empty(), "{a:?}: no time in {out}");
+        seen_any += found.len();
+        for (t, digits, zone) in found {
+            assert!(digits == 6 && zone == "Z", "{a:?}: {t}");
+        }
+    }
+    assert!(seen_any > 100, "{seen_any}");
+    // Evidence: each chunk of `streams` has its event's own time text.
+    let log = fs::read_to_string(plain.join("0.jsonl")).unwrap();
+    let lines: Vec<&str> = log.lines().collect();
+    let scratch = tempfile::tempdir().unwrap();
+    let out = scratch.path().join("streams");
+    let o = run(&["streams", "-o", arg(&out), conn]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let index = out.join(SHELL).join("0").join("index.json");
+    let index: serde_json::Value = serde_json::from_slice(&fs::read(index).unwrap()).unwrap();
+    let mut chunks = 0;
+    for stream in ["stdin", "stdout", "stderr"] {
+        for c in index["streams"][stream]["chunks"].as_array().unwrap() {
+            let line: serde_json::Value =
+                serde_json::from_str(lines[c["line"].as_u64().unwrap() as usize - 1]).unwrap();
+            assert_eq!(c["ts"], line["ts"], "{c}");
+            chunks += 1;
+        }
+    }
+    assert!(chunks > 100, "{chunks}");
+}
