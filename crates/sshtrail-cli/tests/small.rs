@@ -429,3 +429,69 @@ fn derived_times_have_six_fraction_digits_and_evidence_keeps_the_logs_text() {
     }
     assert!(chunks > 100, "{chunks}");
 }
+
+/// The README's opening, up to its usage reference.
+fn readme_opening() -> String {
+    let readme = fs::read_to_string(common::testdata_path("../README.md")).unwrap();
+    let end = readme.find("\n## Usage").unwrap();
+    readme[..end].to_string()
+}
+
+#[test]
+fn the_readmes_first_commands_print_readable_text_as_shown() {
+    let opening = readme_opening();
+    let root = common::testdata_path("..");
+    let lines: Vec<&str> = opening.lines().collect();
+    let mut commands = 0;
+    for (i, line) in lines.iter().enumerate() {
+        let Some(args) = line.strip_prefix("    cargo run --release -p sshtrail-cli -- ") else {
+            continue;
+        };
+        commands += 1;
+        let args: Vec<&str> = args.split_whitespace().collect();
+        let o = Command::new(BIN)
+            .args(&args)
+            .current_dir(&root)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o.stderr));
+        let out = String::from_utf8(o.stdout).expect("text, not binary");
+        // Readable on a terminal: no escape sequences, no control bytes.
+        assert!(
+            !out.chars().any(|c| c.is_control() && c != '\n'),
+            "{args:?} writes control characters to the terminal"
+        );
+        // The output shown under the command (after a blank line, up to
+        // the next blank line) is what it prints, `...` standing for lines
+        // left out.
+        let shown: Vec<&str> = lines[i + 2..]
+            .iter()
+            .take_while(|l| !l.is_empty())
+            .map(|l| l.strip_prefix("    ").unwrap_or(l))
+            .collect();
+        assert!(shown.len() > 3, "{args:?}: no output shown");
+        let printed: Vec<&str> = out.lines().collect();
+        let mut at = 0;
+        for want in shown.iter().filter(|l| l.trim() != "...") {
+            match printed[at..].iter().position(|p| p == want) {
+                Some(k) => at += k + 1,
+                None => panic!("{args:?}: the README shows {want:?}, not printed in order:\n{out}"),
+            }
+        }
+    }
+    assert!(commands >= 2, "{commands} commands in the README's opening");
+    // Where the logs come from: the gateway's API and the folder layout.
+    for must in [
+        "connection-manager",
+        "format=jsonl",
+        "format=hex",
+        "<connection_id>/connection.json",
+        "<connection_id>/<channel_id>.jsonl",
+        ".jsonl.gz",
+    ] {
+        assert!(
+            opening.contains(must),
+            "the README's opening does not say {must}"
+        );
+    }
+}
