@@ -21,7 +21,7 @@ impl ChannelSink for Printer {
         println!(
             "connection {} ({})",
             conn.id.unwrap_or("unknown"),
-            conn.user_at_host().unwrap_or_else(|| "no metadata".into())
+            conn.title().unwrap_or_else(|| "no metadata".into())
         );
         Ok(())
     }

@@ -7,7 +7,7 @@ use clap::Args;
 use sshtrail::channel::{
     direction_name, ChannelSummary, ConnectionSummary, Outcome, SummaryCollector, Verdict,
 };
-use sshtrail::time::{human_duration, parse_rfc3339};
+use sshtrail::time::{human_duration, parse_rfc3339, reformat_rfc3339};
 
 use crate::cli::args::Inputs;
 use crate::cli::exit;
@@ -38,12 +38,19 @@ pub fn run(args: InspectArgs) -> CommandResult {
     ) {
         return rep.output_failed(&e);
     }
+    // A connection none of whose logs could be opened has nothing to show:
+    // its error says it all.
+    let known: Vec<&ConnectionSummary> = summaries
+        .connections()
+        .iter()
+        .filter(|c| !c.is_unknown())
+        .collect();
     let out = if args.json {
-        let doc = serde_json::json!({ "connections": summaries.connections() });
+        let doc = serde_json::json!({ "connections": known });
         format!("{doc}\n")
     } else {
         let mut text = String::new();
-        for conn in summaries.connections() {
+        for conn in known {
             describe(&mut text, conn);
         }
         text
@@ -78,10 +85,10 @@ fn between(a: Option<&str>, b: Option<&str>) -> String {
                 (Ok(x), Ok(y)) => format!(" ({})", human_duration(y - x)),
                 _ => String::new(),
             };
-            format!("{a} -> {b}{d}")
+            format!("{} -> {}{d}", reformat_rfc3339(a), reformat_rfc3339(b))
         }
-        (Some(a), None) => format!("{a} -> ?"),
-        (None, Some(b)) => format!("? -> {b}"),
+        (Some(a), None) => format!("{} -> ?", reformat_rfc3339(a)),
+        (None, Some(b)) => format!("? -> {}", reformat_rfc3339(b)),
         (None, None) => "?".into(),
     }
 }

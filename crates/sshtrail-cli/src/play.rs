@@ -129,6 +129,10 @@ pub fn run(args: PlayArgs) -> CommandResult {
     }
     let mut rep = Reporter::default();
     let archive = input::open(std::slice::from_ref(&args.path), &mut rep);
+    // A path that names no log has said so: nothing else to say.
+    if archive.is_empty() {
+        return Ok(rep.code());
+    }
     // Decide before playing: which terminal channel, and whether the times
     // make sense (offsets count from the connection's start).
     let format = args.format.to_format();
@@ -148,11 +152,23 @@ pub fn run(args: PlayArgs) -> CommandResult {
                 }
             },
             (None, [one]) => one.context.clone(),
+            (None, []) if all.is_empty() => {
+                // No channel at all: the log could not be read (not a trail
+                // log, unreadable). Its problems are the message.
+                let mut none = Survey::default();
+                if input::replay(&archive, format, &mut none, &mut rep).is_ok() && rep.errors > 0 {
+                    return Ok(rep.code());
+                }
+                return Err(Failure::Output(format!(
+                    "{}: no terminal channel to play (its channels: none); `convert --to jsonl` or `streams` keep their data",
+                    args.path
+                )));
+            }
             (None, []) => {
                 return Err(Failure::Output(format!(
                     "{}: no terminal channel to play (its channels: {}); `convert --to jsonl` or `streams` keep their data",
                     args.path,
-                    if all.is_empty() { "none".to_string() } else { Survey::listing(&all) }
+                    Survey::listing(&all)
                 )))
             }
             (None, several) => {

@@ -29,7 +29,9 @@ fn inspect_json_tells_who_where_and_how_it_ended() {
     assert_eq!(c["address"], "10.20.30.40");
     assert_eq!(c["account"], "alice");
     assert_eq!(c["remote_address"], "203.0.113.9");
-    assert_eq!(c["started"], "2023-06-07T17:32:00Z");
+    // The metadata's `2023-06-07T17:32:00Z`, with the one precision of
+    // derived times (issue 12).
+    assert_eq!(c["started"], "2023-06-07T17:32:00.000000Z");
     let chans = c["channels"].as_array().unwrap();
     assert_eq!(
         chans
@@ -227,7 +229,8 @@ fn streams_writes_raw_files_and_an_index() {
     assert_eq!(index["streams"]["stdout"]["bytes"], 406);
     assert_eq!(chunks[0]["offset"], 0);
     assert_eq!(chunks[1]["offset"], chunks[0]["len"]);
-    assert_eq!(chunks[0]["ts"], "2023-06-07T17:32:00.010000000Z");
+    // Evidence: the log's own time text (issue 12).
+    assert_eq!(chunks[0]["ts"], "2023-06-07T17:32:00.010000Z");
     assert!(out.join(CONN).join("2").join("stdout").exists());
     // Existing outputs are kept unless --force.
     let again = sshtrail(&[

@@ -39,6 +39,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::channel::{ChannelSink, ConnectionBuilder, LogPart, ReplayError};
+use crate::compression::{decompressing, without_compressed_extension, Compression};
 use crate::connection::{context_from_path, Connection, ConnectionError, Context};
 use crate::error::ParseError;
 use crate::format::{Format, Record, StreamReader};
@@ -61,12 +62,17 @@ fn is_own_file(name: &str) -> bool {
     OWN_FILES.contains(&name) || name.contains(".sshtrail-tmp-") || name.ends_with(".lock")
 }
 
-/// Whether a file found in a folder is taken as a trail log.
+/// Whether a file found in a folder is taken as a trail log: a log
+/// extension, compressed or not (`0.jsonl`, `0.jsonl.gz`).
 fn is_log_name(path: &Path) -> bool {
-    let name = path.file_name().map(|n| n.to_string_lossy());
-    path.extension()
+    let Some(name) = path.file_name().map(|n| n.to_string_lossy()) else {
+        return false;
+    };
+    let plain = without_compressed_extension(&name);
+    Path::new(plain)
+        .extension()
         .is_some_and(|x| LOG_EXTENSIONS.iter().any(|l| x == *l))
-        && !name.is_some_and(|n| is_own_file(&n))
+        && !is_own_file(&name)
 }
 
 /// A problem found while opening or reading what the user pointed at.
@@ -131,7 +137,7 @@ impl fmt::Display for Problem {
             ProblemKind::Metadata(e) => write!(f, "{}:{e}", self.path),
             ProblemKind::NoLogs => write!(
                 f,
-                "{}: no trail logs (*.jsonl, *.hex, *.hexdump) in this directory",
+                "{}: no trail logs (*.jsonl, *.hex, *.hexdump, or those compressed: *.jsonl.gz, *.hex.zst) in this directory",
                 self.path
             ),
             ProblemKind::Loop => write!(f, "{}: symbolic link loop: not followed", self.path),
@@ -229,29 +235,72 @@ impl LogSource {
         }
     }
 
-    /// Opens it for reading.
+    /// Opens it for reading: the log's text, decompressed when it is
+    /// compressed (see [`decompressing`]; a given reader too).
     pub fn open(&self) -> io::Result<Box<dyn Read + Send>> {
         if let Some(r) = &self.reader {
-            return r
-                .0
-                .lock()
-                .map_err(|_| io::Error::other("the reader was poisoned"))?
-                .take()
-                .ok_or_else(|| io::Error::other("the log was already read"));
+            let given =
+                r.0.lock()
+                    .map_err(|_| io::Error::other("the reader was poisoned"))?
+                    .take()
+                    .ok_or_else(|| io::Error::other("the log was already read"))?;
+            return decompressing(given);
         }
         match &self.bytes {
-            Some(b) => Ok(Box::new(io::Cursor::new(Arc::clone(b)))),
+            Some(b) => decompressing(Box::new(io::Cursor::new(Arc::clone(b)))),
             None => open_input(&self.path),
         }
     }
+
+    /// Opens it for reading as it is stored, not decompressed: for a
+    /// caller that hashes the file's own bytes and hands them back with
+    /// [`LogSource::with_reader`]. Bytes in memory and a given reader are
+    /// given as they are.
+    pub fn open_raw(&self) -> io::Result<Box<dyn Read + Send>> {
+        match (&self.reader, &self.bytes) {
+            (None, Some(b)) => Ok(Box::new(io::Cursor::new(Arc::clone(b)))),
+            (None, None) => open_stored(&self.path),
+            (Some(_), _) => Err(io::Error::other(
+                "the log was given as a reader: it has no stored bytes to open",
+            )),
+        }
+    }
+
+    /// How the log is compressed, told by its first bytes (`None` for a
+    /// log that is not, and for one that cannot be read again: standard
+    /// input, a pipe, a reader given once).
+    pub fn compression(&self) -> io::Result<Option<Compression>> {
+        if !self.reopenable() {
+            return Ok(None);
+        }
+        let mut head = [0u8; 4];
+        let mut got = 0;
+        let mut raw = self.open_raw()?;
+        while got < head.len() {
+            match raw.read(&mut head[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(Compression::detect(&head[..got]))
+    }
 }
 
-/// Opens a log for reading: `-` is standard input; a regular file is read
-/// with a check that it does not shrink meanwhile; pipes and devices are
-/// read as they are. Files are read, never memory-mapped: a mapped file
-/// that another process truncates raises SIGBUS, which kills the process
-/// without a message.
+/// Opens a log for reading its text: [`open_stored`], decompressed when
+/// its first bytes say it is compressed (see [`decompressing`]), and an
+/// error when they say it is binary data of another kind.
 pub fn open_input(path: &Path) -> io::Result<Box<dyn Read + Send>> {
+    decompressing(open_stored(path)?)
+}
+
+/// Opens a log for reading as it is stored: `-` is standard input; a
+/// regular file is read with a check that it does not shrink meanwhile;
+/// pipes and devices are read as they are. Files are read, never
+/// memory-mapped: a mapped file that another process truncates raises
+/// SIGBUS, which kills the process without a message.
+pub fn open_stored(path: &Path) -> io::Result<Box<dyn Read + Send>> {
     if path.as_os_str() == "-" {
         return Ok(Box::new(io::stdin()));
     }

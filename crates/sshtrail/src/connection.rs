@@ -201,7 +201,12 @@ pub fn is_uuid(s: &str) -> bool {
 /// assert_eq!(context_from_path("logs/session.hex".as_ref(), false).connection_id, None);
 /// ```
 pub fn context_from_path(path: &Path, connection_is_dir: bool) -> Context {
-    let stem = path
+    // `0.jsonl.gz` is channel 0, as `0.jsonl` is.
+    let name = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = Path::new(crate::compression::without_compressed_extension(&name))
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();

@@ -41,6 +41,7 @@ mod utf8;
 
 pub mod archive;
 pub mod channel;
+pub mod compression;
 pub mod connection;
 pub mod encode;
 pub mod format;

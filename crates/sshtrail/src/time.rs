@@ -172,20 +172,43 @@ impl TimeCache {
     }
 }
 
-/// Formats UTC nanoseconds as RFC 3339 with 9 fraction digits, e.g.
-/// `2023-06-07T17:32:29.512344000Z`.
+/// Formats UTC nanoseconds as RFC 3339 with 6 fraction digits
+/// (microseconds; nanoseconds below are cut off, so that times keep their
+/// order), e.g. `2023-06-07T17:32:29.512344Z`: the one precision of every
+/// time that sshtrail derives (transcripts, SIEM records, commands, grep,
+/// inspect, reports). Evidence outputs copy the log's own text instead.
+///
+/// ```
+/// use sshtrail::time::format_rfc3339;
+/// assert_eq!(format_rfc3339(1_686_159_149_512_344_999), "2023-06-07T17:32:29.512344Z");
+/// assert_eq!(format_rfc3339(1_686_159_149_000_000_000), "2023-06-07T17:32:29.000000Z");
+/// ```
 pub fn format_rfc3339(nanos: Nanos) -> String {
     let secs = nanos.div_euclid(NANOS_PER_SEC);
-    let frac = nanos.rem_euclid(NANOS_PER_SEC);
+    let frac = nanos.rem_euclid(NANOS_PER_SEC) / 1_000;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days as i64);
     format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:09}Z",
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z",
         rem / 3600,
         rem / 60 % 60,
         rem % 60
     )
+}
+
+/// An RFC 3339 text (a log's, the connection metadata's) written as
+/// [`format_rfc3339`] writes its instant: `2023-06-07T19:32:29.5+02:00`
+/// gives `2023-06-07T17:32:29.500000Z`. A text that does not parse is
+/// given as it is.
+///
+/// ```
+/// use sshtrail::time::reformat_rfc3339;
+/// assert_eq!(reformat_rfc3339("2023-06-07T19:32:29.5+02:00"), "2023-06-07T17:32:29.500000Z");
+/// assert_eq!(reformat_rfc3339("yesterday"), "yesterday");
+/// ```
+pub fn reformat_rfc3339(text: &str) -> String {
+    parse_rfc3339(text.as_bytes(), true).map_or_else(|_| text.to_string(), format_rfc3339)
 }
 
 struct TimeCursor<'s> {
@@ -373,12 +396,30 @@ mod tests {
     #[test]
     fn format_round_trips() {
         for s in [
-            "1970-01-01T00:00:00.000000000Z",
-            "0000-01-01T00:00:00.000000001Z",
-            "9999-12-31T23:59:59.999999999Z",
-            "1969-12-31T23:59:59.500000000Z",
+            "1970-01-01T00:00:00.000000Z",
+            "0000-01-01T00:00:00.000001Z",
+            "9999-12-31T23:59:59.999999Z",
+            "1969-12-31T23:59:59.500000Z",
         ] {
             assert_eq!(format_rfc3339(ok(s)), s);
+        }
+        // Six digits: the nanoseconds below a microsecond are cut off
+        // (issue 12), before 1970 too, so that times keep their order.
+        for (s, six) in [
+            (
+                "0000-01-01T00:00:00.000000001Z",
+                "0000-01-01T00:00:00.000000Z",
+            ),
+            (
+                "9999-12-31T23:59:59.999999999Z",
+                "9999-12-31T23:59:59.999999Z",
+            ),
+            (
+                "1969-12-31T23:59:59.999999999Z",
+                "1969-12-31T23:59:59.999999Z",
+            ),
+        ] {
+            assert_eq!(format_rfc3339(ok(s)), six);
         }
     }
 }

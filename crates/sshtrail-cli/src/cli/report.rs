@@ -125,7 +125,7 @@ impl Reporter {
             }
             ProblemKind::NoLogs => self.input_error(
                 &p.path,
-                "no trail logs (*.jsonl, *.hex, *.hexdump) in this directory",
+                "no trail logs (*.jsonl, *.hex, *.hexdump, or those compressed: *.jsonl.gz, *.hex.zst) in this directory",
             ),
             ProblemKind::Loop => self.input_error(&p.path, "symbolic link loop: not followed"),
             ProblemKind::SameChannelSetAside { .. } => {

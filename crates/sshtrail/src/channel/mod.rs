@@ -773,10 +773,13 @@ pub struct LogPart {
 }
 
 impl ConnectionRef<'_> {
-    /// `user@host` from the metadata, when it names both.
-    pub fn user_at_host(&self) -> Option<String> {
+    /// A title for the connection's outputs from the metadata, when it
+    /// names both the user and the host: `alice@example.com on db-prod-01`.
+    /// Not `user@host`: user names are often e-mail addresses, and
+    /// `alice@example.com@db-prod-01` does not read.
+    pub fn title(&self) -> Option<String> {
         let m = self.meta?;
-        Some(format!("{}@{}", m.user()?, m.host()?))
+        Some(format!("{} on {}", m.user()?, m.host()?))
     }
 }
 

@@ -144,7 +144,7 @@ pub struct ForwardSummary {
 impl ForwardSummary {
     fn of(f: &Forward) -> Self {
         ForwardSummary {
-            ts: f.ts_text.clone(),
+            ts: crate::time::reformat_rfc3339(&f.ts_text),
             direction: f.direction,
             kind: f.kind.name(),
             address: f.address.clone(),
@@ -324,7 +324,7 @@ impl ChannelSummary {
                         self.open_requests.insert(r.index, self.requests.len());
                     }
                     self.requests.push(RequestSummary {
-                        ts: r.ts_text.clone(),
+                        ts: crate::time::format_rfc3339(r.ts),
                         direction: r.direction,
                         scope: r.scope,
                         name: r.name.clone(),
@@ -350,7 +350,7 @@ impl ChannelSummary {
                     RequestKind::WindowChange { cols, rows } => {
                         let resize = Resize {
                             at: r.ts,
-                            ts: r.ts_text.clone(),
+                            ts: crate::time::format_rfc3339(r.ts),
                             cols: *cols,
                             rows: *rows,
                         };
@@ -412,8 +412,11 @@ impl ChannelSummary {
         self.subsystem = st.subsystem.clone();
         self.exit_status = st.exit_status;
         self.exit_signal = st.exit_signal.clone();
-        self.started = st.started.as_ref().map(|s| s.text.clone());
-        self.ended = st.ended.as_ref().map(|s| s.text.clone());
+        self.started = st
+            .started
+            .as_ref()
+            .map(|s| crate::time::format_rfc3339(s.ts));
+        self.ended = st.ended.as_ref().map(|s| crate::time::format_rfc3339(s.ts));
         self.started_at = st.started.as_ref().map(|s| s.ts);
         self.ended_at = st.ended.as_ref().map(|s| s.ts);
         self.bytes = StreamBytes {
@@ -453,6 +456,16 @@ pub struct ConnectionSummary {
     /// Its global requests, logged apart as a pseudo-channel (see
     /// [`super::GLOBAL_KIND`]): not a channel, so not in `channels`.
     pub global: Vec<ChannelSummary>,
+}
+
+impl ConnectionSummary {
+    /// Whether nothing is known of it: no metadata, no channel, no global
+    /// request. So it is when none of its logs could be opened (a wrong
+    /// path, a file that is not a trail log): there is nothing to report
+    /// beside the error.
+    pub fn is_unknown(&self) -> bool {
+        self.meta.is_none() && self.channels.is_empty() && self.global.is_empty()
+    }
 }
 
 /// The keys of a [`ChannelSummary`]'s JSON that the global requests keep.
@@ -519,13 +532,19 @@ impl Serialize for ConnectionSummary {
             address: m.and_then(|m| m.target_host_address.as_deref()),
             authentication_method: m.map(|m| m.authentication_method.as_slice()),
             channels,
-            ended: m.and_then(|m| m.disconnected.clone()).or(last),
+            ended: m
+                .and_then(|m| m.disconnected.as_deref())
+                .map(crate::time::reformat_rfc3339)
+                .or(last),
             global,
             host: m.and_then(|m| m.host()),
             id: self.id.as_deref(),
             metadata: self.meta_path.as_ref().map(|p| p.display().to_string()),
             remote_address: m.and_then(|m| m.remote_address.as_deref()),
-            started: m.and_then(|m| m.connected.clone()).or(first),
+            started: m
+                .and_then(|m| m.connected.as_deref())
+                .map(crate::time::reformat_rfc3339)
+                .or(first),
             status: m.and_then(|m| m.status.as_deref()),
             tags: m.map(|m| m.tags.as_slice()),
             user: m.and_then(|m| m.user()),

@@ -215,7 +215,12 @@ impl CastChannel {
                 rows,
                 kind: term.clone(),
             }),
-            timestamp: self.start.div_euclid(NANOS_PER_SEC),
+            // A channel with no event has no start time: asciicast (v2 and
+            // v3) makes the field optional, and 0 would claim 1970.
+            timestamp: ch
+                .started
+                .is_some()
+                .then(|| self.start.div_euclid(NANOS_PER_SEC)),
             idle_time_limit: self.settings.idle_time_limit,
             command: ch.exec.clone(),
             title: self
@@ -300,7 +305,8 @@ struct CastHeader {
     height: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     term: Option<TermInfo>,
-    timestamp: i128,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<i128>,
     #[serde(skip_serializing_if = "Option::is_none")]
     idle_time_limit: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -702,7 +702,7 @@ impl<P: ChannelPart> PerChannel<P> {
     }
 
     pub(crate) fn connection_start(&mut self, conn: &ConnectionRef<'_>) {
-        self.title = conn.user_at_host();
+        self.title = conn.title();
     }
 
     pub(crate) fn event(&mut self, ev: &ChannelEvent<'_>, out: &mut dyn Output) -> io::Result<()> {

@@ -41,6 +41,9 @@ struct StreamsChannel {
     /// created with the first chunk.
     lists: [Option<io::BufWriter<std::fs::File>>; 3],
     entry: Vec<u8>,
+    /// The time text of the event last logged, and its line: the chunk of
+    /// data that follows it is its own (evidence keeps the log's text).
+    logged: Option<(u64, String)>,
 }
 
 impl ChannelPart for StreamsChannel {
@@ -50,12 +53,20 @@ impl ChannelPart for StreamsChannel {
         StreamsChannel {
             lists: [None, None, None],
             entry: Vec::new(),
+            logged: None,
         }
     }
 
     fn event(&mut self, ev: &ChannelEvent<'_>, out: &mut dyn Output) -> io::Result<()> {
         let ch = ev.channel;
         match ev.kind {
+            ChannelEventKind::Logged { event, .. } => {
+                let (line, text) = self.logged.get_or_insert_with(Default::default);
+                *line = event.line;
+                text.clear();
+                text.push_str(&event.ts_text);
+                Ok(())
+            }
             ChannelEventKind::Data {
                 stream,
                 ts,
@@ -82,7 +93,10 @@ impl ChannelPart for StreamsChannel {
                     )
                     .as_bytes(),
                 );
-                push_json_str(&mut self.entry, &format_rfc3339(ts));
+                match &self.logged {
+                    Some((l, text)) if *l == line => push_json_str(&mut self.entry, text),
+                    _ => push_json_str(&mut self.entry, &format_rfc3339(ts)),
+                }
                 self.entry.push(b'}');
                 list.write_all(&self.entry)
             }

@@ -272,7 +272,9 @@ pub fn document(ev: &SiemEvent) -> Value {
         put(&mut d, "sshtrail.io.line_end", io.line_end);
         put(&mut d, "sshtrail.redacted", io.redacted);
     }
-    put(&mut d, "sshtrail.ts", ev.ts_text.clone());
+    // Derived: one precision, as `@timestamp` (the log's own text is
+    // evidence, kept by `cat --to jsonl`).
+    put(&mut d, "sshtrail.ts", rfc3339(ev.ts));
     Value::Object(d)
 }
 

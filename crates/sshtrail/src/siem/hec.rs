@@ -31,7 +31,7 @@ pub fn event(ev: &SiemEvent) -> Value {
             e.insert(k.to_string(), v);
         }
     };
-    put("ts", json!(ev.ts_text));
+    put("ts", json!(super::rfc3339(ev.ts)));
     put("action", json!(ev.action.name()));
     put("outcome", json!(ev.outcome.name()));
     put("reason", json!(ev.reason));

@@ -29,7 +29,7 @@
 //! let records = String::from_utf8(out.main("0").unwrap().to_vec()).unwrap();
 //! let first: serde_json::Value = serde_json::from_str(records.lines().next().unwrap()).unwrap();
 //! assert_eq!(first["event"]["action"], "ssh-connection-start");
-//! assert_eq!(first["@timestamp"], "2023-06-07T17:32:29Z");
+//! assert_eq!(first["@timestamp"], "2023-06-07T17:32:29.000000Z");
 //! let second: serde_json::Value = serde_json::from_str(records.lines().nth(1).unwrap()).unwrap();
 //! assert_eq!(second["event"]["action"], "ssh-channel-open");
 //! ```
@@ -53,7 +53,7 @@ use crate::channel::{direction_name, Forward, Stream};
 use crate::connection::Connection;
 use crate::event::Direction;
 use crate::replay::Confidence;
-use crate::time::{Nanos, NANOS_PER_SEC};
+use crate::time::Nanos;
 
 /// What the records include and how they name their producer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -558,7 +558,10 @@ pub struct IoChunk {
 pub struct SiemEvent {
     /// When.
     pub ts: Nanos,
-    /// That time as in the log (lines of data keep no text: formatted in UTC).
+    /// That time as in the log (records sshtrail derives, such as typed
+    /// commands and lines of data, keep no text: formatted in UTC). Only
+    /// OCSF's `metadata.original_time` writes it; every other time field
+    /// is written from `ts` with six fraction digits.
     pub ts_text: String,
     /// A stable id: `<connection>/<channel>/<what>` (`open`, `close`, `r<n>`
     /// for the n-th request, `cmd-<n>`, `stdout@<offset>`, ...);
@@ -632,27 +635,11 @@ pub(crate) fn is_ip(s: &str) -> bool {
     s.parse::<std::net::IpAddr>().is_ok()
 }
 
-/// RFC 3339 in UTC with 3, 6 or 9 fraction digits (the fewest that keep
-/// the value), e.g. `2023-06-07T17:32:00.001Z`.
+/// RFC 3339 in UTC with 6 fraction digits, as every derived time is
+/// written ([`crate::time::format_rfc3339`]), e.g.
+/// `2023-06-07T17:32:00.001000Z`.
 pub(crate) fn rfc3339(ts: Nanos) -> String {
-    let full = crate::time::format_rfc3339(ts);
-    // `...SS.fffffffffZ`: drop zero triplets from the fraction.
-    let frac = ts.rem_euclid(NANOS_PER_SEC);
-    let keep = if frac == 0 {
-        0
-    } else if frac % 1_000_000 == 0 {
-        3
-    } else if frac % 1_000 == 0 {
-        6
-    } else {
-        9
-    };
-    let dot = full.len() - 11;
-    if keep == 0 {
-        format!("{}Z", &full[..dot])
-    } else {
-        format!("{}Z", &full[..dot + 1 + keep])
-    }
+    crate::time::format_rfc3339(ts)
 }
 
 /// Milliseconds since the epoch (rounded down).
@@ -767,9 +754,10 @@ mod tests {
 
     #[test]
     fn times() {
-        assert_eq!(rfc3339(0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_000_000), "1970-01-01T00:00:00.001Z");
-        assert_eq!(rfc3339(1_500), "1970-01-01T00:00:00.000001500Z");
+        // Six fraction digits, always (issue 12: one precision).
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000000Z");
+        assert_eq!(rfc3339(1_000_000), "1970-01-01T00:00:00.001000Z");
+        assert_eq!(rfc3339(1_500), "1970-01-01T00:00:00.000001Z");
         assert_eq!(rfc3339(2_000), "1970-01-01T00:00:00.000002Z");
         assert_eq!(millis(-1), -1);
     }

@@ -497,7 +497,9 @@ impl Batch<'_> {
         let input = job.input();
         // Large logs in evidence formats: converted in blocks on every thread.
         let mut counted = 0;
-        if formats.iter().all(|f| f.is_evidence()) && job.size >= SPLIT_THRESHOLD {
+        // A compressed log is one stream: it takes the streaming path.
+        let compressed = matches!(job.log.compression(), Ok(Some(_)));
+        if formats.iter().all(|f| f.is_evidence()) && job.size >= SPLIT_THRESHOLD && !compressed {
             let context = &job.log.context;
             let paths = match job.outputs(formats, self.outdir) {
                 Ok(p) => p,
@@ -593,7 +595,9 @@ impl Batch<'_> {
     /// it is written.
     fn careful(&self, job: &Job, formats: &[OutputFormat], mut rep: Reporter) -> AnyRow {
         let input = job.input();
-        let file = match sshtrail::archive::open_input(&job.log.path) {
+        // The stored bytes are hashed (the manifest vouches for the file as
+        // it is kept); the replay decompresses them.
+        let file = match sshtrail::archive::open_stored(&job.log.path) {
             Ok(f) => f,
             Err(e) => {
                 rep.input_error(&input, &e.to_string());
