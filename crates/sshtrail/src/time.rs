@@ -188,6 +188,20 @@ pub fn format_rfc3339(nanos: Nanos) -> String {
     )
 }
 
+/// RFC 3339 UTC with six fraction digits (`2023-06-07T15:12:28.000250Z`):
+/// the precision the gateway logs, rounded down to the microsecond.
+///
+/// ```
+/// use sshtrail::time::format_rfc3339_micros;
+/// assert_eq!(format_rfc3339_micros(1_500_999), "1970-01-01T00:00:00.001500Z");
+/// ```
+pub fn format_rfc3339_micros(nanos: Nanos) -> String {
+    let mut text = format_rfc3339(nanos.div_euclid(1000) * 1000);
+    // The nine digits end in "000Z": keep six and the zone.
+    text.replace_range(text.len() - 4..text.len() - 1, "");
+    text
+}
+
 struct TimeCursor<'s> {
     s: &'s [u8],
     i: usize,
