@@ -878,6 +878,8 @@ impl SftpDecoder {
                 }
             }
             (Request::Close { handle }, _) => {
+                // Listed while the handle still names its path.
+                found.extend(self.op_of(&p, status.clone(), detail).map(Found::Op));
                 if let Some(h) = self.handles.remove(handle) {
                     if let Some(file) = h.file {
                         let why = match &status {
@@ -889,6 +891,7 @@ impl SftpDecoder {
                         found.extend(self.recovered(&h.path, file, at.ts, why).map(Found::File));
                     }
                 }
+                return;
             }
             (Request::Other { .. }, Some(Reply::Name(_, Some(name)))) => {
                 detail = format!("-> {name}");
