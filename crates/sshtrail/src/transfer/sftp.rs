@@ -338,6 +338,9 @@ fn declared(b: &[u8]) -> Option<u32> {
 /// A request waiting for its response.
 #[derive(Debug)]
 struct Pending {
+    /// Its place in the order requests came (what is left at the end is
+    /// listed in that order, whatever the chunking).
+    seq: u64,
     at: At,
     request: Request,
 }
@@ -392,6 +395,8 @@ struct OpenFile {
 
 #[derive(Debug)]
 struct Handle {
+    /// Its place in the order handles were opened.
+    seq: u64,
     path: Vec<u8>,
     /// `None` for a directory.
     file: Option<OpenFile>,
@@ -410,6 +415,8 @@ pub struct SftpDecoder {
     /// The INIT's time and line, until VERSION answers it.
     init: Option<(At, u32)>,
     last: At,
+    /// Counts requests and handles, to keep their order.
+    seq: u64,
 }
 
 impl SftpDecoder {
@@ -424,6 +431,7 @@ impl SftpDecoder {
             handles: HashMap::new(),
             init: None,
             last: At::default(),
+            seq: 0,
         }
     }
 
@@ -475,14 +483,14 @@ impl SftpDecoder {
             }
         }
         let mut pending: Vec<(u32, Pending)> = self.pending.drain().collect();
-        pending.sort_by_key(|(_, p)| (p.at.line, p.at.ts));
+        pending.sort_by_key(|(_, p)| p.seq);
         for (_, p) in pending {
             if let Some(op) = self.op_of(&p, OpStatus::NoResponse, String::new()) {
                 found.push(Found::Op(op));
             }
         }
         let mut handles: Vec<Handle> = self.handles.drain().map(|(_, h)| h).collect();
-        handles.sort_by_key(|h| h.file.as_ref().map(|f| f.at.line));
+        handles.sort_by_key(|h| h.seq);
         for h in handles {
             if let Some(file) = h.file {
                 if let Some(f) = self.recovered(&h.path, file, ts, Some("never closed".into())) {
@@ -524,7 +532,13 @@ impl SftpDecoder {
             ));
             return;
         }
-        if self.pending.insert(id, Pending { at, request }).is_some() {
+        self.seq += 1;
+        let seq = self.seq;
+        if self
+            .pending
+            .insert(id, Pending { seq, at, request })
+            .is_some()
+        {
             found.push(self.problem(
                 at.line,
                 ProblemKind::Inconsistent(format!(
@@ -937,7 +951,13 @@ impl SftpDecoder {
         } else {
             path
         };
-        if self.handles.insert(handle, Handle { path, file }).is_some() {
+        self.seq += 1;
+        let seq = self.seq;
+        if self
+            .handles
+            .insert(handle, Handle { seq, path, file })
+            .is_some()
+        {
             found.push(self.problem(
                 at.line,
                 ProblemKind::Inconsistent("the server gave a handle that is still open".into()),
