@@ -8,6 +8,7 @@ mod cat;
 mod cli;
 mod commands;
 mod convert;
+mod files;
 mod grep;
 mod inspect;
 mod play;
@@ -73,6 +74,11 @@ enum Command {
         after_help = "Examples:\n  sshtrail inspect logs/30187a8e-7d54-538d-8116-f03995b6228b   a connection directory\n  sshtrail inspect --json 0.jsonl | jq '.connections[].channels[].exit_status'"
     )]
     Inspect(inspect::InspectArgs),
+    /// The files uploaded and downloaded over SFTP and SCP: path, size, SHA-256.
+    #[command(
+        after_help = "Examples:\n  sshtrail files logs/<connection-id>/\n  sshtrail files --json logs/*/ | jq -r 'select(.direction == \"download\") | .path'\n  sshtrail files --ops 0.jsonl              every operation, failed ones with their message\n\nA file is complete when every byte was seen and the transfer ended well; sha256 is\ngiven when every byte of it was seen once. Problems in the SFTP or SCP data are\nreported as FILE:LINE (exit status 1)."
+    )]
+    Files(files::FilesArgs),
     /// Write each channel's stdin, stdout and stderr as raw files with a chunk index.
     #[command(
         after_help = "Examples:\n  sshtrail streams -o out/ logs/30187a8e-7d54-538d-8116-f03995b6228b\n  # then: less -R out/<connection>/<channel>/stdout"
@@ -102,6 +108,7 @@ fn main() -> ExitCode {
         Command::Play(args) => play::run(args),
         Command::Grep(args) => grep::run(args),
         Command::Streams(args) => streams::run(args),
+        Command::Files(args) => files::run(args),
     };
     result.unwrap_or_else(|failure| failure.report())
 }

@@ -54,6 +54,7 @@ pub mod siem;
 pub mod ssh;
 pub mod stats;
 pub mod time;
+pub mod transfer;
 
 pub use error::{ParseError, ParseErrorKind, Severity};
 pub use event::{Direction, Event, EventType, Extras, Payload};

@@ -108,6 +108,13 @@ impl Reporter {
         self.say(path, format!("{path}: error: {message}"));
     }
 
+    /// Reports a problem found in the data of `path`'s line `line` (what a
+    /// channel carries, not the log's own layout).
+    pub fn data_error(&mut self, path: &str, line: u64, message: &str) {
+        self.errors += 1;
+        self.say(path, format!("{path}:{line}: error: {message}"));
+    }
+
     /// Reports what the archive found wrong.
     pub fn problem(&mut self, p: &Problem) {
         match &p.kind {
