@@ -662,3 +662,46 @@ fn screen_play_and_text_refuse_channels_without_a_terminal() {
     }
     assert_eq!(checked, 5, "sftp, scp, an exec");
 }
+
+#[test]
+fn a_batch_transcript_of_channels_without_a_terminal_skips_them_saying_why() {
+    let all = recordings();
+    let r = all
+        .iter()
+        .find(|r| r.scenario() == "p2-local-forward")
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let dest = out.path().join("out");
+    let o = run(&[
+        "convert",
+        "--to",
+        "text",
+        "-o",
+        &dest.to_string_lossy(),
+        &r.path(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let err = text(&o.stderr);
+    // The two tunnels and the connection's global requests.
+    assert_eq!(err.matches("not a terminal").count(), 3, "{err}");
+    assert!(
+        err.contains("converted 0 file(s), failed 0, skipped 3"),
+        "{err}"
+    );
+    let rows: Vec<Value> = fs::read_to_string(dest.join("manifest.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 3);
+    for row in &rows {
+        assert_eq!(row["status"], "skipped", "{row}");
+        assert_eq!(row["outputs"], Value::Array(vec![]), "{row}");
+        assert_eq!(row["warnings"], 1, "{row}");
+    }
+    let written: Vec<_> = fs::read_dir(&dest)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(written, ["manifest.jsonl"]);
+}

@@ -15,7 +15,9 @@ pub enum Status {
     Converted,
     /// Not converted: the input has errors or an output could not be written.
     Failed,
-    /// Converted by an earlier run and intact (`--resume`).
+    /// Converted by an earlier run and intact (`--resume`), or declined by
+    /// every format with a warning saying why (a transcript of a channel
+    /// without a terminal): no output.
     Skipped,
 }
 

@@ -732,6 +732,12 @@ impl Batch<'_> {
         if failed {
             self.totals.failed.fetch_add(1, Ordering::Relaxed);
             self.errors.fetch_add(1, Ordering::Relaxed);
+        } else if row.outputs.is_empty() && notes > 0 {
+            // Every format declined it, saying why (a transcript of a
+            // channel without a terminal): nothing converted, nothing
+            // failed.
+            self.totals.skipped.fetch_add(1, Ordering::Relaxed);
+            row.status = Status::Skipped;
         } else {
             self.totals.converted.fetch_add(1, Ordering::Relaxed);
             self.totals.events.fetch_add(row.events, Ordering::Relaxed);
