@@ -98,6 +98,13 @@ fn recordings() -> Vec<Recording> {
     all
 }
 
+/// The recording of scenario `name`.
+fn scenario<'a>(all: &'a [Recording], name: &str) -> &'a Recording {
+    all.iter()
+        .find(|r| r.scenario() == name)
+        .unwrap_or_else(|| panic!("no recording {name}"))
+}
+
 /// `commands --json` rows: (command, confidence, ts).
 fn commands(path: &str, extra: &[&str]) -> Vec<(String, String, String)> {
     let o = run(&[&["commands", "--json"], extra, &[path]].concat());
@@ -138,7 +145,7 @@ fn typed_commands_of_every_shell_session_are_bashs_history() {
 #[test]
 fn readline_features_are_read_off_the_screen_with_echo_confidence() {
     let all = recordings();
-    let find = |name: &str| all.iter().find(|r| r.scenario() == name).unwrap();
+    let find = |name: &str| scenario(&all, name);
     // History expansion: what bash ran, as it printed it.
     let got = commands(&find("b-history-expansion").path(), &[]);
     let expanded: Vec<(&str, &str)> = got[1..]
@@ -179,7 +186,7 @@ fn readline_features_are_read_off_the_screen_with_echo_confidence() {
 #[test]
 fn abandoned_lines_are_listed_only_on_request() {
     let all = recordings();
-    let r = all.iter().find(|r| r.scenario() == "b-abandoned").unwrap();
+    let r = scenario(&all, "b-abandoned");
     let default = commands(&r.path(), &[]);
     assert!(default.iter().all(|(_, k, _)| k != "abandoned"));
     let every = commands(&r.path(), &["--all"]);
@@ -387,7 +394,7 @@ fn no_secret_typed_at_a_prompt_reaches_a_derived_output() {
 #[test]
 fn no_redact_keeps_the_secrets_with_a_warning_and_redactions_are_counted() {
     let all = recordings();
-    let r = all.iter().find(|r| r.scenario() == "b-secrets").unwrap();
+    let r = scenario(&all, "b-secrets");
     let secrets = r.secrets();
     let out = tempfile::tempdir().unwrap();
     let cast = out.path().join("kept.cast");
@@ -513,7 +520,7 @@ fn the_transcript_holds_each_line_once_and_full_screen_programs_between_markers(
             ],
         ),
     ] {
-        let r = all.iter().find(|r| r.scenario() == name).unwrap();
+        let r = scenario(&all, name);
         let t = transcript(r);
         let lines: Vec<&str> = t.lines().collect();
         // Each command of bash's history is on one prompt line, once: the
@@ -550,7 +557,7 @@ fn the_transcript_holds_each_line_once_and_full_screen_programs_between_markers(
 #[test]
 fn grep_reads_what_the_screen_showed() {
     let all = recordings();
-    let find = |name: &str| all.iter().find(|r| r.scenario() == name).unwrap();
+    let find = |name: &str| scenario(&all, name);
     // A line killed with Ctrl-U was never shown glued to the next one.
     let o = run(&["grep", "after-ctrl-u", &find("b-abandoned").path()]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
@@ -568,10 +575,7 @@ fn grep_reads_what_the_screen_showed() {
 #[test]
 fn screen_at_a_moment_outside_the_session_is_an_error_giving_its_span() {
     let all = recordings();
-    let r = all
-        .iter()
-        .find(|r| r.scenario() == "p2-shell-editor")
-        .unwrap();
+    let r = scenario(&all, "p2-shell-editor");
     for at in ["1h", "2020-01-01T00:00:00Z"] {
         let o = run(&["screen", "--at", at, &r.path()]);
         assert_eq!(o.status.code(), Some(1), "--at {at}");
@@ -593,10 +597,7 @@ fn screen_at_a_moment_outside_the_session_is_an_error_giving_its_span() {
 #[test]
 fn play_decides_which_channel_before_playing() {
     let all = recordings();
-    let r = all
-        .iter()
-        .find(|r| r.scenario() == "p2-shell-editor")
-        .unwrap();
+    let r = scenario(&all, "p2-shell-editor");
     // Two terminal channels in one connection.
     fs::copy(r.log(), r.dir.path().join("2.jsonl")).unwrap();
     let o = run(&["play", "--speed", "1000", &r.path()]);
@@ -666,10 +667,7 @@ fn screen_play_and_text_refuse_channels_without_a_terminal() {
 #[test]
 fn a_batch_transcript_of_channels_without_a_terminal_skips_them_saying_why() {
     let all = recordings();
-    let r = all
-        .iter()
-        .find(|r| r.scenario() == "p2-local-forward")
-        .unwrap();
+    let r = scenario(&all, "p2-local-forward");
     let out = tempfile::tempdir().unwrap();
     let dest = out.path().join("out");
     let o = run(&[
