@@ -703,3 +703,33 @@ fn a_batch_transcript_of_channels_without_a_terminal_skips_them_saying_why() {
         .collect();
     assert_eq!(written, ["manifest.jsonl"]);
 }
+
+#[test]
+fn screen_offsets_count_from_the_connections_start() {
+    let all = recordings();
+    let r = scenario(&all, "p2-shell-editor");
+    let alone = run(&["screen", "--at", "28s", &r.log()]);
+    assert_eq!(alone.status.code(), Some(0), "{}", text(&alone.stderr));
+    // Another channel of the connection speaks 10 s before the shell opens.
+    fs::write(
+        r.dir.path().join("9.jsonl"),
+        "{\"type\":\"stdout\",\"ts\":\"2026-12-01T00:38:05.840531Z\",\"data\":\"bA==\"}\n",
+    )
+    .unwrap();
+    let both = run(&["screen", "--at", "38s", &r.path()]);
+    assert_eq!(both.status.code(), Some(0), "{}", text(&both.stderr));
+    // The same screen, its header saying +38 s.
+    let body = |o: &Output| {
+        text(&o.stdout)
+            .lines()
+            .skip(1)
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    assert_eq!(body(&both), body(&alone));
+    assert!(text(&both.stdout)
+        .lines()
+        .next()
+        .unwrap()
+        .contains("(+0m38.000s)"));
+}
