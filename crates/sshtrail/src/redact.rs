@@ -413,22 +413,36 @@ fn skip_escape(data: &[u8], at: usize) -> usize {
 
 /// Follows the output: the alternate screen, and the current line's text.
 fn follow_output(watch: &mut Watch, data: &[u8]) {
-    let mut bytes = std::mem::take(&mut watch.tail_rest);
-    bytes.extend_from_slice(data);
-    let text = String::from_utf8_lossy(&bytes);
-    for (i, _) in text.match_indices("\x1b[?") {
-        let seq = &text[i..];
-        if ALT_ON.iter().any(|s| seq.starts_with(s)) {
+    // Output is most of a session: no copy unless a sequence was cut.
+    let joined;
+    let bytes: &[u8] = if watch.tail_rest.is_empty() {
+        data
+    } else {
+        let mut b = std::mem::take(&mut watch.tail_rest);
+        b.extend_from_slice(data);
+        joined = b;
+        &joined
+    };
+    for i in memchr::memmem::find_iter(bytes, b"\x1b[?") {
+        let seq = &bytes[i..];
+        if ALT_ON.iter().any(|s| seq.starts_with(s.as_bytes())) {
             watch.alt = true;
-        } else if ALT_OFF.iter().any(|s| seq.starts_with(s)) {
+        } else if ALT_OFF.iter().any(|s| seq.starts_with(s.as_bytes())) {
             watch.alt = false;
         }
     }
-    let mut i = 0;
+    // Only what follows the last line feed can be the line a prompt is on.
+    let mut i = match memchr::memrchr(b'\n', bytes) {
+        Some(n) => {
+            watch.tail.clear();
+            n + 1
+        }
+        None => 0,
+    };
     while i < bytes.len() {
         match bytes[i] {
             0x1b => {
-                let end = skip_escape(&bytes, i);
+                let end = skip_escape(bytes, i);
                 if end > bytes.len() {
                     // Cut at the chunk's end: finished by the next one.
                     watch.tail_rest = bytes[i..].to_vec();
@@ -437,21 +451,22 @@ fn follow_output(watch: &mut Watch, data: &[u8]) {
                 i = end;
                 continue;
             }
-            b'\n' => watch.tail.clear(),
             b'\r' => {}
             0x08 => {
                 watch.tail.pop();
             }
             b if b < 0x20 || b == 0x7f => {}
+            b if b < 0x80 => watch.tail.push(char::from(b)),
             _ => {
                 let len = utf8_len(bytes[i]);
                 if i + len > bytes.len() {
                     watch.tail_rest = bytes[i..].to_vec();
                     break;
                 }
-                watch
-                    .tail
-                    .push_str(&String::from_utf8_lossy(&bytes[i..i + len]));
+                match std::str::from_utf8(&bytes[i..i + len]) {
+                    Ok(c) => watch.tail.push_str(c),
+                    Err(_) => watch.tail.push(char::REPLACEMENT_CHARACTER),
+                }
                 i += len;
                 continue;
             }
