@@ -176,6 +176,43 @@ impl Draft {
         }
     }
 
+    /// The record, numbered `seq`: every field the draft holds, of the
+    /// connection `conn`. A record of a channel then gets its channel's
+    /// fields (id, type, the size in force).
+    fn into_event(
+        self,
+        seq: u64,
+        conn: &Arc<ConnInfo>,
+        product_version: &'static str,
+    ) -> SiemEvent {
+        SiemEvent {
+            ts: self.ts,
+            ts_text: self.ts_text,
+            id: self.local_id,
+            seq,
+            action: self.action,
+            outcome: self.outcome,
+            reason: self.reason,
+            severity: self.severity,
+            message: self.message,
+            origin: self.origin,
+            request: self.request,
+            conn: Arc::clone(conn),
+            channel_id: None,
+            channel_type: None,
+            pty: None,
+            process: self.process,
+            env: self.env,
+            subsystem: self.subsystem,
+            forward: self.forward,
+            signal: self.signal,
+            session: self.session,
+            io: self.io,
+            connection: self.connection,
+            product_version,
+        }
+    }
+
     fn outcome(&mut self, o: &Outcome) {
         let (outcome, reason) = outcome_of(o);
         self.outcome = outcome;
@@ -1058,7 +1095,7 @@ impl RecordBuilder {
             return Ok(());
         };
         let chan = &mut self.chans[c];
-        let d = h.draft;
+        let mut d = h.draft;
         // The first command that is the exec command has its exec record.
         if d.action == Action::Command
             && !chan.exec_listed
@@ -1068,16 +1105,13 @@ impl RecordBuilder {
             chan.exec_listed = true;
             return Ok(());
         }
-        let message = match d.labeled {
-            Some(before) => {
-                let label = match &chan.kind {
-                    Some(k) => format!("channel {} ({k})", chan.context.channel_id),
-                    None => format!("channel {}", chan.context.channel_id),
-                };
-                format!("{before}{label}{}", d.message)
-            }
-            None => d.message,
-        };
+        if let Some(before) = d.labeled {
+            let label = match &chan.kind {
+                Some(k) => format!("channel {} ({k})", chan.context.channel_id),
+                None => format!("channel {}", chan.context.channel_id),
+            };
+            d.message = format!("{before}{label}{}", d.message);
+        }
         let seq = chan.seq;
         chan.seq += 1;
         // The terminal's size in force at the record's time.
@@ -1086,32 +1120,10 @@ impl RecordBuilder {
         } else {
             None
         };
-        let record = SiemEvent {
-            ts: d.ts,
-            ts_text: d.ts_text,
-            id: d.local_id,
-            seq,
-            action: d.action,
-            outcome: d.outcome,
-            reason: d.reason,
-            severity: d.severity,
-            message,
-            origin: d.origin,
-            request: d.request,
-            conn: Arc::clone(&self.conn),
-            channel_id: Some(chan.context.channel_id.clone()),
-            channel_type: chan.kind.clone(),
-            pty,
-            process: d.process,
-            env: d.env,
-            subsystem: d.subsystem,
-            forward: d.forward,
-            signal: d.signal,
-            session: d.session,
-            io: d.io,
-            connection: None,
-            product_version: self.opts.product_version,
-        };
+        let mut record = d.into_event(seq, &self.conn, self.opts.product_version);
+        record.channel_id = Some(chan.context.channel_id.clone());
+        record.channel_type = chan.kind.clone();
+        record.pty = pty;
         emit(&record)
     }
 }
@@ -1370,32 +1382,7 @@ impl RecordBuilder {
     fn emit_connection(&mut self, d: Draft, emit: &mut Emit<'_>) -> io::Result<()> {
         let seq = self.conn_state.seq;
         self.conn_state.seq += 1;
-        let record = SiemEvent {
-            ts: d.ts,
-            ts_text: d.ts_text,
-            id: d.local_id,
-            seq,
-            action: d.action,
-            outcome: d.outcome,
-            reason: d.reason,
-            severity: d.severity,
-            message: d.message,
-            origin: None,
-            request: None,
-            conn: Arc::clone(&self.conn),
-            channel_id: None,
-            channel_type: None,
-            pty: None,
-            process: None,
-            env: None,
-            subsystem: None,
-            forward: None,
-            signal: None,
-            session: None,
-            io: None,
-            connection: d.connection,
-            product_version: self.opts.product_version,
-        };
+        let record = d.into_event(seq, &self.conn, self.opts.product_version);
         emit(&record)
     }
 }
