@@ -344,3 +344,298 @@ fn hostile_transfer_data_is_a_located_error_and_no_panic() {
         assert!(!err.contains("panicked"), "{name}: {err}");
     }
 }
+
+/// SHA-256 of `data` in lowercase hex.
+fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    format!("{:x}", sha2::Sha256::digest(data))
+}
+
+/// The lines of `DIR/files.jsonl`.
+fn extract_index(dir: &Path) -> Vec<Value> {
+    json_lines(&fs::read(dir.join("files.jsonl")).unwrap())
+}
+
+#[test]
+fn extract_writes_the_truths_bytes_under_safe_names_and_lists_them() {
+    for scenario in SCENARIOS {
+        let dir = recording(scenario);
+        let t = truth(&dir);
+        let (_keep, conn) = view(&dir, "jsonl");
+        let out_dir = tempfile::tempdir().unwrap();
+        let into = out_dir.path().join("x");
+        let out = sshtrail(&["files", "--extract", into.to_str().unwrap(), &conn]);
+        assert!(
+            out.status.success(),
+            "{scenario}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let index = extract_index(&into);
+        let want = truth_files(&t);
+        assert_eq!(index.len(), want.len(), "{scenario}: {index:?}");
+        for (direction, remote, size, sha256) in &want {
+            let line = index
+                .iter()
+                .find(|g| {
+                    g["direction"] == direction.as_str()
+                        && names_remote(g["path"].as_str().unwrap(), remote)
+                        && g["sha256"] == sha256.as_str()
+                })
+                .unwrap_or_else(|| panic!("{scenario}: {index:?} lacks {remote}"));
+            let rel = line["extracted"].as_str().unwrap();
+            // <connection>/<channel>/NNN-NAME, NAME from the last component.
+            let parts: Vec<&str> = rel.split('/').collect();
+            assert_eq!(parts.len(), 3, "{rel}");
+            assert_eq!(parts[0], t["connection_id"].as_str().unwrap());
+            assert_eq!(parts[1], "0");
+            assert!(parts[2].len() > 4 && parts[2].as_bytes()[..3].iter().all(u8::is_ascii_digit));
+            assert!(
+                !parts[2].contains(' ') && !parts[2].starts_with('.'),
+                "{rel}"
+            );
+            let bytes = fs::read(into.join(rel)).unwrap();
+            assert_eq!(bytes.len() as u64, *size, "{rel}");
+            assert_eq!(&sha256_hex(&bytes), sha256, "{rel}");
+            assert_eq!(line["written_sha256"], sha256.as_str());
+            assert_eq!(line["partial"], false);
+        }
+        // Nothing but the files, their folders and the list.
+        let mut count = 0;
+        for e in walkdir::WalkDir::new(&into).min_depth(1) {
+            let e = e.unwrap();
+            if e.file_type().is_file() {
+                count += 1;
+            }
+        }
+        assert_eq!(count, want.len() + 1, "{scenario}");
+    }
+}
+
+#[test]
+fn extract_never_overwrites_without_force_and_never_follows_a_link() {
+    let dir = recording("p-scp-legacy-upload");
+    let (_keep, conn) = view(&dir, "jsonl");
+    let scratch = tempfile::tempdir().unwrap();
+    let into = scratch.path().join("x");
+    let into_s = into.to_str().unwrap();
+    assert!(sshtrail(&["files", "--extract", into_s, &conn])
+        .status
+        .success());
+    let rel = extract_index(&into)[0]["extracted"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = into.join(&rel);
+    let list_before = fs::read(into.join("files.jsonl")).unwrap();
+
+    // Again: the list exists, nothing is touched.
+    fs::write(&file, b"changed by the investigator").unwrap();
+    let again = sshtrail(&["files", "--extract", into_s, &conn]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_ne!(again.status.code(), Some(0), "{err}");
+    assert!(err.contains("exists (use --force"), "{err}");
+    assert_eq!(fs::read(&file).unwrap(), b"changed by the investigator");
+    assert_eq!(fs::read(into.join("files.jsonl")).unwrap(), list_before);
+
+    // The list gone but the file there: the file is refused, named, kept.
+    fs::remove_file(into.join("files.jsonl")).unwrap();
+    let again = sshtrail(&["files", "--extract", into_s, &conn]);
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert_eq!(again.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("{} exists", file.display())), "{err}");
+    assert_eq!(fs::read(&file).unwrap(), b"changed by the investigator");
+    assert_eq!(extract_index(&into)[0]["extracted"], Value::Null);
+
+    // A link planted where the file goes is never written through, even
+    // with --force.
+    let outside = scratch.path().join("outside");
+    fs::write(&outside, b"not yours").unwrap();
+    fs::remove_file(&file).unwrap();
+    std::os::unix::fs::symlink(&outside, &file).unwrap();
+    let forced = sshtrail(&["files", "--extract", into_s, "--force", &conn]);
+    assert_eq!(forced.status.code(), Some(1));
+    assert_eq!(fs::read(&outside).unwrap(), b"not yours");
+
+    // --force replaces what a run wrote.
+    fs::remove_file(&file).unwrap();
+    fs::write(&file, b"stale").unwrap();
+    let forced = sshtrail(&["files", "--extract", into_s, "--force", &conn]);
+    assert!(
+        forced.status.success(),
+        "{}",
+        String::from_utf8_lossy(&forced.stderr)
+    );
+    let sha = truth_files(&truth(&dir))[0].3.clone();
+    assert_eq!(sha256_hex(&fs::read(&file).unwrap()), sha);
+}
+
+/// An SFTP packet: length, type, the request id (but for INIT/VERSION),
+/// then `body`.
+fn sftp_packet(kind: u8, id: Option<u32>, body: &[u8]) -> Vec<u8> {
+    let mut p = vec![kind];
+    if let Some(id) = id {
+        p.extend_from_slice(&id.to_be_bytes());
+    }
+    p.extend_from_slice(body);
+    let mut out = (p.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&p);
+    out
+}
+
+fn sftp_string(s: &[u8]) -> Vec<u8> {
+    let mut out = (s.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(s);
+    out
+}
+
+/// The events of an SFTP upload of `pieces` (offset, bytes) to `path`,
+/// each write acknowledged, then the close when `close`.
+fn sftp_upload(path: &[u8], pieces: &[(u64, &[u8])], close: bool) -> Vec<(&'static str, Vec<u8>)> {
+    let ok = |id: u32| {
+        let mut b = 0u32.to_be_bytes().to_vec();
+        b.extend(sftp_string(b"Success"));
+        b.extend(sftp_string(b""));
+        ("stdout", sftp_packet(101, Some(id), &b))
+    };
+    let mut ev = vec![
+        ("stdin", sftp_packet(1, None, &3u32.to_be_bytes())),
+        ("stdout", sftp_packet(2, None, &3u32.to_be_bytes())),
+    ];
+    let mut open = sftp_string(path);
+    open.extend_from_slice(&(0x02u32 | 0x08 | 0x10).to_be_bytes());
+    open.extend_from_slice(&0u32.to_be_bytes());
+    ev.push(("stdin", sftp_packet(3, Some(1), &open)));
+    ev.push(("stdout", sftp_packet(102, Some(1), &sftp_string(b"h1"))));
+    for (n, (offset, data)) in pieces.iter().enumerate() {
+        let id = 2 + n as u32;
+        let mut w = sftp_string(b"h1");
+        w.extend_from_slice(&offset.to_be_bytes());
+        w.extend(sftp_string(data));
+        ev.push(("stdin", sftp_packet(6, Some(id), &w)));
+        ev.push(ok(id));
+    }
+    if close {
+        ev.push(("stdin", sftp_packet(4, Some(100), &sftp_string(b"h1"))));
+        ev.push(ok(100));
+    }
+    ev
+}
+
+fn write_log(dir: &Path, name: &str, req: &[u8], events: &[(&str, Vec<u8>)]) -> String {
+    let events: Vec<(&str, &[u8])> = events.iter().map(|(k, d)| (*k, d.as_slice())).collect();
+    let path = dir.join(name);
+    fs::write(&path, log_with(req, &events)).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+#[test]
+fn extract_gives_a_hostile_remote_path_a_safe_name_and_out_of_order_writes_their_place() {
+    let scratch = tempfile::tempdir().unwrap();
+    let hostile = "../../../etc/cron.d/\u{202e}gpj.sh\nx";
+    let log = write_log(
+        scratch.path(),
+        "0.jsonl",
+        &request("subsystem", "sftp"),
+        &sftp_upload(hostile.as_bytes(), &[(6, b"world"), (0, b"hello ")], true),
+    );
+    let into = scratch.path().join("x");
+    let out = sshtrail(&["files", "--extract", into.to_str().unwrap(), &log]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let index = extract_index(&into);
+    assert_eq!(index.len(), 1);
+    assert_eq!(index[0]["path"], hostile);
+    let rel = index[0]["extracted"].as_str().unwrap();
+    // No connection id in a bare log: <channel>/NNN-NAME.
+    assert_eq!(rel, "0/001-_gpj.sh_x");
+    assert_eq!(fs::read(into.join(rel)).unwrap(), b"hello world");
+    assert_eq!(index[0]["sha256"], sha256_hex(b"hello world").as_str());
+}
+
+#[test]
+fn extract_writes_a_cut_transfer_as_partial_with_zeros_where_bytes_are_missing() {
+    let scratch = tempfile::tempdir().unwrap();
+    // Bytes 4..8 never written, and no close: the log ends first.
+    let log = write_log(
+        scratch.path(),
+        "0.jsonl",
+        &request("subsystem", "sftp"),
+        &sftp_upload(b"/srv/report.pdf", &[(0, b"head"), (8, b"tail")], false),
+    );
+    let into = scratch.path().join("x");
+    let out = sshtrail(&["files", "--extract", into.to_str().unwrap(), &log]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    let index = extract_index(&into);
+    assert_eq!(index.len(), 1, "{err}");
+    let line = &index[0];
+    assert_eq!(line["extracted"], "0/001-report.pdf.partial", "{err}");
+    assert_eq!(line["partial"], true);
+    assert_eq!(line["complete"], false);
+    assert_eq!(line["missing"], serde_json::json!([[4, 8]]));
+    assert!(line["why_incomplete"].is_string());
+    assert_eq!(
+        fs::read(into.join("0/001-report.pdf.partial")).unwrap(),
+        b"head\0\0\0\0tail"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn convert_to_files_extracts_in_bulk_and_skips_channels_without_a_transfer() {
+    let scratch = tempfile::tempdir().unwrap();
+    let archive = scratch.path().join("archive");
+    fs::create_dir(&archive).unwrap();
+    let mut want = Vec::new();
+    for scenario in ["p-sftp-tree", "p-scp-legacy-download", "p2-shell-editor"] {
+        let dir = recording(scenario);
+        let (keep, conn) = view(&dir, "jsonl");
+        let dest = archive.join(dir.file_name().unwrap());
+        fs::rename(&conn, &dest).unwrap();
+        drop(keep);
+        want.extend(truth_files(&truth(&dir)));
+    }
+    let out_dir = scratch.path().join("out");
+    let out = sshtrail(&[
+        "convert",
+        "--to",
+        "files",
+        archive.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    let rows = json_lines(&fs::read(out_dir.join("manifest.jsonl")).unwrap());
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    let skipped: Vec<&Value> = rows.iter().filter(|r| r["status"] == "skipped").collect();
+    assert_eq!(skipped.len(), 1, "{rows:?}");
+    assert!(skipped[0]["messages"]
+        .to_string()
+        .contains("not a file transfer"));
+    let mut outputs = Vec::new();
+    for r in rows.iter().filter(|r| r["status"] == "converted") {
+        outputs.extend(r["outputs"].as_array().unwrap().iter().cloned());
+    }
+    for (_, remote, size, sha256) in &want {
+        let o = outputs
+            .iter()
+            .find(|o| o["sha256"] == sha256.as_str())
+            .unwrap_or_else(|| panic!("{remote} not extracted: {outputs:?}"));
+        let bytes = fs::read(out_dir.join(o["path"].as_str().unwrap())).unwrap();
+        assert_eq!(bytes.len() as u64, *size);
+        assert_eq!(&sha256_hex(&bytes), sha256);
+    }
+    // Each channel's list of its files beside them.
+    let lists = outputs
+        .iter()
+        .filter(|o| o["path"].as_str().unwrap().ends_with("/files.jsonl"))
+        .count();
+    assert_eq!(lists, 2);
+    // A file target is refused: the format writes folders.
+    let one = sshtrail(&["convert", "--to", "files", archive.to_str().unwrap()]);
+    assert_eq!(one.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&one.stderr).contains("-o FOLDER"));
+}

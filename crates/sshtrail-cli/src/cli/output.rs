@@ -350,6 +350,16 @@ impl AtomicFile {
     }
 }
 
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tmp.as_file().write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tmp.as_file().flush()
+    }
+}
+
 /// Writes `path` through an [`AtomicFile`], filled by `fill`.
 pub fn write_atomically(
     path: &Path,
@@ -513,6 +523,10 @@ pub struct DirOutput {
     open: HashMap<PathBuf, Written>,
     /// The order the parts were created in.
     order: Vec<PathBuf>,
+    /// Parts closed early ([`Output::close`]), already in place.
+    closed: Vec<Finished>,
+    /// Sync each part before it is renamed into place.
+    fsync: bool,
     refused: Vec<String>,
     discard: io::Sink,
 }
@@ -527,6 +541,8 @@ impl DirOutput {
             claims: None,
             open: HashMap::new(),
             order: Vec::new(),
+            closed: Vec::new(),
+            fsync: false,
             refused: Vec::new(),
             discard: io::sink(),
         }
@@ -544,6 +560,18 @@ impl DirOutput {
         }
     }
 
+    /// Sync each part closed early before renaming it into place.
+    pub fn fsync(mut self, fsync: bool) -> Self {
+        self.fsync = fsync;
+        self
+    }
+
+    /// The parts closed early ([`Output::close`]) since the last call, in
+    /// place, with their hash and size.
+    pub fn take_closed(&mut self) -> Vec<Finished> {
+        std::mem::take(&mut self.closed)
+    }
+
     /// The parts refused so far, each with why.
     pub fn take_refused(&mut self) -> Vec<String> {
         std::mem::take(&mut self.refused)
@@ -552,7 +580,7 @@ impl DirOutput {
     /// Renames every part into place (syncing first with `fsync`), in the
     /// order they were created; returns each with its hash and size.
     pub fn commit(mut self, fsync: bool) -> Result<Vec<Finished>, (PathBuf, io::Error)> {
-        let mut done = Vec::new();
+        let mut done = std::mem::take(&mut self.closed);
         for path in std::mem::take(&mut self.order) {
             let Some(w) = self.open.remove(&path) else {
                 continue;
@@ -609,6 +637,30 @@ impl Output for DirOutput {
             Some(w) => Ok(w),
             None => Ok(&mut self.discard),
         }
+    }
+
+    /// Renames the part into place now: what stays open does not grow with
+    /// the number of parts.
+    fn close(&mut self, key: &PartKey<'_>) -> io::Result<()> {
+        let Ok(path) = part_path(&self.dir, key) else {
+            return Ok(());
+        };
+        let Some(w) = self.open.remove(&path) else {
+            return Ok(());
+        };
+        // Usually the part created last; any other is skipped at commit.
+        if self.order.last() == Some(&path) {
+            self.order.pop();
+        }
+        let (sha256, bytes) = w
+            .finish(self.fsync)
+            .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+        self.closed.push(Finished {
+            path,
+            sha256,
+            bytes,
+        });
+        Ok(())
     }
 }
 

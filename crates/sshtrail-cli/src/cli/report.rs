@@ -148,6 +148,14 @@ impl Reporter {
         }
     }
 
+    /// Keeps `message` among the messages (as many as are kept) without
+    /// printing it: it was printed already.
+    pub fn keep(&mut self, message: String) {
+        if self.messages.len() < KEPT {
+            self.messages.push(message);
+        }
+    }
+
     fn say(&mut self, path: &str, line: String) {
         self.say_line(path, false, || line);
     }
@@ -228,17 +236,20 @@ pub fn warn(message: &str) {
     let _ = writeln!(io::stderr().lock(), "sshtrail: warning: {message}");
 }
 
-/// What a writer had to make up or repair, as a warning.
-pub fn note_warning(note: &Note, log: Option<&str>) {
+/// What a writer had to make up or repair, as a warning; returns the
+/// warning's text.
+pub fn note_warning(note: &Note, log: Option<&str>) -> String {
     let label = match &note.channel.connection_id {
         Some(c) => format!("{c}/{}", note.channel.channel_id),
         None => note.channel.channel_id.clone(),
     };
-    match (note.line, log) {
-        (Some(line), Some(path)) => warn(&format!("{path}:{line}: {}", note.message)),
-        (Some(line), None) => warn(&format!("channel {label}:{line}: {}", note.message)),
-        (None, _) => warn(&format!("channel {label}: {}", note.message)),
-    }
+    let text = match (note.line, log) {
+        (Some(line), Some(path)) => format!("{path}:{line}: {}", note.message),
+        (Some(line), None) => format!("channel {label}:{line}: {}", note.message),
+        (None, _) => format!("channel {label}: {}", note.message),
+    };
+    warn(&text);
+    text
 }
 
 /// Says how many secrets typed at prompts were redacted, if any.

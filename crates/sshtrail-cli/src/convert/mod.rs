@@ -136,6 +136,9 @@ fn plan(args: ConvertArgs) -> Result<Plan, String> {
     let target = match &args.output {
         // `-o -`: standard output, as without -o.
         Some(out) if out.as_os_str() == "-" => {
+            if let Some(f) = formats.iter().find(|f| f.needs_folder()) {
+                return Err(format!("--to {f} writes files in folders: give -o FOLDER"));
+            }
             if formats.len() > 1 {
                 return Err("-o - is standard output, which takes one format".into());
             }
@@ -144,12 +147,16 @@ fn plan(args: ConvertArgs) -> Result<Plan, String> {
         Some(out)
             if out.is_dir()
                 || formats.len() > 1
+                || formats.iter().any(|f| f.needs_folder())
                 || (!formats[0].is_record_stream() && !single_log(&args.paths)) =>
         {
             Target::Folder(out.clone())
         }
         Some(out) => Target::File(out.clone()),
-        None => Target::Stdout,
+        None => match formats.iter().find(|f| f.needs_folder()) {
+            Some(f) => return Err(format!("--to {f} writes files in folders: give -o FOLDER")),
+            None => Target::Stdout,
+        },
     };
     let writer = WriterOptions {
         input: args.input,
@@ -158,6 +165,12 @@ fn plan(args: ConvertArgs) -> Result<Plan, String> {
         io: args.io,
         io_max_bytes: IO_MAX_BYTES,
         redact: args.redaction.rules()?,
+        // Recovered files wait on the file system they go to (the system's
+        // temporary folder may be memory).
+        temp_dir: match &target {
+            Target::Folder(dir) => Some(dir.clone()),
+            _ => None,
+        },
         ..WriterOptions::default()
     };
     Ok(Plan {

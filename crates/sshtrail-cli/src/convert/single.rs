@@ -114,7 +114,8 @@ fn into_folder(
     rep: &mut Reporter,
 ) -> CommandResult {
     let mut writer = plan.formats[0].writer(&plan.writer);
-    let mut out = DirOutput::under(dir, dir, plan.force, &input::claims(archive), "");
+    let mut out =
+        DirOutput::under(dir, dir, plan.force, &input::claims(archive), "").fsync(plan.fsync);
     if let Err(e) = input::replay(
         selected,
         plan.input_format,

@@ -25,6 +25,7 @@
 
 mod asciicast;
 mod events;
+mod files;
 mod script;
 #[cfg(feature = "siem")]
 mod siem;
@@ -34,6 +35,7 @@ mod text;
 
 pub use asciicast::{CastVersion, CastWriter};
 pub use events::{event_encoder, EventWriter};
+pub use files::{Extracted, FilesWriter, INDEX_NAME};
 pub use script::{ScriptFormat, ScriptWriter};
 #[cfg(feature = "siem")]
 pub use siem::SiemWriter;
@@ -86,6 +88,9 @@ pub enum OutputFormat {
     /// SIEM: Splunk HTTP Event Collector envelopes.
     #[cfg(feature = "siem")]
     Hec,
+    /// The files transferred over SFTP and SCP, recovered byte for byte
+    /// (a folder a channel, see [`FilesWriter`]).
+    Files,
 }
 
 impl OutputFormat {
@@ -109,6 +114,7 @@ impl OutputFormat {
         OutputFormat::Cef,
         #[cfg(feature = "siem")]
         OutputFormat::Hec,
+        OutputFormat::Files,
     ];
 
     /// The name `--to` takes.
@@ -132,6 +138,7 @@ impl OutputFormat {
             OutputFormat::Cef => "cef",
             #[cfg(feature = "siem")]
             OutputFormat::Hec => "hec",
+            OutputFormat::Files => "files",
         }
     }
 
@@ -164,6 +171,9 @@ impl OutputFormat {
             OutputFormat::Cef => "SIEM: ArcSight Common Event Format lines",
             #[cfg(feature = "siem")]
             OutputFormat::Hec => "SIEM: Splunk HTTP Event Collector envelopes",
+            OutputFormat::Files => {
+                "the files transferred over SFTP and SCP, recovered: CONNECTION/CHANNEL/NNN-NAME and files.jsonl"
+            }
         }
     }
 
@@ -186,6 +196,7 @@ impl OutputFormat {
             OutputFormat::Cef => "cef",
             #[cfg(feature = "siem")]
             OutputFormat::Hec => "hec",
+            OutputFormat::Files => "files",
         }
     }
 
@@ -205,6 +216,18 @@ impl OutputFormat {
             self,
             OutputFormat::Jsonl | OutputFormat::Hex | OutputFormat::Hexdump | OutputFormat::Raw
         )
+    }
+
+    /// Whether the writer redacts secrets typed at prompts (unless told
+    /// not to): every derived format for people does; the evidence formats
+    /// and the recovered files (bytes that must match their hash) never do.
+    pub fn redacts(self) -> bool {
+        !self.is_evidence() && self != OutputFormat::Files
+    }
+
+    /// Whether the format writes several files a channel, so needs a folder.
+    pub fn needs_folder(self) -> bool {
+        self == OutputFormat::Files
     }
 
     /// Whether the format holds records of a whole connection in time order
@@ -234,7 +257,8 @@ impl OutputFormat {
             | OutputFormat::Jsonl
             | OutputFormat::Hex
             | OutputFormat::Hexdump
-            | OutputFormat::Raw => None,
+            | OutputFormat::Raw
+            | OutputFormat::Files => None,
         }
     }
 
@@ -244,9 +268,7 @@ impl OutputFormat {
     pub fn writer(self, options: &WriterOptions) -> Box<dyn ChannelWriter> {
         let writer = self.plain_writer(options);
         match &options.redact {
-            Some(rules) if !self.is_evidence() => {
-                Box::new(RedactingWriter::new(writer, rules.clone()))
-            }
+            Some(rules) if self.redacts() => Box::new(RedactingWriter::new(writer, rules.clone())),
             _ => writer,
         }
     }
@@ -271,6 +293,7 @@ impl OutputFormat {
             OutputFormat::Cef => Box::new(SiemWriter::new(crate::siem::SiemFormat::Cef, options)),
             #[cfg(feature = "siem")]
             OutputFormat::Hec => Box::new(SiemWriter::new(crate::siem::SiemFormat::Hec, options)),
+            OutputFormat::Files => Box::new(FilesWriter::new(true, options.temp_dir.as_deref())),
         }
     }
 }
@@ -323,6 +346,9 @@ pub struct WriterOptions {
     /// Derived formats: redact secrets typed at prompts with these rules
     /// (the default); `None` keeps every key (`--no-redact`).
     pub redact: Option<SecretRules>,
+    /// Files: where the recovered files' bytes wait until each is written
+    /// (the system's temporary folder for `None`).
+    pub temp_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for WriterOptions {
@@ -335,6 +361,7 @@ impl Default for WriterOptions {
             io: false,
             io_max_bytes: 4096,
             redact: Some(SecretRules::default()),
+            temp_dir: None,
         }
     }
 }
@@ -385,6 +412,12 @@ pub enum PartName<'a> {
 pub trait Output {
     /// The writer of a part (created when first asked for).
     fn part(&mut self, key: &PartKey<'_>) -> io::Result<&mut dyn Write>;
+
+    /// The part `key` is complete: an output of files may put it in place
+    /// and let go of it now rather than at the end (nothing by default).
+    fn close(&mut self, _key: &PartKey<'_>) -> io::Result<()> {
+        Ok(())
+    }
 }
 
 /// Keeps an output to one channel, unless it takes records of several

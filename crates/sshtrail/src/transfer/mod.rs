@@ -34,14 +34,19 @@ pub mod sftp;
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::io;
+use std::fs::File;
+use std::io::{self, Write};
 use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
 use crate::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ChannelState};
 use crate::connection::Context;
-use crate::time::Nanos;
+use crate::time::{format_rfc3339, Nanos};
 
 /// The protocol a file moved by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -116,6 +121,11 @@ pub struct RecoveredFile {
     /// The permission bits sent with it (SCP's record, SFTP's open
     /// attributes), when there were some.
     pub mode: Option<u32>,
+    /// Something to know about a complete file (bytes transferred twice).
+    pub note: Option<String>,
+    /// The bytes `0..size` (zeros where [`RecoveredFile::missing`]), when
+    /// the decoder keeps contents ([`Storage::keeping_contents`]).
+    pub content: Option<Content>,
 }
 
 impl RecoveredFile {
@@ -123,6 +133,69 @@ impl RecoveredFile {
     pub fn sha256_hex(&self) -> Option<String> {
         self.sha256
             .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
+    }
+
+    /// The transfer as a JSON object, as `sshtrail files --json` prints it:
+    /// `connection_id`, `channel_id`, `protocol`, `direction`, `path`,
+    /// `size`, `sha256` (null when not every byte was seen), `complete`,
+    /// `started`, `ended` (RFC 3339), `mode` (`"0644"` or null), `missing`
+    /// (`[[start, end], ...]`), `why_incomplete` and `note`.
+    pub fn to_json(&self) -> serde_json::Value {
+        let missing: Vec<[u64; 2]> = self.missing.iter().map(|r| [r.start, r.end]).collect();
+        serde_json::json!({
+            "connection_id": self.context.connection_id,
+            "channel_id": self.context.channel_id,
+            "protocol": self.protocol.name(),
+            "direction": self.direction.name(),
+            "path": self.path,
+            "size": self.size,
+            "sha256": self.sha256_hex(),
+            "complete": self.complete,
+            "started": format_rfc3339(self.started),
+            "ended": format_rfc3339(self.ended),
+            "mode": self.mode.map(|m| format!("{m:04o}")),
+            "missing": missing,
+            "why_incomplete": self.why_incomplete,
+            "note": self.note,
+        })
+    }
+}
+
+/// The most bytes of a remote name [`safe_file_name`] keeps.
+const SAFE_NAME_BYTES: usize = 100;
+
+/// A local file name made from a remote path (hostile input): its last
+/// component, every character but letters, digits, `.`, `-`, `_` and `+`
+/// replaced by `_` (separators, control and invisible characters, bidi
+/// overrides), no leading dot (never `.`, `..` or hidden), at most 100
+/// bytes; `file` when nothing is left.
+///
+/// ```
+/// use sshtrail::transfer::safe_file_name;
+/// assert_eq!(safe_file_name("/tmp/evidence/résumé notes.txt"), "résumé_notes.txt");
+/// assert_eq!(safe_file_name("../../etc/passwd"), "passwd");
+/// assert_eq!(safe_file_name(".."), "file");
+/// assert_eq!(safe_file_name("evil\u{202e}txt.exe"), "evil_txt.exe");
+/// ```
+pub fn safe_file_name(remote: &str) -> String {
+    let last = remote.rsplit(['/', '\\']).next().unwrap_or_default();
+    let mut name = String::new();
+    for c in last.chars() {
+        let c = if c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | '+') {
+            c
+        } else {
+            '_'
+        };
+        if name.len() + c.len_utf8() > SAFE_NAME_BYTES {
+            break;
+        }
+        name.push(c);
+    }
+    let name = name.trim_start_matches('.');
+    if name.is_empty() {
+        "file".to_string()
+    } else {
+        name.to_string()
     }
 }
 
@@ -249,24 +322,30 @@ pub enum Found {
 /// How much a decoder holds at most, per file and per channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Bytes of a file that arrived ahead of a gap, held until the gap is
-    /// filled (beyond: the file is reported as not hashable).
+    /// Bytes of a file that arrived ahead of a gap, held in memory until
+    /// the gap is filled (beyond: spilled to a temporary file).
     pub out_of_order_bytes: u64,
-    /// Separate pieces held ahead of gaps, per file.
+    /// Separate pieces held ahead of gaps, per file (beyond: the file is
+    /// reported as not hashable).
     pub out_of_order_chunks: usize,
     /// SFTP requests waiting for their response, per channel.
     pub pending_requests: usize,
     /// Open SFTP handles, per channel.
     pub open_handles: usize,
+    /// Files whose contents are kept open at once, across channels, when
+    /// contents are kept ([`Storage::keeping_contents`]): each holds a file
+    /// descriptor.
+    pub kept_files_open: usize,
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             out_of_order_bytes: 64 << 20,
-            out_of_order_chunks: 4096,
+            out_of_order_chunks: 65536,
             pending_requests: 4096,
             open_handles: 4096,
+            kept_files_open: 256,
         }
     }
 }
@@ -295,45 +374,249 @@ pub(crate) fn path_text(bytes: &[u8]) -> String {
     }
 }
 
-/// A file's contents, assembled by offset: hashed in order as contiguous
-/// data arrives, the rest held (bounded) until the gap before it fills.
+/// Where a decoder keeps what it does not hold in memory (out-of-order data
+/// past [`Limits::out_of_order_bytes`]; each file's contents when they are
+/// kept), and whether it keeps the contents.
+#[derive(Debug, Clone, Default)]
+pub struct Storage {
+    /// Keep each transferred file's bytes ([`RecoveredFile::content`]).
+    keep_contents: bool,
+    /// Where the temporary files go (`None`: the system's temporary folder).
+    dir: Option<Arc<Path>>,
+    /// Files whose contents are held open at this moment, across channels.
+    kept_open: Arc<AtomicUsize>,
+}
+
+impl Storage {
+    /// Keep each file's contents, in unnamed temporary files under `dir`
+    /// (the system's temporary folder for `None`).
+    pub fn keeping_contents(dir: Option<&Path>) -> Self {
+        Storage {
+            keep_contents: true,
+            dir: dir.map(Arc::from),
+            kept_open: Arc::default(),
+        }
+    }
+
+    /// An unnamed temporary file (gone when closed).
+    fn temp_file(&self) -> io::Result<File> {
+        match &self.dir {
+            Some(d) => tempfile::tempfile_in(d),
+            None => tempfile::tempfile(),
+        }
+    }
+}
+
+/// A recovered file's bytes `0..size`, in an unnamed temporary file (gone
+/// when the last clone is dropped); the missing ranges read as zeros.
 #[derive(Clone)]
+pub struct Content {
+    file: Arc<File>,
+    size: u64,
+    /// Releases its place among the files kept open when dropped.
+    _open: Arc<KeptOpen>,
+}
+
+struct KeptOpen(Arc<AtomicUsize>);
+
+impl Drop for KeptOpen {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl fmt::Debug for Content {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Content").field("size", &self.size).finish()
+    }
+}
+
+/// Two contents are equal when they are the same kept file.
+impl PartialEq for Content {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.file, &other.file)
+    }
+}
+
+impl Eq for Content {}
+
+impl Content {
+    /// The number of bytes.
+    pub fn len(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether the file is empty.
+    pub fn is_empty(&self) -> bool {
+        self.size == 0
+    }
+
+    /// Copies the bytes into `out`; returns how many.
+    pub fn copy_to(&self, out: &mut dyn Write) -> io::Result<u64> {
+        let mut buf = vec![0u8; COPY_BUFFER];
+        let mut at = 0u64;
+        while at < self.size {
+            let want = (self.size - at).min(buf.len() as u64) as usize;
+            let n = self.file.read_at(&mut buf[..want], at)?;
+            if n == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the kept file is shorter than the file it keeps",
+                ));
+            }
+            out.write_all(&buf[..n])?;
+            at += n as u64;
+        }
+        Ok(at)
+    }
+}
+
+/// The buffer bytes are read back through.
+const COPY_BUFFER: usize = 256 << 10;
+
+/// A piece of a file that arrived ahead of a gap.
+#[derive(Debug)]
+enum Piece {
+    /// Held in memory.
+    Memory(Vec<u8>),
+    /// Written to the spill file at its own offset: this many bytes.
+    Spilled(u64),
+}
+
+impl Piece {
+    fn len(&self) -> u64 {
+        match self {
+            Piece::Memory(d) => d.len() as u64,
+            Piece::Spilled(n) => *n,
+        }
+    }
+}
+
+/// How an [`Assembler`] follows a file.
+enum Strategy {
+    /// Hash the bytes in order as they come; hold what comes ahead of a
+    /// gap (in memory up to the limit, then in a spill file).
+    Stream {
+        hasher: Sha256,
+        /// Bytes `0..contiguous` are hashed.
+        contiguous: u64,
+        /// Pieces ahead of `contiguous`, by offset.
+        ahead: BTreeMap<u64, Piece>,
+        /// Bytes of the pieces held in memory.
+        in_memory: u64,
+        /// Pieces past the memory limit, each at its own offset.
+        spill: Option<File>,
+    },
+    /// Write every byte at its offset into a kept file; hash the file when
+    /// it ends.
+    Keep {
+        file: File,
+        /// The ranges written (start → end), merged.
+        covered: BTreeMap<u64, u64>,
+        /// Some bytes were sent more than once (the file keeps the last).
+        rewritten: Option<u64>,
+        open: Arc<KeptOpen>,
+    },
+}
+
+/// A file's contents, assembled by offset: hashed in order as contiguous
+/// data arrives, the rest held (in memory up to [`Limits::out_of_order_bytes`],
+/// then in a temporary file) until the gap before it fills; or, when the
+/// [`Storage`] keeps contents, every byte written at its offset into a
+/// temporary file that the [`RecoveredFile`] carries.
 pub struct Assembler {
     limits: Limits,
-    hasher: Sha256,
-    /// Bytes `0..contiguous` are hashed.
-    contiguous: u64,
+    storage: Storage,
     /// The end of the furthest byte seen.
     end: u64,
-    /// Pieces ahead of `contiguous`, by offset.
-    ahead: BTreeMap<u64, Vec<u8>>,
-    ahead_bytes: u64,
+    strategy: Strategy,
     /// Why the hash cannot be given, once it cannot.
     unhashable: Option<String>,
 }
 
 impl fmt::Debug for Assembler {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (mode, held) = match &self.strategy {
+            Strategy::Stream { ahead, .. } => ("stream", ahead.len()),
+            Strategy::Keep { covered, .. } => ("keep", covered.len()),
+        };
         f.debug_struct("Assembler")
-            .field("contiguous", &self.contiguous)
+            .field("mode", &mode)
+            .field("held", &held)
             .field("end", &self.end)
-            .field("ahead_bytes", &self.ahead_bytes)
             .field("unhashable", &self.unhashable)
             .finish()
     }
 }
 
+/// What an [`Assembler`] made of a file: see [`Assembler::finish`].
+#[derive(Debug)]
+pub struct Assembled {
+    /// SHA-256 of `0..size`, when every byte was seen (once, unless the
+    /// contents were kept: then the last copy of each byte counts).
+    pub sha256: Option<[u8; 32]>,
+    /// The ranges of `0..size` never seen.
+    pub missing: Vec<Range<u64>>,
+    /// Why the hash or the ranges cannot be given, when they cannot.
+    pub unhashable: Option<String>,
+    /// Something to know about a complete file (bytes sent twice).
+    pub note: Option<String>,
+    /// The bytes `0..size`, when kept.
+    pub content: Option<Content>,
+}
+
+fn twice(offset: u64) -> String {
+    format!(
+        "bytes from offset {offset} were transferred twice; the hash cannot say which version the file kept"
+    )
+}
+
 impl Assembler {
-    /// An empty file.
-    pub fn new(limits: Limits) -> Self {
+    /// An empty file, followed as `storage` says.
+    pub fn new(limits: Limits, storage: &Storage) -> Self {
+        let mut why_not_kept = None;
+        let strategy = if storage.keep_contents {
+            if storage.kept_open.fetch_add(1, Ordering::Relaxed) >= limits.kept_files_open {
+                storage.kept_open.fetch_sub(1, Ordering::Relaxed);
+                why_not_kept = Some(format!(
+                    "more than {} files were being transferred at once: this one's content was not kept",
+                    limits.kept_files_open
+                ));
+                None
+            } else {
+                let open = Arc::new(KeptOpen(storage.kept_open.clone()));
+                match storage.temp_file() {
+                    Ok(file) => Some(Strategy::Keep {
+                        file,
+                        covered: BTreeMap::new(),
+                        rewritten: None,
+                        open,
+                    }),
+                    Err(e) => {
+                        why_not_kept = Some(format!("its content could not be kept: {e}"));
+                        None
+                    }
+                }
+            }
+        } else {
+            None
+        };
         Assembler {
             limits,
+            storage: storage.clone(),
+            end: 0,
+            strategy: strategy.unwrap_or_else(Self::stream),
+            unhashable: why_not_kept,
+        }
+    }
+
+    fn stream() -> Strategy {
+        Strategy::Stream {
             hasher: Sha256::new(),
             contiguous: 0,
-            end: 0,
             ahead: BTreeMap::new(),
-            ahead_bytes: 0,
-            unhashable: None,
+            in_memory: 0,
+            spill: None,
         }
     }
 
@@ -352,63 +635,150 @@ impl Assembler {
         if self.unhashable.is_some() || data.is_empty() {
             return;
         }
-        if offset < self.contiguous {
-            // Written or read again: the hash already holds the first
-            // bytes and cannot tell which version the file kept.
-            self.give_up(format!(
-                "bytes from offset {offset} were transferred twice; the hash cannot say which version the file kept"
-            ));
-            return;
+        let result = match &mut self.strategy {
+            Strategy::Keep {
+                file,
+                covered,
+                rewritten,
+                ..
+            } => Self::keep(file, covered, rewritten, offset, data, &self.limits),
+            Strategy::Stream { .. } => self.stream_add(offset, data),
+        };
+        if let Err(why) = result {
+            self.give_up(why);
         }
-        if offset == self.contiguous {
-            self.hasher.update(data);
-            self.contiguous = data_end;
-            self.drain_ahead();
-            return;
-        }
-        // Ahead of a gap: overlapping pieces ahead make the order ambiguous too.
-        let overlaps = self
-            .ahead
-            .range(..data_end)
-            .next_back()
-            .is_some_and(|(&o, d)| o + d.len() as u64 > offset);
-        if overlaps {
-            self.give_up(format!(
-                "bytes from offset {offset} were transferred twice; the hash cannot say which version the file kept"
-            ));
-            return;
-        }
-        if self.ahead_bytes + data.len() as u64 > self.limits.out_of_order_bytes
-            || self.ahead.len() >= self.limits.out_of_order_chunks
-        {
-            self.give_up(format!(
-                "more than {} bytes or {} pieces arrived out of order: not held, so not hashed",
-                self.limits.out_of_order_bytes, self.limits.out_of_order_chunks
-            ));
-            return;
-        }
-        self.ahead_bytes += data.len() as u64;
-        self.ahead.insert(offset, data.to_vec());
     }
 
-    fn drain_ahead(&mut self) {
-        while let Some(entry) = self.ahead.first_entry() {
-            if *entry.key() != self.contiguous {
+    /// Writes `data` at `offset` into the kept file.
+    fn keep(
+        file: &File,
+        covered: &mut BTreeMap<u64, u64>,
+        rewritten: &mut Option<u64>,
+        offset: u64,
+        data: &[u8],
+        limits: &Limits,
+    ) -> Result<(), String> {
+        file.write_all_at(data, offset)
+            .map_err(|e| format!("its content could not be kept at offset {offset}: {e}"))?;
+        let (mut start, mut end) = (offset, offset + data.len() as u64);
+        // Merge with every range it touches.
+        let touching: Vec<(u64, u64)> = covered
+            .range(..=end)
+            .rev()
+            .take_while(|(_, &e)| e >= start)
+            .map(|(&s, &e)| (s, e))
+            .collect();
+        for (s, e) in touching {
+            if s < end && e > start && rewritten.is_none() {
+                *rewritten = Some(offset.max(s));
+            }
+            covered.remove(&s);
+            start = start.min(s);
+            end = end.max(e);
+        }
+        if covered.len() >= limits.out_of_order_chunks {
+            return Err(format!(
+                "more than {} separate pieces arrived out of order: not followed, so not hashed",
+                limits.out_of_order_chunks
+            ));
+        }
+        covered.insert(start, end);
+        Ok(())
+    }
+
+    fn stream_add(&mut self, offset: u64, data: &[u8]) -> Result<(), String> {
+        let Strategy::Stream {
+            hasher,
+            contiguous,
+            ahead,
+            in_memory,
+            spill,
+        } = &mut self.strategy
+        else {
+            return Ok(());
+        };
+        let data_end = offset + data.len() as u64;
+        if offset < *contiguous {
+            // Written or read again: the hash already holds the first
+            // bytes and cannot tell which version the file kept.
+            return Err(twice(offset));
+        }
+        if offset == *contiguous {
+            hasher.update(data);
+            *contiguous = data_end;
+            return Self::drain(hasher, contiguous, ahead, in_memory, spill.as_ref());
+        }
+        // Ahead of a gap: overlapping pieces ahead make the order ambiguous too.
+        let overlaps = ahead
+            .range(..data_end)
+            .next_back()
+            .is_some_and(|(&o, p)| o + p.len() > offset);
+        if overlaps {
+            return Err(twice(offset));
+        }
+        if ahead.len() >= self.limits.out_of_order_chunks {
+            return Err(format!(
+                "more than {} separate pieces arrived out of order: not held, so not hashed",
+                self.limits.out_of_order_chunks
+            ));
+        }
+        if *in_memory + data.len() as u64 <= self.limits.out_of_order_bytes {
+            *in_memory += data.len() as u64;
+            ahead.insert(offset, Piece::Memory(data.to_vec()));
+            return Ok(());
+        }
+        // Past the memory limit: to the spill file, at the piece's offset
+        // (a sparse file: the gaps take no room).
+        let file = match spill {
+            Some(f) => f,
+            None => spill.insert(self.storage.temp_file().map_err(|e| {
+                format!("more than {} bytes arrived out of order and could not be spilled to a temporary file: {e}", self.limits.out_of_order_bytes)
+            })?),
+        };
+        file.write_all_at(data, offset).map_err(|e| {
+            format!("data held out of order could not be spilled to a temporary file: {e}")
+        })?;
+        ahead.insert(offset, Piece::Spilled(data.len() as u64));
+        Ok(())
+    }
+
+    /// Hashes the pieces that now follow the contiguous bytes.
+    fn drain(
+        hasher: &mut Sha256,
+        contiguous: &mut u64,
+        ahead: &mut BTreeMap<u64, Piece>,
+        in_memory: &mut u64,
+        spill: Option<&File>,
+    ) -> Result<(), String> {
+        while let Some(entry) = ahead.first_entry() {
+            if *entry.key() != *contiguous {
                 break;
             }
-            let piece = entry.remove();
-            self.ahead_bytes -= piece.len() as u64;
-            self.hasher.update(&piece);
-            self.contiguous += piece.len() as u64;
+            let (offset, piece) = entry.remove_entry();
+            let len = piece.len();
+            match piece {
+                Piece::Memory(d) => {
+                    *in_memory -= d.len() as u64;
+                    hasher.update(&d);
+                }
+                Piece::Spilled(len) => {
+                    let file = spill.ok_or("a spilled piece has no spill file")?;
+                    hash_range(hasher, file, offset, len).map_err(|e| {
+                        format!("data spilled to a temporary file could not be read back: {e}")
+                    })?;
+                }
+            }
+            *contiguous += len;
         }
+        Ok(())
     }
 
     fn give_up(&mut self, why: String) {
         if self.unhashable.is_none() {
             self.unhashable = Some(why);
         }
-        self.ahead.clear();
-        self.ahead_bytes = 0;
+        // Nothing held is of use any more.
+        self.strategy = Self::stream();
     }
 
     /// The ranges of `0..size` never seen (none listed once pieces were
@@ -418,28 +788,106 @@ impl Assembler {
             return Vec::new();
         }
         let mut gaps = Vec::new();
-        let mut at = self.contiguous;
-        for (&o, d) in &self.ahead {
-            if o > at {
-                gaps.push(at..o.min(size));
+        let mut at = 0;
+        let gap_to = |from: u64, to: u64, gaps: &mut Vec<Range<u64>>| {
+            let to = to.min(size);
+            if from < to {
+                gaps.push(from..to);
             }
-            at = o + d.len() as u64;
+        };
+        match &self.strategy {
+            Strategy::Stream {
+                contiguous, ahead, ..
+            } => {
+                at = *contiguous;
+                for (&o, p) in ahead {
+                    gap_to(at, o, &mut gaps);
+                    at = o + p.len();
+                }
+            }
+            Strategy::Keep { covered, .. } => {
+                for (&s, &e) in covered {
+                    gap_to(at, s, &mut gaps);
+                    at = at.max(e);
+                }
+            }
         }
-        if at < size {
-            gaps.push(at..size);
-        }
-        gaps.retain(|g| g.start < g.end);
+        gap_to(at, size, &mut gaps);
         gaps
     }
 
-    /// The file as far as it goes: `(sha256 of 0..size if every byte was
-    /// seen once, missing ranges, why it is not hashable)`.
-    pub fn finish(self, size: u64) -> (Option<[u8; 32]>, Vec<Range<u64>>, Option<String>) {
+    /// The file as far as it goes, as `0..size`.
+    pub fn finish(self, size: u64) -> Assembled {
         let missing = self.missing(size);
-        let whole = self.unhashable.is_none() && self.contiguous == size && self.end == size;
-        let digest = whole.then(|| self.hasher.finalize().into());
-        (digest, missing, self.unhashable)
+        let Assembler {
+            strategy,
+            unhashable,
+            end,
+            ..
+        } = self;
+        let whole = unhashable.is_none() && missing.is_empty() && end == size;
+        match strategy {
+            Strategy::Stream {
+                hasher, contiguous, ..
+            } => Assembled {
+                sha256: (whole && contiguous == size).then(|| hasher.finalize().into()),
+                missing,
+                unhashable,
+                note: None,
+                content: None,
+            },
+            Strategy::Keep {
+                file,
+                rewritten,
+                open,
+                ..
+            } => {
+                let mut unhashable = unhashable;
+                // Zeros where nothing came, up to the size announced.
+                if let Err(e) = file.set_len(size) {
+                    unhashable.get_or_insert(format!("its content could not be kept: {e}"));
+                }
+                let mut sha256 = None;
+                if whole && unhashable.is_none() {
+                    let mut hasher = Sha256::new();
+                    match hash_range(&mut hasher, &file, 0, size) {
+                        Ok(()) => sha256 = Some(hasher.finalize().into()),
+                        Err(e) => {
+                            unhashable =
+                                Some(format!("its kept content could not be read back: {e}"))
+                        }
+                    }
+                }
+                let content = unhashable.is_none().then(|| Content {
+                    file: Arc::new(file),
+                    size,
+                    _open: open,
+                });
+                Assembled {
+                    sha256,
+                    missing,
+                    unhashable,
+                    note: rewritten.map(|o| {
+                        format!("bytes from offset {o} were transferred more than once; the last copy is kept")
+                    }),
+                    content,
+                }
+            }
+        }
     }
+}
+
+/// Feeds bytes `offset..offset + len` of `file` to `hasher`.
+fn hash_range(hasher: &mut Sha256, file: &File, offset: u64, len: u64) -> io::Result<()> {
+    let mut buf = vec![0u8; COPY_BUFFER.min(len as usize).max(1)];
+    let mut at = 0u64;
+    while at < len {
+        let want = (len - at).min(buf.len() as u64) as usize;
+        file.read_exact_at(&mut buf[..want], offset + at)?;
+        hasher.update(&buf[..want]);
+        at += want as u64;
+    }
+    Ok(())
 }
 
 /// The decoder of one channel.
@@ -451,11 +899,34 @@ enum ChannelDecoder {
     Scp(Box<scp::ScpDecoder>),
 }
 
+/// The protocol files move by over `channel`, if it is a transfer channel:
+/// a `subsystem sftp` (or `exec sftp-server`, or a channel the gateway typed
+/// `sftp`), or a legacy SCP exec (`scp -t`, `scp -f`).
+pub fn protocol_of(channel: &ChannelState) -> Option<Protocol> {
+    let sftp_exec = channel.exec.as_deref().is_some_and(|c| {
+        c.split_whitespace()
+            .next()
+            .is_some_and(|w| w.rsplit('/').next() == Some("sftp-server"))
+    });
+    if channel.subsystem.as_deref() == Some("sftp")
+        || (channel.subsystem.is_none() && channel.kind.as_deref() == Some("sftp"))
+        || sftp_exec
+    {
+        return Some(Protocol::Sftp);
+    }
+    channel
+        .exec
+        .as_deref()
+        .and_then(scp::ScpCommand::parse)
+        .map(|_| Protocol::Scp)
+}
+
 /// Recovers file transfers from every SFTP and SCP channel it is fed; see
 /// the [module](self) documentation.
 #[derive(Debug, Default)]
 pub struct TransferDecoder {
     limits: Limits,
+    storage: Storage,
     channels: HashMap<Context, ChannelDecoder>,
     found: Vec<Found>,
 }
@@ -469,26 +940,33 @@ impl TransferDecoder {
         }
     }
 
+    /// A decoder that keeps each file's contents ([`RecoveredFile::content`])
+    /// in unnamed temporary files under `dir` (the system's temporary folder
+    /// for `None`); put them on the file system the files go to.
+    pub fn keeping_contents(limits: Limits, dir: Option<&Path>) -> Self {
+        TransferDecoder {
+            limits,
+            storage: Storage::keeping_contents(dir),
+            ..TransferDecoder::default()
+        }
+    }
+
     /// What was found since the last call, in the order it was found.
     pub fn take(&mut self) -> Vec<Found> {
         std::mem::take(&mut self.found)
     }
 
-    fn decoder_for(channel: &ChannelState, limits: Limits) -> ChannelDecoder {
+    fn decoder_for(channel: &ChannelState, limits: Limits, storage: &Storage) -> ChannelDecoder {
         let context = channel.context.clone();
-        let sftp_exec = channel.exec.as_deref().is_some_and(|c| {
-            c.split_whitespace()
-                .next()
-                .is_some_and(|w| w.rsplit('/').next() == Some("sftp-server"))
-        });
-        if channel.subsystem.as_deref() == Some("sftp")
-            || (channel.subsystem.is_none() && channel.kind.as_deref() == Some("sftp"))
-            || sftp_exec
-        {
-            return ChannelDecoder::Sftp(Box::new(sftp::SftpDecoder::new(context, limits)));
+        if protocol_of(channel) == Some(Protocol::Sftp) {
+            let mut d = sftp::SftpDecoder::new(context, limits);
+            d.storage = storage.clone();
+            return ChannelDecoder::Sftp(Box::new(d));
         }
         if let Some(command) = channel.exec.as_deref().and_then(scp::ScpCommand::parse) {
-            return ChannelDecoder::Scp(Box::new(scp::ScpDecoder::new(context, command, limits)));
+            let mut d = scp::ScpDecoder::new(context, command, limits);
+            d.storage = storage.clone();
+            return ChannelDecoder::Scp(Box::new(d));
         }
         ChannelDecoder::None
     }
@@ -504,11 +982,11 @@ impl ChannelSink for TransferDecoder {
                 line,
                 ..
             } => {
-                let limits = self.limits;
+                let (limits, storage) = (self.limits, &self.storage);
                 let decoder = self
                     .channels
                     .entry(ev.channel.context.clone())
-                    .or_insert_with(|| Self::decoder_for(ev.channel, limits));
+                    .or_insert_with(|| Self::decoder_for(ev.channel, limits, storage));
                 let at = At { line, ts };
                 match decoder {
                     ChannelDecoder::None => {}
@@ -535,43 +1013,129 @@ mod tests {
         Sha256::digest(data).into()
     }
 
+    fn kept_bytes(c: &Content) -> Vec<u8> {
+        let mut v = Vec::new();
+        c.copy_to(&mut v).unwrap();
+        v
+    }
+
+    fn both() -> [Storage; 2] {
+        [Storage::default(), Storage::keeping_contents(None)]
+    }
+
     #[test]
     fn assembler_hashes_out_of_order_pieces() {
         let data: Vec<u8> = (0..100u8).collect();
-        let mut a = Assembler::new(Limits::default());
-        a.add(50, &data[50..]);
-        a.add(10, &data[10..50]);
-        assert_eq!(a.missing(100).first(), Some(&(0..10)));
-        assert_eq!(a.missing(100).len(), 1);
-        a.add(0, &data[..10]);
-        let (digest, missing, why) = a.finish(100);
-        assert_eq!(digest, Some(sha(&data)));
-        assert!(missing.is_empty());
-        assert_eq!(why, None);
+        for storage in both() {
+            let mut a = Assembler::new(Limits::default(), &storage);
+            a.add(50, &data[50..]);
+            a.add(10, &data[10..50]);
+            assert_eq!(a.missing(100), vec![0..10]);
+            a.add(0, &data[..10]);
+            let done = a.finish(100);
+            assert_eq!(done.sha256, Some(sha(&data)));
+            assert!(done.missing.is_empty());
+            assert_eq!(done.unhashable, None);
+            assert_eq!(done.content.is_some(), storage.keep_contents);
+            if let Some(c) = &done.content {
+                assert_eq!(kept_bytes(c), data);
+            }
+        }
     }
 
     #[test]
-    fn assembler_reports_gaps_and_gives_up_beyond_its_cap() {
-        let mut a = Assembler::new(Limits {
-            out_of_order_bytes: 10,
-            ..Limits::default()
-        });
-        a.add(20, &[1; 5]);
-        assert_eq!(a.missing(30), vec![0..20, 25..30]);
-        a.add(40, &[1; 6]);
-        let (digest, missing, why) = a.finish(46);
-        assert_eq!(digest, None);
-        assert!(missing.is_empty());
-        assert!(why.unwrap().contains("out of order"));
+    fn assembler_spills_out_of_order_data_past_its_memory_limit() {
+        let data: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        let mut a = Assembler::new(
+            Limits {
+                out_of_order_bytes: 10,
+                ..Limits::default()
+            },
+            &Storage::default(),
+        );
+        // Backwards, in pieces of 100: all but the first 10 bytes go to disk.
+        for start in (0..10u64).rev().map(|n| n * 100) {
+            a.add(start, &data[start as usize..start as usize + 100]);
+        }
+        let Strategy::Stream {
+            in_memory, spill, ..
+        } = &a.strategy
+        else {
+            panic!("contents are not kept here")
+        };
+        assert_eq!((*in_memory, spill.is_some()), (0, true));
+        let done = a.finish(1000);
+        assert_eq!(done.sha256, Some(sha(&data)));
+        assert_eq!(done.unhashable, None);
     }
 
     #[test]
-    fn assembler_refuses_to_hash_rewritten_bytes() {
-        let mut a = Assembler::new(Limits::default());
+    fn assembler_reports_gaps_and_gives_up_past_its_piece_limit() {
+        for storage in both() {
+            let mut a = Assembler::new(
+                Limits {
+                    out_of_order_chunks: 2,
+                    ..Limits::default()
+                },
+                &storage,
+            );
+            a.add(20, &[1; 5]);
+            assert_eq!(a.missing(30), vec![0..20, 25..30]);
+            a.add(40, &[1; 6]);
+            a.add(60, &[1; 6]);
+            let done = a.finish(66);
+            assert_eq!(done.sha256, None);
+            assert!(done.missing.is_empty());
+            assert!(done.unhashable.unwrap().contains("out of order"));
+            assert!(done.content.is_none());
+        }
+    }
+
+    #[test]
+    fn kept_content_zero_fills_what_never_came() {
+        let mut a = Assembler::new(Limits::default(), &Storage::keeping_contents(None));
+        a.add(0, b"head");
+        a.add(8, b"tail");
+        let done = a.finish(14);
+        assert_eq!(done.sha256, None);
+        assert_eq!(done.missing, vec![4..8, 12..14]);
+        assert_eq!(kept_bytes(&done.content.unwrap()), b"head\0\0\0\0tail\0\0");
+    }
+
+    #[test]
+    fn rewritten_bytes_are_not_hashed_unless_the_content_is_kept() {
+        let mut a = Assembler::new(Limits::default(), &Storage::default());
         a.add(0, b"abcd");
         a.add(2, b"XY");
-        let (digest, _, why) = a.finish(4);
-        assert_eq!(digest, None);
-        assert!(why.unwrap().contains("twice"));
+        let done = a.finish(4);
+        assert_eq!(done.sha256, None);
+        assert!(done.unhashable.unwrap().contains("twice"));
+
+        // Kept, the file holds the last copy of each byte, as the server does.
+        let mut a = Assembler::new(Limits::default(), &Storage::keeping_contents(None));
+        a.add(0, b"abcd");
+        a.add(2, b"XY");
+        let done = a.finish(4);
+        assert_eq!(done.sha256, Some(sha(b"abXY")));
+        assert!(done.note.unwrap().contains("offset 2"));
+        assert_eq!(kept_bytes(&done.content.unwrap()), b"abXY");
+    }
+
+    #[test]
+    fn kept_files_open_at_once_are_capped_and_released() {
+        let limits = Limits {
+            kept_files_open: 1,
+            ..Limits::default()
+        };
+        let storage = Storage::keeping_contents(None);
+        let first = Assembler::new(limits, &storage);
+        let second = Assembler::new(limits, &storage);
+        assert!(second.unhashable.as_deref().unwrap().contains("at once"));
+        let content = first.finish(0).content.unwrap();
+        assert_eq!(storage.kept_open.load(Ordering::Relaxed), 1);
+        drop(content);
+        assert_eq!(storage.kept_open.load(Ordering::Relaxed), 0);
+        let third = Assembler::new(limits, &storage);
+        assert!(third.unhashable.is_none());
     }
 }

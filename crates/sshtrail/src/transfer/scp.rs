@@ -15,7 +15,7 @@ use std::collections::VecDeque;
 
 use super::{
     path_text, Assembler, At, FileOp, Found, Limits, OpStatus, ProblemKind, Protocol,
-    RecoveredFile, TransferDirection, TransferProblem,
+    RecoveredFile, Storage, TransferDirection, TransferProblem,
 };
 use crate::channel::Stream;
 use crate::connection::Context;
@@ -209,6 +209,8 @@ struct LineBuf {
 pub struct ScpDecoder {
     context: Context,
     limits: Limits,
+    /// Where held data and kept contents go.
+    pub(super) storage: Storage,
     command: ScpCommand,
     sending: Sending,
     record: LineBuf,
@@ -227,6 +229,7 @@ impl ScpDecoder {
         ScpDecoder {
             context,
             limits,
+            storage: Storage::default(),
             command,
             sending: Sending::Record,
             record: LineBuf::default(),
@@ -419,7 +422,7 @@ impl ScpDecoder {
                         mode,
                         size,
                         received: 0,
-                        content: Assembler::new(self.limits),
+                        content: Assembler::new(self.limits, &self.storage),
                         ended: at.ts,
                         failed: None,
                     });
@@ -584,7 +587,9 @@ impl ScpDecoder {
         if why.is_none() && file.received < file.size {
             why = Some("the channel ended inside the file's data".into());
         }
-        let (sha256, missing, unhashable) = file.content.finish(file.size);
+        let assembled = file.content.finish(file.size);
+        let (sha256, missing, unhashable) =
+            (assembled.sha256, assembled.missing, assembled.unhashable);
         let complete = why.is_none() && unhashable.is_none() && sha256.is_some();
         found.push(Found::File(RecoveredFile {
             context: self.context.clone(),
@@ -600,6 +605,8 @@ impl ScpDecoder {
             ended: file.ended,
             line: file.at.line,
             mode: Some(file.mode),
+            note: assembled.note,
+            content: assembled.content,
         }));
     }
 

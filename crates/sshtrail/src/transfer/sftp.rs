@@ -11,7 +11,7 @@ use std::collections::HashMap;
 
 use super::{
     path_text, Assembler, At, FileOp, Found, Limits, OpStatus, ProblemKind, Protocol,
-    RecoveredFile, TransferDirection, TransferProblem,
+    RecoveredFile, Storage, TransferDirection, TransferProblem,
 };
 use crate::channel::Stream;
 use crate::connection::Context;
@@ -408,6 +408,8 @@ struct Handle {
 pub struct SftpDecoder {
     context: Context,
     limits: Limits,
+    /// Where held data and kept contents go.
+    pub(super) storage: Storage,
     requests: Packets,
     responses: Packets,
     pending: HashMap<u32, Pending>,
@@ -425,6 +427,7 @@ impl SftpDecoder {
         SftpDecoder {
             context,
             limits,
+            storage: Storage::default(),
             requests: Packets::default(),
             responses: Packets::default(),
             pending: HashMap::new(),
@@ -828,7 +831,7 @@ impl SftpDecoder {
                         at: p.at,
                         pflags: *pflags,
                         mode: attrs.permissions.map(|m| m & 0o7777),
-                        content: Assembler::new(self.limits),
+                        content: Assembler::new(self.limits, &self.storage),
                         writes: 0,
                         reads: 0,
                         eof_at: None,
@@ -1065,7 +1068,9 @@ impl SftpDecoder {
         if why.is_none() && direction == TransferDirection::Download && file.eof_at.is_none() {
             why = Some("the end of the file was never read".into());
         }
-        let (sha256, missing, unhashable) = file.content.finish(size);
+        let assembled = file.content.finish(size);
+        let (sha256, missing, unhashable) =
+            (assembled.sha256, assembled.missing, assembled.unhashable);
         let complete =
             why.is_none() && unhashable.is_none() && missing.is_empty() && sha256.is_some();
         if why.is_none() && !missing.is_empty() {
@@ -1085,6 +1090,8 @@ impl SftpDecoder {
             ended,
             line: file.at.line,
             mode: file.mode,
+            note: assembled.note,
+            content: assembled.content,
         })
     }
 }

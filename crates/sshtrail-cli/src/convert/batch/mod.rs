@@ -634,7 +634,8 @@ impl Batch<'_> {
                 ));
             }
         };
-        let mut out = DirOutput::under(self.outdir, &base, force, &self.claims, &input);
+        let mut out = DirOutput::under(self.outdir, &base, force, &self.claims, &input)
+            .fsync(self.plan.fsync);
         let mut writers: Vec<Box<dyn ChannelWriter>> = formats
             .iter()
             .map(|f| f.writer(&self.plan.writer))
@@ -704,7 +705,8 @@ impl Batch<'_> {
         let mut notes = 0;
         for w in &mut writers {
             for note in w.take_notes() {
-                note_warning(&note, logs.get(&note.channel).map(String::as_str));
+                let text = note_warning(&note, logs.get(&note.channel).map(String::as_str));
+                rep.keep(format!("warning: {text}"));
                 notes += 1;
             }
         }
