@@ -8,7 +8,8 @@
 use libfuzzer_sys::fuzz_target;
 use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ChannelState, Stream};
 use sshtrail::connection::Context;
-use sshtrail::transfer::{Found, TransferDecoder};
+use sha2::{Digest, Sha256};
+use sshtrail::transfer::{Found, Limits, TransferDecoder};
 
 /// The channels the bytes are fed as: the first input byte picks one.
 const CHANNELS: [(Option<&str>, Option<&str>); 5] = [
@@ -21,12 +22,27 @@ const CHANNELS: [(Option<&str>, Option<&str>); 5] = [
 
 /// Feeds `chunks` (stream, bytes) to a fresh decoder as lines 1, 2, ...
 /// and gives what it found, checked.
-fn run(subsystem: Option<&str>, exec: Option<&str>, chunks: &[(Stream, Vec<u8>)]) -> Vec<Found> {
+fn run(
+    subsystem: Option<&str>,
+    exec: Option<&str>,
+    chunks: &[(Stream, Vec<u8>)],
+    keep: bool,
+) -> Vec<Found> {
     let mut channel = ChannelState::default();
     channel.context = Context::channel("0");
     channel.subsystem = subsystem.map(String::from);
     channel.exec = exec.map(String::from);
-    let mut decoder = TransferDecoder::default();
+    let mut decoder = if keep {
+        TransferDecoder::keeping_contents(
+            Limits {
+                zero_fill_bytes: 1 << 20,
+                ..Limits::default()
+            },
+            None,
+        )
+    } else {
+        TransferDecoder::default()
+    };
     let mut found = Vec::new();
     let mut offsets = [0u64; 3];
     for (i, (stream, data)) in chunks.iter().enumerate() {
@@ -67,6 +83,24 @@ fn run(subsystem: Option<&str>, exec: Option<&str>, chunks: &[(Stream, Vec<u8>)]
                     assert!(gap.start < gap.end && gap.end <= file.size, "{file:?}");
                 }
                 assert!(file.started <= file.ended || file.ended == 0, "{file:?}");
+                if let Some(content) = &file.content {
+                    // Kept: the size, zeros where nothing came, the hash
+                    // of exactly these bytes.
+                    assert!(keep);
+                    assert_eq!(content.len(), file.size, "{file:?}");
+                    let mut bytes = Vec::new();
+                    content.copy_to(&mut bytes).unwrap();
+                    assert_eq!(bytes.len() as u64, file.size);
+                    for gap in &file.missing {
+                        let gap = &bytes[gap.start as usize..gap.end as usize];
+                        assert!(gap.iter().all(|&b| b == 0), "{file:?}");
+                    }
+                    if let Some(sha) = file.sha256 {
+                        assert_eq!(<[u8; 32]>::from(Sha256::digest(&bytes)), sha);
+                    }
+                } else {
+                    assert!(!keep || file.why_incomplete.is_some(), "{file:?}");
+                }
                 let _ = file.sha256_hex();
             }
             Found::Op(op) => assert!(op.line as usize <= chunks.len()),
@@ -120,16 +154,22 @@ fuzz_target!(|input: &[u8]| {
         chunks.push((stream, tail[..n].to_vec()));
         rest = &tail[n..];
     }
-    let found = run(subsystem, exec, &chunks);
+    let found = run(subsystem, exec, &chunks, false);
     // The same bytes, consecutive chunks of a stream joined.
     let mut joined: Vec<(Stream, Vec<u8>)> = Vec::new();
-    for (stream, data) in chunks {
+    for (stream, data) in chunks.iter().cloned() {
         match joined.last_mut() {
             Some((s, d)) if *s == stream => d.extend_from_slice(&data),
             _ => joined.push((stream, data)),
         }
     }
-    let again = run(subsystem, exec, &joined);
+    let again = run(subsystem, exec, &joined, false);
+    // Kept contents: the same files, the bytes that were hashed.
+    let kept = run(subsystem, exec, &chunks, true);
+    assert_eq!(
+        kept.iter().filter(|f| matches!(f, Found::File(_))).count(),
+        found.iter().filter(|f| matches!(f, Found::File(_))).count()
+    );
     let (a, b) = (placeless(found), placeless(again));
     if a != b {
         let i = a.iter().zip(&b).take_while(|(x, y)| x == y).count();

@@ -336,6 +336,10 @@ pub struct Limits {
     /// contents are kept ([`Storage::keeping_contents`]): each holds a file
     /// descriptor.
     pub kept_files_open: usize,
+    /// Bytes never transferred that a kept file may have filled with zeros
+    /// (beyond: its content is not kept; a hostile offset or size must not
+    /// make a terabyte of zeros).
+    pub zero_fill_bytes: u64,
 }
 
 impl Default for Limits {
@@ -346,6 +350,7 @@ impl Default for Limits {
             pending_requests: 4096,
             open_handles: 4096,
             kept_files_open: 256,
+            zero_fill_bytes: 1 << 30,
         }
     }
 }
@@ -823,6 +828,7 @@ impl Assembler {
             strategy,
             unhashable,
             end,
+            limits,
             ..
         } = self;
         let whole = unhashable.is_none() && missing.is_empty() && end == size;
@@ -843,6 +849,19 @@ impl Assembler {
                 ..
             } => {
                 let mut unhashable = unhashable;
+                let zeros: u64 = missing.iter().map(|r| r.end - r.start).sum();
+                if zeros > limits.zero_fill_bytes {
+                    return Assembled {
+                        sha256: None,
+                        missing,
+                        unhashable: Some(format!(
+                            "{zeros} bytes were never transferred, more than the {} a partial copy fills with zeros: its content is not kept",
+                            limits.zero_fill_bytes
+                        )),
+                        note: None,
+                        content: None,
+                    };
+                }
                 // Zeros where nothing came, up to the size announced.
                 if let Err(e) = file.set_len(size) {
                     unhashable.get_or_insert(format!("its content could not be kept: {e}"));
@@ -1119,6 +1138,23 @@ mod tests {
         assert_eq!(done.sha256, Some(sha(b"abXY")));
         assert!(done.note.unwrap().contains("offset 2"));
         assert_eq!(kept_bytes(&done.content.unwrap()), b"abXY");
+    }
+
+    #[test]
+    fn kept_content_is_not_zero_filled_past_its_limit() {
+        let limits = Limits {
+            zero_fill_bytes: 100,
+            ..Limits::default()
+        };
+        let storage = Storage::keeping_contents(None);
+        let mut a = Assembler::new(limits, &storage);
+        a.add(1 << 40, b"x");
+        let done = a.finish((1 << 40) + 1);
+        assert!(done.content.is_none());
+        assert_eq!(done.missing, vec![0..1 << 40]);
+        assert!(done.unhashable.unwrap().contains("zeros"));
+        // Its place among the files kept open is given back.
+        assert_eq!(storage.kept_open.load(Ordering::Relaxed), 0);
     }
 
     #[test]
