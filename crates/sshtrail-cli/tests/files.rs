@@ -7,7 +7,7 @@
 //! errors (exit 1), never a panic.
 
 mod common;
-use common::{sshtrail, testdata_path};
+use common::{request, sftp_upload, sshtrail, testdata_path};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -277,18 +277,6 @@ fn log_with(request: &[u8], events: &[(&str, &[u8])]) -> String {
     out
 }
 
-/// A channel request message: number 98, recipient 0, `name`, want
-/// reply, then `arg` as a string.
-fn request(name: &str, arg: &str) -> Vec<u8> {
-    let mut m = vec![98, 0, 0, 0, 0];
-    m.extend_from_slice(&(name.len() as u32).to_be_bytes());
-    m.extend_from_slice(name.as_bytes());
-    m.push(1);
-    m.extend_from_slice(&(arg.len() as u32).to_be_bytes());
-    m.extend_from_slice(arg.as_bytes());
-    m
-}
-
 /// A name, the request opening the channel, its data events, and the
 /// message expected after the log's path.
 type HostileCase<'a> = (&'a str, Vec<u8>, Vec<(&'a str, &'a [u8])>, &'a str);
@@ -467,58 +455,6 @@ fn extract_never_overwrites_without_force_and_never_follows_a_link() {
     );
     let sha = truth_files(&truth(&dir))[0].3.clone();
     assert_eq!(sha256_hex(&fs::read(&file).unwrap()), sha);
-}
-
-/// An SFTP packet: length, type, the request id (but for INIT/VERSION),
-/// then `body`.
-fn sftp_packet(kind: u8, id: Option<u32>, body: &[u8]) -> Vec<u8> {
-    let mut p = vec![kind];
-    if let Some(id) = id {
-        p.extend_from_slice(&id.to_be_bytes());
-    }
-    p.extend_from_slice(body);
-    let mut out = (p.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(&p);
-    out
-}
-
-fn sftp_string(s: &[u8]) -> Vec<u8> {
-    let mut out = (s.len() as u32).to_be_bytes().to_vec();
-    out.extend_from_slice(s);
-    out
-}
-
-/// The events of an SFTP upload of `pieces` (offset, bytes) to `path`,
-/// each write acknowledged, then the close when `close`.
-fn sftp_upload(path: &[u8], pieces: &[(u64, &[u8])], close: bool) -> Vec<(&'static str, Vec<u8>)> {
-    let ok = |id: u32| {
-        let mut b = 0u32.to_be_bytes().to_vec();
-        b.extend(sftp_string(b"Success"));
-        b.extend(sftp_string(b""));
-        ("stdout", sftp_packet(101, Some(id), &b))
-    };
-    let mut ev = vec![
-        ("stdin", sftp_packet(1, None, &3u32.to_be_bytes())),
-        ("stdout", sftp_packet(2, None, &3u32.to_be_bytes())),
-    ];
-    let mut open = sftp_string(path);
-    open.extend_from_slice(&(0x02u32 | 0x08 | 0x10).to_be_bytes());
-    open.extend_from_slice(&0u32.to_be_bytes());
-    ev.push(("stdin", sftp_packet(3, Some(1), &open)));
-    ev.push(("stdout", sftp_packet(102, Some(1), &sftp_string(b"h1"))));
-    for (n, (offset, data)) in pieces.iter().enumerate() {
-        let id = 2 + n as u32;
-        let mut w = sftp_string(b"h1");
-        w.extend_from_slice(&offset.to_be_bytes());
-        w.extend(sftp_string(data));
-        ev.push(("stdin", sftp_packet(6, Some(id), &w)));
-        ev.push(ok(id));
-    }
-    if close {
-        ev.push(("stdin", sftp_packet(4, Some(100), &sftp_string(b"h1"))));
-        ev.push(ok(100));
-    }
-    ev
 }
 
 fn write_log(dir: &Path, name: &str, req: &[u8], events: &[(&str, Vec<u8>)]) -> String {
