@@ -749,7 +749,8 @@ pub struct SiemEvent {
     /// is written from `ts` with six fraction digits.
     pub ts_text: String,
     /// A stable id: `<connection>/<channel>/<what>` (`open`, `close`, `r<n>`
-    /// for the n-th request, `cmd-<n>`, `stdout@<offset>`, ...);
+    /// for the n-th request, `cmd-<n>`, `file-<n>` for the n-th file
+    /// record, `stdout@<offset>`, ...);
     /// `<connection>/connection-start` and `<connection>/connection-end`
     /// for the connection's own records.
     pub id: String,
