@@ -1029,3 +1029,46 @@ fn sftp_failures_removals_and_renames_have_their_activity() {
         "Set Attributes"
     );
 }
+
+/// p-sftp-tree with its data re-cut into one-byte events: SFTP packets
+/// now span hundreds of events, and the file records are the same ones,
+/// still in time order (each takes the time of the event that completes it).
+#[test]
+fn file_records_do_not_depend_on_how_the_data_is_cut() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (_copy, conn) = real_connection(SFTP_TREE, "jsonl", true);
+    let file_records = |conn: &Path| -> Vec<serde_json::Value> {
+        let docs = json_docs(&convert("ecs", &[], &[conn]));
+        let times: Vec<&str> = docs
+            .iter()
+            .map(|d| d["@timestamp"].as_str().unwrap())
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "out of time order");
+        docs.into_iter()
+            .filter(|d| d["event"]["category"] == serde_json::json!(["file"]))
+            .collect()
+    };
+    let whole = file_records(&conn);
+    let log = std::fs::read_to_string(conn.join("0.jsonl")).unwrap();
+    let mut cut = String::new();
+    for line in log.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let data = v["data"].as_str().map(|d| b64.decode(d).unwrap());
+        match (v["type"].as_str(), data) {
+            (Some("stdin" | "stdout"), Some(bytes)) if bytes.len() > 1 => {
+                for b in bytes {
+                    let mut one = v.clone();
+                    one["data"] = b64.encode([b]).into();
+                    cut.push_str(&format!("{one}\n"));
+                }
+            }
+            _ => cut.push_str(&format!("{line}\n")),
+        }
+    }
+    assert!(cut.lines().count() > 10 * log.lines().count());
+    std::fs::write(conn.join("0.jsonl"), cut).unwrap();
+    let recut = file_records(&conn);
+    assert!(whole.len() >= 30, "{} file records", whole.len());
+    assert_eq!(recut, whole);
+}
