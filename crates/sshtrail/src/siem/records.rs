@@ -580,7 +580,7 @@ impl RecordBuilder {
             ChannelEventKind::Undecoded { .. } => {}
         }
         // File operations and transfers, as this event completes them: their
-        // records take its time (see `file_records`).
+        // records take its time (see `file_op`).
         self.transfers.event(ev)?;
         for found in self.transfers.take() {
             match found {
@@ -964,7 +964,7 @@ impl RecordBuilder {
             path,
             target,
             file_type,
-            mode: mode_in(&op.detail),
+            mode: mode_in(op.protocol, &op.detail),
             detail: op.detail,
             code,
             size: None,
@@ -1600,12 +1600,24 @@ fn file_action(
     }
 }
 
-/// The permission bits a detail text names (`mode=0644`, SCP's `mode 0644`).
-fn mode_in(detail: &str) -> Option<u32> {
-    let at = detail.find("mode")?;
-    let rest = detail[at + 4..].strip_prefix(['=', ' '])?;
-    let digits: String = rest.chars().take_while(|c| c.is_digit(8)).collect();
-    u32::from_str_radix(&digits, 8).ok()
+/// The permission bits an operation's detail names: SFTP attributes'
+/// `mode=0644` (not in a name a response gave, `-> NAME`), SCP's
+/// `mode 0644`.
+fn mode_in(protocol: Protocol, detail: &str) -> Option<u32> {
+    let octal = |w: &str| {
+        (!w.is_empty() && w.len() <= 6 && w.bytes().all(|b| (b'0'..=b'7').contains(&b)))
+            .then(|| u32::from_str_radix(w, 8).ok())
+            .flatten()
+    };
+    let mut words = detail.split(' ');
+    match protocol {
+        Protocol::Scp => {
+            words.find(|w| *w == "mode")?;
+            octal(words.next()?)
+        }
+        _ if detail.starts_with("->") => None,
+        _ => words.find_map(|w| w.strip_prefix("mode=").and_then(octal)),
+    }
 }
 
 /// A forward request's forward: [`Request::forward`] gives one for every
@@ -1728,8 +1740,20 @@ mod tests {
             file_action(Protocol::Scp, "file", "mode 0640 size 3", true).0,
             FileAction::Open
         );
-        assert_eq!(mode_in("WRITE|CREAT mode=0644"), Some(0o644));
-        assert_eq!(mode_in("mode 0755"), Some(0o755));
-        assert_eq!(mode_in("size=4 uid=1 gid=1"), None);
+        assert_eq!(
+            mode_in(Protocol::Sftp, "WRITE|CREAT|TRUNC mode=0644"),
+            Some(0o644)
+        );
+        assert_eq!(
+            mode_in(
+                Protocol::Sftp,
+                "size=4 uid=1 gid=1 mode=0600 atime=1 mtime=1"
+            ),
+            Some(0o600)
+        );
+        assert_eq!(mode_in(Protocol::Sftp, "size=4 uid=1 gid=1"), None);
+        assert_eq!(mode_in(Protocol::Sftp, "-> /srv/x mode=0777"), None);
+        assert_eq!(mode_in(Protocol::Scp, "mode 0755 size 3"), Some(0o755));
+        assert_eq!(mode_in(Protocol::Scp, "mtime atime 1 0 1 0"), None);
     }
 }
