@@ -27,6 +27,15 @@ const FIXTURE: &str = "conn/6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f";
 const TRICKY: &str = "siem/conn-tricky/0b5e7c1a-3d2f-4e6a-8b9c-1d2e3f4a5b6c";
 const OCSF_VERSION: &str = "1.3.0";
 const SHELL_EDITOR: &str = "1c0eb6a5-9524-455b-bc54-0e310f597329";
+/// The real SFTP and SCP recordings (`testdata/realtrail`): p-sftp-tree,
+/// p-scp-legacy-upload, p-scp-legacy-download, p-scp-over-sftp-upload.
+const SFTP_TREE: &str = "a5a03a75-f761-49d2-8309-4dbae79f38f1";
+const TRANSFERS: [&str; 4] = [
+    SFTP_TREE,
+    "6be2d65f-23b2-471f-9b36-6f698b1dfc60",
+    "fa5f783f-3bc3-46cd-b704-7dbdfd51f115",
+    "bf5e427e-375f-434a-8cb1-5c841e5b671e",
+];
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -45,6 +54,11 @@ fn scratch(name: &str) -> PathBuf {
 
 /// Runs `validate.py KIND FILE ARGS...`; panics with its report on failure.
 fn validate(kind: &str, file: &Path, args: &[&str]) {
+    validate_report(kind, file, args);
+}
+
+/// [`validate`], returning the validator's `ok: ...` line.
+fn validate_report(kind: &str, file: &Path, args: &[&str]) -> String {
     let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/siem/validate.py");
     let out = Command::new("python3")
         .arg(&script)
@@ -61,7 +75,10 @@ fn validate(kind: &str, file: &Path, args: &[&str]) {
         String::from_utf8_lossy(&out.stderr)
     );
     match out.status.code() {
-        Some(0) => assert!(text.starts_with("ok: "), "{text}"),
+        Some(0) => {
+            assert!(text.starts_with("ok: "), "{text}");
+            text
+        }
         Some(3) => {
             panic!("a SIEM validator is not installed; run .ci/siem-deps.sh (CI runs it):\n{text}")
         }
@@ -278,6 +295,25 @@ fn the_validators_reject_broken_records() {
     rejects("ocsf", format!("{doc}\n"), &[OCSF_VERSION]);
     let mut doc: serde_json::Value = serde_json::from_slice(&ocsf).unwrap();
     doc["sshtrail"] = serde_json::json!(1); // a top-level name OCSF does not define
+    rejects("ocsf", format!("{doc}\n"), &[OCSF_VERSION]);
+
+    // A File System Activity record (class 1001) is held to its own schema.
+    let (_real, sftp) = real_connection(SFTP_TREE, "jsonl", true);
+    let out = convert("ocsf", &[], &[&sftp]);
+    let upload: serde_json::Value = out
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice::<serde_json::Value>(l).unwrap())
+        .find(|d| d["class_uid"] == 1001 && d["file"]["hashes"].is_array())
+        .expect("a file record with its hash");
+    let mut doc = upload.clone();
+    doc["file"].as_object_mut().unwrap().remove("name");
+    rejects("ocsf", format!("{doc}\n"), &[OCSF_VERSION]);
+    let mut doc = upload.clone();
+    doc["file"]["hashes"][0]["algorithm_id"] = "SHA-256".into();
+    rejects("ocsf", format!("{doc}\n"), &[OCSF_VERSION]);
+    let mut doc = upload;
+    doc["dst_endpoint"] = serde_json::json!({"ip": "127.0.0.1"}); // not in class 1001
     rejects("ocsf", format!("{doc}\n"), &[OCSF_VERSION]);
 
     rejects("cef", "CEF:0|a|b|1|x|y|5|msg=a=b c\n".into(), &[]);
@@ -735,4 +771,304 @@ fn no_raw_control_character_in_any_siem_line() {
             );
         }
     }
+}
+
+// ------------------------------------------------------ file records
+
+/// `(direction, remote path, size, sha256)` of every file the recording's
+/// `truth.json` says moved.
+fn truth_files(id: &str) -> Vec<(&'static str, String, u64, String)> {
+    let t: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(testdata(&format!("realtrail/{id}/truth.json"))).unwrap(),
+    )
+    .unwrap();
+    let f = &t["client"]["files"];
+    let mut want = Vec::new();
+    for (key, d) in [
+        ("put", "upload"),
+        ("upload", "upload"),
+        ("get", "download"),
+        ("download", "download"),
+    ] {
+        let list = match &f[key] {
+            serde_json::Value::Array(a) => a.clone(),
+            o @ serde_json::Value::Object(_) => vec![o.clone()],
+            _ => Vec::new(),
+        };
+        for x in list {
+            want.push((
+                d,
+                x["remote"].as_str().unwrap().to_string(),
+                x["size"].as_u64().unwrap(),
+                x["sha256"].as_str().unwrap().to_string(),
+            ));
+        }
+    }
+    assert!(!want.is_empty(), "{id}: the truth names no file");
+    want
+}
+
+/// Whether `path`, as the server saw it, names the truth's `remote`: the
+/// same, or an absolute path ending with it (OpenSSH's sftp client makes
+/// paths absolute).
+fn names_remote(path: &serde_json::Value, remote: &str) -> bool {
+    path.as_str()
+        .is_some_and(|p| p == remote || (p.starts_with('/') && p.ends_with(&format!("/{remote}"))))
+}
+
+fn json_docs(out: &[u8]) -> Vec<serde_json::Value> {
+    out.split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect()
+}
+
+/// The four real SFTP and SCP recordings through `convert` pass the
+/// validators in every format, and the OCSF validation covers File System
+/// Activity (class 1001) records.
+#[test]
+fn file_records_of_real_transfers_pass_the_validators() {
+    let dir = scratch("files");
+    let copies: Vec<_> = TRANSFERS
+        .iter()
+        .map(|id| real_connection(id, "jsonl", true))
+        .collect();
+    let inputs: Vec<&Path> = copies.iter().map(|(_, p)| p.as_path()).collect();
+    let fields = testdata("siem/ecs-8.11-fields.tsv");
+    for format in ["ecs", "ocsf", "cef", "hec"] {
+        let file = dir.join(format!("files.{format}"));
+        let out = convert(format, &[], &inputs);
+        std::fs::write(&file, &out).unwrap();
+        match format {
+            "ecs" => {
+                validate("ecs", &file, &[fields.to_str().unwrap()]);
+                let files = json_docs(&out)
+                    .iter()
+                    .filter(|d| d["event"]["category"] == serde_json::json!(["file"]))
+                    .count();
+                assert!(files >= 40, "{files} ECS file records");
+            }
+            "ocsf" => {
+                let ok = validate_report("ocsf", &file, &[OCSF_VERSION]);
+                let counted = ok
+                    .split_whitespace()
+                    .find_map(|w| w.strip_prefix("1001:"))
+                    .and_then(|n| n.trim_end_matches(')').parse::<usize>().ok())
+                    .unwrap_or_else(|| panic!("no class 1001 record validated: {ok}"));
+                assert!(counted >= 40, "{ok}");
+            }
+            "cef" => {
+                validate("cef", &file, &[]);
+            }
+            _ => {
+                validate("hec", &file, &[]);
+            }
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Every file `truth.json` says moved is an OCSF File System Activity
+/// record and an ECS `file` record (and a CEF and a HEC one) with the
+/// truth's SHA-256 and size.
+#[test]
+fn every_transferred_file_is_a_file_record_with_its_hash() {
+    for id in TRANSFERS {
+        let (_copy, conn) = real_connection(id, "jsonl", true);
+        let ocsf = json_docs(&convert("ocsf", &[], &[&conn]));
+        let ecs = json_docs(&convert("ecs", &[], &[&conn]));
+        let hec = json_docs(&convert("hec", &[], &[&conn]));
+        let cef = String::from_utf8(convert("cef", &[], &[&conn])).unwrap();
+        for (direction, remote, size, sha256) in truth_files(id) {
+            let activity = if direction == "upload" { 3 } else { 2 };
+            assert!(
+                ocsf.iter().any(|d| d["class_uid"] == 1001
+                    && d["category_uid"] == 1
+                    && d["activity_id"] == activity
+                    && d["type_uid"] == 100_100 + activity
+                    && d["status"] == "Success"
+                    && d["metadata"]["event_code"] == format!("ssh-file-{direction}")
+                    && names_remote(&d["file"]["path"], &remote)
+                    && d["file"]["size"] == size
+                    && d["file"]["type_id"] == 1
+                    && d["file"]["hashes"]
+                        == serde_json::json!([
+                            {"algorithm_id": 3, "algorithm": "SHA-256", "value": sha256}
+                        ])
+                    && d["connection_uid"] == id),
+                "{id}: no OCSF 1001 record of the {direction} of {remote} ({size} bytes, {sha256})"
+            );
+            assert!(
+                ecs.iter()
+                    .any(|d| d["event"]["category"] == serde_json::json!(["file"])
+                        && d["event"]["action"] == format!("ssh-file-{direction}")
+                        && d["event"]["outcome"] == "success"
+                        && names_remote(&d["file"]["path"], &remote)
+                        && d["file"]["size"] == size
+                        && d["file"]["hash"]["sha256"] == sha256.as_str()
+                        && d["file"]["name"] == remote.rsplit('/').next().unwrap()
+                        && d["sshtrail"]["connection_id"] == id),
+                "{id}: no ECS file record of the {direction} of {remote}"
+            );
+            assert!(
+                hec.iter()
+                    .any(|e| e["event"]["action"] == format!("ssh-file-{direction}")
+                        && names_remote(&e["event"]["file_path"], &remote)
+                        && e["event"]["file_size"] == size
+                        && e["event"]["file_hash"] == sha256.as_str()),
+                "{id}: no HEC file record of the {direction} of {remote}"
+            );
+            assert!(
+                cef.lines()
+                    .any(|l| l.contains(&format!("|ssh-file-{direction}|"))
+                        && l.contains(&format!(" fsize={size} "))
+                        && l.contains(&format!(" fileHash={sha256} "))),
+                "{id}: no CEF file record of the {direction} of {remote}"
+            );
+        }
+        // In time order, each at or after the request it answers.
+        let times: Vec<&str> = ecs
+            .iter()
+            .map(|d| d["@timestamp"].as_str().unwrap())
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{id}: out of order");
+        for d in ecs
+            .iter()
+            .filter(|d| d["event"]["category"] == serde_json::json!(["file"]))
+        {
+            assert!(d["event"]["start"].as_str().unwrap() <= d["@timestamp"].as_str().unwrap());
+        }
+    }
+}
+
+/// p-sftp-tree: the failing get is a failed record with the server's
+/// message; mkdir, rm, rename and chmod have their activity.
+#[test]
+fn sftp_failures_removals_and_renames_have_their_activity() {
+    let (_copy, conn) = real_connection(SFTP_TREE, "jsonl", true);
+    let ocsf = json_docs(&convert("ocsf", &[], &[&conn]));
+    let ecs = json_docs(&convert("ecs", &[], &[&conn]));
+    let ocsf_of = |path_end: &str, activity: u32| {
+        ocsf.iter()
+            .find(|d| {
+                d["class_uid"] == 1001
+                    && d["activity_id"] == activity
+                    && d["file"]["path"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with(path_end))
+            })
+            .unwrap_or_else(|| panic!("no OCSF activity {activity} on {path_end}"))
+    };
+    let ecs_of = |path_end: &str, action: &str| {
+        ecs.iter()
+            .find(|d| {
+                d["event"]["action"] == action
+                    && d["file"]["path"]
+                        .as_str()
+                        .is_some_and(|p| p.ends_with(path_end))
+            })
+            .unwrap_or_else(|| panic!("no ECS {action} on {path_end}"))
+    };
+
+    // `-get missing-file.txt`: the client's lstat fails.
+    let missing = ocsf_of("/evidence/missing-file.txt", 8);
+    assert_eq!(missing["activity_name"], "Get Attributes");
+    assert_eq!(missing["status"], "Failure");
+    assert_eq!(missing["status_id"], 2);
+    assert_eq!(missing["status_detail"], "No such file");
+    assert_eq!(missing["status_code"], "2");
+    assert!(missing["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("failed: No such file"));
+    let missing = ecs_of("/evidence/missing-file.txt", "ssh-file-get-attributes");
+    assert_eq!(missing["event"]["outcome"], "failure");
+    assert_eq!(missing["event"]["reason"], "No such file");
+    assert_eq!(missing["event"]["type"], serde_json::json!(["info"]));
+    assert_eq!(missing["file"]["name"], "missing-file.txt");
+
+    // rm "résumé notes.txt".
+    let rm = ocsf_of("/evidence/r\u{e9}sum\u{e9} notes.txt", 4);
+    assert_eq!(rm["activity_name"], "Delete");
+    assert_eq!(rm["status"], "Success");
+    assert_eq!(rm["file"]["name"], "r\u{e9}sum\u{e9} notes.txt");
+    assert!(rm["file"]["parent_folder"]
+        .as_str()
+        .unwrap()
+        .ends_with("/evidence"));
+    let rm = ecs_of("/evidence/r\u{e9}sum\u{e9} notes.txt", "ssh-file-delete");
+    assert_eq!(rm["event"]["type"], serde_json::json!(["deletion"]));
+    assert_eq!(rm["sshtrail"]["file"]["op"], "remove");
+
+    // rename blob.bin blob.dat (OpenSSH's posix-rename).
+    let mv = ocsf_of("/evidence/blob.bin", 5);
+    assert_eq!(mv["activity_name"], "Rename");
+    assert!(mv["file_result"]["path"]
+        .as_str()
+        .unwrap()
+        .ends_with("/evidence/blob.dat"));
+    assert_eq!(mv["file_result"]["name"], "blob.dat");
+    let mv = ecs_of("/evidence/blob.bin", "ssh-file-rename");
+    assert_eq!(mv["event"]["type"], serde_json::json!(["change"]));
+    assert!(mv["sshtrail"]["file"]["target"]
+        .as_str()
+        .unwrap()
+        .ends_with("/evidence/blob.dat"));
+
+    // mkdir evidence; chmod 600 blob.dat.
+    let mkdir = ocsf_of("/evidence", 1);
+    assert_eq!(
+        (&mkdir["file"]["type_id"], &mkdir["file"]["type"]),
+        (&serde_json::json!(2), &serde_json::json!("Folder"))
+    );
+    let chmod = ecs_of("/evidence/blob.dat", "ssh-file-set-attributes");
+    assert_eq!(chmod["file"]["mode"], "0600");
+    assert_eq!(chmod["event"]["type"], serde_json::json!(["change"]));
+    assert_eq!(
+        ocsf_of("/evidence/blob.dat", 6)["activity_name"],
+        "Set Attributes"
+    );
+}
+
+/// p-sftp-tree with its data re-cut into one-byte events: SFTP packets
+/// now span hundreds of events, and the file records are the same ones,
+/// still in time order (each takes the time of the event that completes it).
+#[test]
+fn file_records_do_not_depend_on_how_the_data_is_cut() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let (_copy, conn) = real_connection(SFTP_TREE, "jsonl", true);
+    let file_records = |conn: &Path| -> Vec<serde_json::Value> {
+        let docs = json_docs(&convert("ecs", &[], &[conn]));
+        let times: Vec<&str> = docs
+            .iter()
+            .map(|d| d["@timestamp"].as_str().unwrap())
+            .collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "out of time order");
+        docs.into_iter()
+            .filter(|d| d["event"]["category"] == serde_json::json!(["file"]))
+            .collect()
+    };
+    let whole = file_records(&conn);
+    let log = std::fs::read_to_string(conn.join("0.jsonl")).unwrap();
+    let mut cut = String::new();
+    for line in log.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        let data = v["data"].as_str().map(|d| b64.decode(d).unwrap());
+        match (v["type"].as_str(), data) {
+            (Some("stdin" | "stdout"), Some(bytes)) if bytes.len() > 1 => {
+                for b in bytes {
+                    let mut one = v.clone();
+                    one["data"] = b64.encode([b]).into();
+                    cut.push_str(&format!("{one}\n"));
+                }
+            }
+            _ => cut.push_str(&format!("{line}\n")),
+        }
+    }
+    assert!(cut.lines().count() > 10 * log.lines().count());
+    std::fs::write(conn.join("0.jsonl"), cut).unwrap();
+    let recut = file_records(&conn);
+    assert!(whole.len() >= 30, "{} file records", whole.len());
+    assert_eq!(recut, whole);
 }

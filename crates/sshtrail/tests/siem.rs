@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use sshtrail::archive::{Archive, Discovery};
 use sshtrail::replay::{Command, Confidence};
 use sshtrail::siem::{
-    self, Action, EventOutcome, RecordSink, Severity, SiemEvent, SiemFormat, SiemOptions,
+    self, Action, EventOutcome, FileAction, RecordSink, Severity, SiemEvent, SiemFormat,
+    SiemOptions,
 };
 use sshtrail::time::parse_rfc3339;
 
@@ -443,11 +444,18 @@ fn the_tricky_connection_covers_every_record_type() {
             "ssh-channel-open",
             "ssh-subsystem",
             "ssh-stdin",
+            "ssh-file-other",
             "ssh-stdout"
         ]
     );
     let sub = by_action(Action::Subsystem).next().unwrap();
     assert_eq!(sub.subsystem.as_deref(), Some("sftp"));
+    // The SFTP channel's version exchange, a file record at the server's
+    // answer (before the line of output that starts then).
+    let init = by_action(Action::File(FileAction::Other)).next().unwrap();
+    let f = init.file.as_ref().unwrap();
+    assert_eq!((f.op.as_str(), f.path.as_deref()), ("init", None));
+    assert_eq!(f.detail, "client version 3, server version 3");
 }
 
 #[test]

@@ -10,7 +10,9 @@ implementations (installed by .ci/siem-deps.sh):
   validate.py ocsf RECORDS VERSION      every event validates against the OCSF
                                         JSON schema of its class and profiles
                                         (ocsf-json-schema + jsonschema), and
-                                        claims VERSION
+                                        claims VERSION; the "ok" line counts
+                                        the events of each class_uid validated
+                                        (e.g. "classes 1001:40 4007:30")
   validate.py cef  RECORDS [EXPECT]     every line parses with two CEF parsers
                                         (cefp, pycef) into 8 header fields; with
                                         EXPECT (a JSON list, one object a line:
@@ -149,6 +151,7 @@ def check_ocsf(records, version):
     embedded = ocsf.OcsfJsonSchemaEmbedded(ocsf.get_ocsf_schema(version=version))
     cache = {}
     errors = []
+    classes = {}
     for i, line in enumerate(records, 1):
         ev = json.loads(line)
         meta = ev.get("metadata", {})
@@ -167,12 +170,13 @@ def check_ocsf(records, version):
             cls = jsonschema.validators.validator_for(schema)
             cls.check_schema(schema)
             cache[key] = cls(schema, format_checker=cls.FORMAT_CHECKER)
+        classes[ev["class_uid"]] = classes.get(ev["class_uid"], 0) + 1
         for err in sorted(cache[key].iter_errors(ev), key=lambda e: list(e.absolute_path)):
             where = "/".join(str(p) for p in err.absolute_path) or "(root)"
             errors.append("record %d (%s): %s: %s" % (i, name, where, err.message))
         if ev.get("type_uid") != ev.get("class_uid", 0) * 100 + ev.get("activity_id", -1):
             errors.append("record %d: type_uid %r is not class_uid*100+activity_id" % (i, ev.get("type_uid")))
-    return errors
+    return errors, classes
 
 
 # ---------------------------------------------------------------- CEF
@@ -279,6 +283,7 @@ def main():
     if len(sys.argv) < 3:
         raise SystemExit(__doc__)
     kind, path = sys.argv[1], sys.argv[2]
+    counted = ""
     if kind == "hec":
         errors, n = check_hec(path)
     else:
@@ -287,7 +292,8 @@ def main():
         if kind == "ecs":
             errors = check_ecs(records, sys.argv[3])
         elif kind == "ocsf":
-            errors = check_ocsf(records, sys.argv[3])
+            errors, classes = check_ocsf(records, sys.argv[3])
+            counted = " (classes %s)" % " ".join("%d:%d" % c for c in sorted(classes.items()))
         elif kind == "cef":
             errors = check_cef(records, sys.argv[3] if len(sys.argv) > 3 else None)
         else:
@@ -300,7 +306,7 @@ def main():
         print("... and %d more" % (len(errors) - 50))
     if errors:
         sys.exit(1)
-    print("ok: %d records" % n)
+    print("ok: %d records%s" % (n, counted))
 
 
 if __name__ == "__main__":

@@ -165,7 +165,7 @@ impl OutputFormat {
             OutputFormat::Ecs => "SIEM: Elastic Common Schema 8.x documents, one a line",
             #[cfg(feature = "siem")]
             OutputFormat::Ocsf => {
-                "SIEM: OCSF 1.3 events (SSH Activity, Process Activity), one a line"
+                "SIEM: OCSF 1.3 events (SSH, Process and File System Activity), one a line"
             }
             #[cfg(feature = "siem")]
             OutputFormat::Cef => "SIEM: ArcSight Common Event Format lines",

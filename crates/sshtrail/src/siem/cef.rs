@@ -12,7 +12,10 @@
 //! line, line breaks are written so too (`\n` as text). Keys are the standard ones
 //! (`rt`, `act`, `outcome`, `reason`, `msg`, `suser`, `suid`, `duser`,
 //! `src`, `shost`, `dst`, `dhost`, `app`, `proto`, `externalId`, `cat`,
-//! `dproc`, `start`, `end`, `in`, `out`) and the custom `csN`/`cnN` pairs
+//! `dproc`, `start`, `end`, `in`, `out`, and for file records `fname`,
+//! `filePath`, `fsize`, `fileHash` (the SHA-256), `fileType`,
+//! `filePermission`, `oldFileName`/`oldFilePath` (a rename's old name:
+//! `fname` is the new one)) and the custom `csN`/`cnN` pairs
 //! with their `csNLabel`/`cnNLabel`:
 //!
 //! | key | label | value |
@@ -22,7 +25,7 @@
 //! | cs3 | tags | the connection's tags, comma separated |
 //! | cs4 | authMethod | the authentication methods, comma separated |
 //! | cs5 | channelType | the channel type |
-//! | cs6 | command, env, forward, signal, pty, subsystem, request, ioText | what the record is about |
+//! | cs6 | command, env, forward, signal, pty, subsystem, request, ioText, fileOp | what the record is about |
 //! | cn1 | exitCode | the exit status |
 //! | cn2 | durationMs | the channel's duration (close records) |
 //! | cn3 | ioTruncated | 1 when the text was cut (io records) |
@@ -153,6 +156,10 @@ pub fn extension(ev: &SiemEvent) -> Vec<(&'static str, String)> {
         Action::Input | Action::Output | Action::ErrorOutput => {
             ev.io.as_ref().map(|io| ("ioText", io.text.clone()))
         }
+        Action::File(_) => ev
+            .file
+            .as_ref()
+            .map(|f| ("fileOp", format!("{} {}", f.protocol.name(), f.op))),
         _ => ev
             .forward
             .as_ref()
@@ -186,6 +193,28 @@ pub fn extension(ev: &SiemEvent) -> Vec<(&'static str, String)> {
         }
         add("in", f.bytes_client_to_server.map(|b| b.to_string()));
         add("out", f.bytes_server_to_client.map(|b| b.to_string()));
+    }
+    if let Some(f) = &ev.file {
+        // A rename: the file is named by its new name, the old one beside.
+        let renamed = f.op.contains("rename") && f.target.is_some();
+        let (now, before) = if renamed {
+            (f.target.as_deref(), f.path.as_deref())
+        } else {
+            (f.path.as_deref(), None)
+        };
+        add("fname", now.map(|p| super::path_name(p).to_string()));
+        add("filePath", now.map(str::to_string));
+        add("fsize", f.size.map(|s| s.to_string()));
+        add("fileHash", f.sha256.clone());
+        add("fileType", f.file_type.ecs().map(str::to_string));
+        add("filePermission", f.mode_text());
+        add(
+            "oldFileName",
+            before.map(|p| super::path_name(p).to_string()),
+        );
+        add("oldFilePath", before.map(str::to_string));
+        add("start", Some(millis(f.started).to_string()));
+        add("end", Some(millis(f.ended).to_string()));
     }
     if let Some(io) = &ev.io {
         let key = if ev.action == Action::Input {

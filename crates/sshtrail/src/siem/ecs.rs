@@ -7,7 +7,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{is_ip, rfc3339, Action, EventOutcome, SiemEvent};
+use super::{is_ip, rfc3339, Action, EventOutcome, FileAction, FileType, SiemEvent};
 
 /// The ECS version the documents follow.
 pub const ECS_VERSION: &str = "8.11.0";
@@ -64,6 +64,19 @@ pub fn categorize(ev: &SiemEvent) -> (&'static str, Vec<&'static str>) {
         a if a.is_forward() && forward_channel => network(vec!["connection", "start"]),
         a if a.is_forward() => network(vec!["start"]),
         Action::ExitStatus | Action::ExitSignal => ("process", vec!["end"]),
+        Action::File(a) => (
+            "file",
+            vec![match a {
+                FileAction::Create => "creation",
+                FileAction::Open | FileAction::Read | FileAction::Download => "access",
+                FileAction::Write
+                | FileAction::Upload
+                | FileAction::Rename
+                | FileAction::SetAttributes => "change",
+                FileAction::Delete => "deletion",
+                FileAction::GetAttributes | FileAction::Other => "info",
+            }],
+        ),
         _ => ("process", vec!["info"]),
     }
 }
@@ -271,6 +284,33 @@ pub fn document(ev: &SiemEvent) -> Value {
         put(&mut d, "sshtrail.io.truncated", io.truncated);
         put(&mut d, "sshtrail.io.line_end", io.line_end);
         put(&mut d, "sshtrail.redacted", io.redacted);
+    }
+    if let Some(f) = &ev.file {
+        put_opt(&mut d, "file.path", f.path.clone());
+        put_opt(&mut d, "file.name", f.name().map(str::to_string));
+        put_opt(&mut d, "file.directory", f.directory().map(str::to_string));
+        put_opt(&mut d, "file.type", f.file_type.ecs());
+        put_opt(&mut d, "file.size", f.size);
+        put_opt(&mut d, "file.hash.sha256", f.sha256.clone());
+        put_opt(&mut d, "file.mode", f.mode_text());
+        if f.file_type == FileType::Symlink {
+            put_opt(&mut d, "file.target_path", f.target.clone());
+        }
+        put(&mut d, "event.start", rfc3339(f.started));
+        put(&mut d, "event.end", rfc3339(f.ended));
+        put(
+            &mut d,
+            "event.duration",
+            json!((f.ended - f.started).max(0) as i64),
+        );
+        put(&mut d, "sshtrail.file.protocol", f.protocol.name());
+        put(&mut d, "sshtrail.file.op", f.op.clone());
+        put_opt(&mut d, "sshtrail.file.target", f.target.clone());
+        if !f.detail.is_empty() {
+            put(&mut d, "sshtrail.file.detail", f.detail.clone());
+        }
+        put_opt(&mut d, "sshtrail.file.status_code", f.code);
+        put_opt(&mut d, "sshtrail.file.complete", f.complete);
     }
     // Derived: one precision, as `@timestamp` (the log's own text is
     // evidence, kept by `cat --to jsonl`).

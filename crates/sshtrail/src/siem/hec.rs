@@ -131,6 +131,26 @@ pub fn event(ev: &SiemEvent) -> Value {
         put("connection_status", json!(f.status));
         put("channels", json!(f.channels));
     }
+    if let Some(f) = &ev.file {
+        // CIM Endpoint.Filesystem names.
+        put("file_path", json!(f.path));
+        put("file_name", json!(f.name()));
+        put("file_directory", json!(f.directory()));
+        put("file_size", json!(f.size));
+        put("file_hash", json!(f.sha256));
+        put("file_mode", json!(f.mode_text()));
+        put("file_type", json!(f.file_type.ecs()));
+        put("file_target", json!(f.target));
+        put("file_protocol", json!(f.protocol.name()));
+        put("file_op", json!(f.op));
+        if !f.detail.is_empty() {
+            put("file_detail", json!(f.detail));
+        }
+        put("file_status_code", json!(f.code));
+        put("file_complete", json!(f.complete));
+        put("start_time", json!(super::rfc3339(f.started)));
+        put("end_time", json!(super::rfc3339(f.ended)));
+    }
     if let Some(io) = &ev.io {
         put("io_stream", json!(io.stream.name()));
         put("io_offset", json!(io.offset));

@@ -89,7 +89,8 @@ impl Default for SiemOptions {
 pub enum SiemFormat {
     /// Elastic Common Schema 8.11 JSON, one document a line.
     Ecs,
-    /// OCSF 1.3.0 JSON (SSH Activity and Process Activity), one event a line.
+    /// OCSF 1.3.0 JSON (SSH Activity, Process Activity and File System
+    /// Activity), one event a line.
     Ocsf,
     /// ArcSight Common Event Format, one line an event.
     Cef,
@@ -188,6 +189,9 @@ pub enum Action {
     Output,
     /// A line of error output (stderr).
     ErrorOutput,
+    /// A file operation over SFTP or SCP, or a file transferred (the
+    /// record's [`SiemEvent::file`] says which file).
+    File(FileAction),
 }
 
 impl Action {
@@ -218,6 +222,7 @@ impl Action {
             Action::Input => "ssh-stdin",
             Action::Output => "ssh-stdout",
             Action::ErrorOutput => "ssh-stderr",
+            Action::File(f) => f.name(),
         }
     }
 
@@ -248,6 +253,7 @@ impl Action {
             Action::Input => "SSH input",
             Action::Output => "SSH output",
             Action::ErrorOutput => "SSH error output",
+            Action::File(f) => f.title(),
         }
     }
 
@@ -264,6 +270,185 @@ impl Action {
                 | Action::X11Forward
         )
     }
+}
+
+/// What a file record is about: the activity of a file operation (as OCSF
+/// File System Activity names them), or a transferred file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum FileAction {
+    /// A file, folder or link was made (an open with `CREAT`, `mkdir`,
+    /// `symlink`, an SCP upload's file or folder record).
+    Create,
+    /// A file or folder was opened (an open without `CREAT`, `opendir`,
+    /// an SCP download's file or folder record).
+    Open,
+    /// Data or a listing was read (`readdir`, a failed read).
+    Read,
+    /// Data was written (a failed write, `copy-data`).
+    Write,
+    /// A file or folder was removed (`remove`, `rmdir`).
+    Delete,
+    /// A file was renamed (`rename`, `posix-rename@openssh.com`).
+    Rename,
+    /// Attributes were set (`setstat`, `fsetstat`, `lsetstat@openssh.com`,
+    /// an SCP upload's times record).
+    SetAttributes,
+    /// Attributes or the name were asked for (`stat`, `lstat`, `fstat`,
+    /// `realpath`, `readlink`, `expand-path@openssh.com`, an SCP
+    /// download's times record).
+    GetAttributes,
+    /// A file was uploaded: its transfer as a whole (size, SHA-256).
+    Upload,
+    /// A file was downloaded: its transfer as a whole (size, SHA-256).
+    Download,
+    /// Any other operation (`close`, `init`, `statvfs@openssh.com`, SCP's
+    /// `end-dir`, ...): [`FileInfo::op`] names it.
+    Other,
+}
+
+impl FileAction {
+    /// `ssh-file-create`, `ssh-file-upload`, ...
+    pub fn name(self) -> &'static str {
+        match self {
+            FileAction::Create => "ssh-file-create",
+            FileAction::Open => "ssh-file-open",
+            FileAction::Read => "ssh-file-read",
+            FileAction::Write => "ssh-file-write",
+            FileAction::Delete => "ssh-file-delete",
+            FileAction::Rename => "ssh-file-rename",
+            FileAction::SetAttributes => "ssh-file-set-attributes",
+            FileAction::GetAttributes => "ssh-file-get-attributes",
+            FileAction::Upload => "ssh-file-upload",
+            FileAction::Download => "ssh-file-download",
+            FileAction::Other => "ssh-file-other",
+        }
+    }
+
+    /// A short title for people (the CEF Name).
+    pub fn title(self) -> &'static str {
+        match self {
+            FileAction::Create => "SSH file create",
+            FileAction::Open => "SSH file open",
+            FileAction::Read => "SSH file read",
+            FileAction::Write => "SSH file write",
+            FileAction::Delete => "SSH file delete",
+            FileAction::Rename => "SSH file rename",
+            FileAction::SetAttributes => "SSH file set attributes",
+            FileAction::GetAttributes => "SSH file get attributes",
+            FileAction::Upload => "SSH file upload",
+            FileAction::Download => "SSH file download",
+            FileAction::Other => "SSH file operation",
+        }
+    }
+}
+
+/// What a path names, when the operation tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum FileType {
+    /// Not told.
+    Unknown,
+    /// A regular file.
+    File,
+    /// A folder.
+    Folder,
+    /// A symbolic link.
+    Symlink,
+}
+
+impl FileType {
+    /// ECS `file.type`: `file`, `dir`, `symlink` (`None` when unknown).
+    pub fn ecs(self) -> Option<&'static str> {
+        match self {
+            FileType::Unknown => None,
+            FileType::File => Some("file"),
+            FileType::Folder => Some("dir"),
+            FileType::Symlink => Some("symlink"),
+        }
+    }
+
+    /// OCSF `file.type_id` and its caption.
+    pub fn ocsf(self) -> (u32, &'static str) {
+        match self {
+            FileType::Unknown => (0, "Unknown"),
+            FileType::File => (1, "Regular File"),
+            FileType::Folder => (2, "Folder"),
+            FileType::Symlink => (7, "Symbolic Link"),
+        }
+    }
+}
+
+/// The file of a file record: an SFTP or SCP operation
+/// ([`crate::transfer::FileOp`]) or a transferred file
+/// ([`crate::transfer::RecoveredFile`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileInfo {
+    /// SFTP or SCP.
+    pub protocol: crate::transfer::Protocol,
+    /// The operation as the protocol names it (`open`, `remove`,
+    /// `posix-rename@openssh.com`, SCP's `file`, ...), or `upload` and
+    /// `download` for a transferred file.
+    pub op: String,
+    /// The path the record is about (a rename's old name, a link made),
+    /// as the server saw it; `None` for operations that name none.
+    pub path: Option<String>,
+    /// The other path an operation names (a rename's new name, a link's
+    /// target).
+    pub target: Option<String>,
+    /// What the path names, when told.
+    pub file_type: FileType,
+    /// Flags, attributes or what the response said, as text.
+    pub detail: String,
+    /// The SFTP status code of a failed operation.
+    pub code: Option<u32>,
+    /// The file's size (transferred files).
+    pub size: Option<u64>,
+    /// The SHA-256 in lowercase hex, when every byte of the file was seen
+    /// once (transferred files).
+    pub sha256: Option<String>,
+    /// The permission bits sent with it, when there were some.
+    pub mode: Option<u32>,
+    /// Whether every byte was seen and the transfer ended well
+    /// (transferred files).
+    pub complete: Option<bool>,
+    /// When it was asked (an operation) or began (a transfer).
+    pub started: Nanos,
+    /// When its answer showed in the log (an operation) or it ended (a
+    /// transfer); the record's time is when the log showed it all.
+    pub ended: Nanos,
+}
+
+impl FileInfo {
+    /// The last part of the path (the path itself when it has no `/`).
+    pub fn name(&self) -> Option<&str> {
+        self.path.as_deref().map(path_name)
+    }
+
+    /// The folder the path is in, when the path names one.
+    pub fn directory(&self) -> Option<&str> {
+        self.path.as_deref().and_then(path_directory)
+    }
+
+    /// The mode as ECS writes it: octal, four digits (`0640`).
+    pub fn mode_text(&self) -> Option<String> {
+        self.mode.map(|m| format!("{:04o}", m & 0o7777))
+    }
+}
+
+/// The last part of a path (the path itself when it has no `/`).
+pub(crate) fn path_name(p: &str) -> &str {
+    let trimmed = p.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return p;
+    }
+    trimmed.rsplit('/').next().unwrap_or(trimmed)
+}
+
+/// The folder a path is in, when it names one.
+pub(crate) fn path_directory(p: &str) -> Option<&str> {
+    let (dir, _) = p.trim_end_matches('/').rsplit_once('/')?;
+    Some(if dir.is_empty() { "/" } else { dir })
 }
 
 /// Whether the happening succeeded.
@@ -564,7 +749,8 @@ pub struct SiemEvent {
     /// is written from `ts` with six fraction digits.
     pub ts_text: String,
     /// A stable id: `<connection>/<channel>/<what>` (`open`, `close`, `r<n>`
-    /// for the n-th request, `cmd-<n>`, `stdout@<offset>`, ...);
+    /// for the n-th request, `cmd-<n>`, `file-<n>` for the n-th file
+    /// record, `stdout@<offset>`, ...);
     /// `<connection>/connection-start` and `<connection>/connection-end`
     /// for the connection's own records.
     pub id: String,
@@ -609,6 +795,8 @@ pub struct SiemEvent {
     pub connection: Option<ConnectionFacts>,
     /// The line (stdin, stdout, stderr records).
     pub io: Option<IoChunk>,
+    /// The file (file records).
+    pub file: Option<FileInfo>,
     /// The producer's version.
     pub product_version: &'static str,
 }
@@ -760,6 +948,21 @@ mod tests {
         assert_eq!(rfc3339(1_500), "1970-01-01T00:00:00.000001Z");
         assert_eq!(rfc3339(2_000), "1970-01-01T00:00:00.000002Z");
         assert_eq!(millis(-1), -1);
+    }
+
+    #[test]
+    fn path_parts() {
+        assert_eq!(path_name("/home/u/evidence/blob.dat"), "blob.dat");
+        assert_eq!(
+            path_directory("/home/u/evidence/blob.dat"),
+            Some("/home/u/evidence")
+        );
+        assert_eq!(path_name("uploaded.tar"), "uploaded.tar");
+        assert_eq!(path_directory("uploaded.tar"), None);
+        assert_eq!(path_name("logs/"), "logs");
+        assert_eq!(path_directory("/etc"), Some("/"));
+        assert_eq!(path_name("/"), "/");
+        assert_eq!(path_directory("/"), None);
     }
 
     #[test]

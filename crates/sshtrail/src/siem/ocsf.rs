@@ -1,8 +1,12 @@
 //! OCSF 1.3.0 with the `host` profile: SSH Activity (`class_uid` 4007:
 //! open, refuse, close, listen, traffic, other) for the SSH protocol's
-//! happenings and Process Activity (`class_uid` 1007: launch, terminate) for
+//! happenings, Process Activity (`class_uid` 1007: launch, terminate) for
 //! commands (exec requests and typed commands) and how the remote process
-//! ended. One JSON event a line.
+//! ended, and File System Activity (`class_uid` 1001: create, read, update,
+//! delete, rename, set and get attributes, open, other) for SFTP and SCP
+//! file operations and transferred files (with their SHA-256); a file
+//! operation that names no path (SFTP's `init`, SCP's `times`) is SSH
+//! Activity Other. One JSON event a line.
 //!
 //! Every event has the attributes the schema requires (`metadata` with the
 //! product and version, `time` in milliseconds, `severity_id`,
@@ -14,7 +18,9 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{is_ip, millis, Action, EventOutcome, SiemEvent};
+use super::{
+    is_ip, millis, path_directory, path_name, Action, EventOutcome, FileAction, FileInfo, SiemEvent,
+};
 use crate::channel::ForwardKind;
 
 /// The OCSF schema version the events follow.
@@ -24,6 +30,24 @@ pub const OCSF_VERSION: &str = "1.3.0";
 pub const SSH_ACTIVITY: u32 = 4007;
 /// Process Activity.
 pub const PROCESS_ACTIVITY: u32 = 1007;
+/// File System Activity.
+pub const FILE_ACTIVITY: u32 = 1001;
+
+/// The File System Activity `activity_id` and caption of a file action
+/// (`Other` is named by the operation).
+fn file_activity(action: FileAction) -> (u32, &'static str) {
+    match action {
+        FileAction::Create => (1, "Create"),
+        FileAction::Read | FileAction::Download => (2, "Read"),
+        FileAction::Write | FileAction::Upload => (3, "Update"),
+        FileAction::Delete => (4, "Delete"),
+        FileAction::Rename => (5, "Rename"),
+        FileAction::SetAttributes => (6, "Set Attributes"),
+        FileAction::GetAttributes => (8, "Get Attributes"),
+        FileAction::Open => (14, "Open"),
+        FileAction::Other => (99, "Other"),
+    }
+}
 
 /// True for a name the OCSF `hostname_t` pattern accepts.
 fn is_hostname(s: &str) -> bool {
@@ -68,6 +92,19 @@ pub fn classify(ev: &SiemEvent) -> (u32, u32, String) {
         Action::ExitStatus | Action::ExitSignal => (PROCESS_ACTIVITY, 2, "Terminate".to_string()),
         Action::Input | Action::Output | Action::ErrorOutput => {
             (SSH_ACTIVITY, 6, "Traffic".to_string())
+        }
+        Action::File(action) => {
+            let op = || {
+                ev.file
+                    .as_ref()
+                    .map_or("file", |f| f.op.as_str())
+                    .to_string()
+            };
+            match file_activity(action) {
+                _ if ev.file.as_ref().is_none_or(|f| f.path.is_none()) => (SSH_ACTIVITY, 99, op()),
+                (99, _) => (FILE_ACTIVITY, 99, op()),
+                (id, caption) => (FILE_ACTIVITY, id, caption.to_string()),
+            }
         }
         _ => (
             SSH_ACTIVITY,
@@ -125,10 +162,10 @@ fn address_endpoint(addr: Option<&str>, e: &mut Map<String, Value>) {
 pub fn document(ev: &SiemEvent) -> Value {
     let c = &ev.conn;
     let (class_uid, activity_id, activity_name) = classify(ev);
-    let (class_name, category_uid, category_name) = if class_uid == SSH_ACTIVITY {
-        ("SSH Activity", 4, "Network Activity")
-    } else {
-        ("Process Activity", 1, "System Activity")
+    let (class_name, category_uid, category_name) = match class_uid {
+        SSH_ACTIVITY => ("SSH Activity", 4, "Network Activity"),
+        FILE_ACTIVITY => ("File System Activity", 1, "System Activity"),
+        _ => ("Process Activity", 1, "System Activity"),
     };
     let mut d = Map::new();
     d.insert("class_uid".into(), json!(class_uid));
@@ -328,6 +365,27 @@ pub fn document(ev: &SiemEvent) -> Value {
         );
         unmapped.insert("sshtrail".into(), json!({"redacted": io.redacted}));
     }
+    if let Some(f) = &ev.file {
+        let mut file = Map::new();
+        file.insert("protocol".into(), json!(f.protocol.name()));
+        file.insert("op".into(), json!(f.op));
+        if let Some(p) = &f.path {
+            file.insert("path".into(), json!(p));
+        }
+        if let Some(t) = &f.target {
+            file.insert("target".into(), json!(t));
+        }
+        if !f.detail.is_empty() {
+            file.insert("detail".into(), json!(f.detail));
+        }
+        if let Some(m) = f.mode_text() {
+            file.insert("mode".into(), json!(m));
+        }
+        if let Some(c) = f.complete {
+            file.insert("complete".into(), json!(c));
+        }
+        unmapped.insert("file".into(), Value::Object(file));
+    }
 
     if class_uid == SSH_ACTIVITY {
         let mut dst = Map::new();
@@ -389,6 +447,29 @@ pub fn document(ev: &SiemEvent) -> Value {
             };
             d.insert("traffic".into(), json!({key: io.len, "bytes": io.len}));
         }
+    } else if class_uid == FILE_ACTIVITY {
+        if let Some(f) = &ev.file {
+            if let Some(o) = file_object(f, f.path.as_deref(), true) {
+                d.insert("file".into(), o);
+            }
+            if f.op.contains("rename") && ev.outcome == EventOutcome::Success {
+                if let Some(o) = file_object(f, f.target.as_deref(), false) {
+                    d.insert("file_result".into(), o);
+                }
+            }
+            if let Some(code) = f.code {
+                d.insert("status_code".into(), json!(code.to_string()));
+            }
+            d.insert("start_time".into(), json!(millis(f.started)));
+            d.insert("end_time".into(), json!(millis(f.ended)));
+            d.insert(
+                "duration".into(),
+                json!(((f.ended - f.started).max(0) / 1_000_000) as i64),
+            );
+        }
+        if let Some(id) = &c.connection_id {
+            d.insert("connection_uid".into(), json!(id));
+        }
     } else {
         let mut process = Map::new();
         if let Some(p) = &ev.process {
@@ -422,6 +503,33 @@ pub fn document(ev: &SiemEvent) -> Value {
     }
     d.insert("unmapped".into(), json!({ "sshtrail": unmapped }));
     Value::Object(d)
+}
+
+/// An OCSF `file` object for `path` of a file record: its name, path and
+/// folder, type and, with `content`, the size and SHA-256 the record knows.
+fn file_object(f: &FileInfo, path: Option<&str>, content: bool) -> Option<Value> {
+    let path = path?;
+    let mut o = Map::new();
+    o.insert("name".into(), json!(path_name(path)));
+    o.insert("path".into(), json!(path));
+    if let Some(dir) = path_directory(path) {
+        o.insert("parent_folder".into(), json!(dir));
+    }
+    let (type_id, type_name) = f.file_type.ocsf();
+    o.insert("type_id".into(), json!(type_id));
+    o.insert("type".into(), json!(type_name));
+    if content {
+        if let Some(size) = f.size {
+            o.insert("size".into(), json!(size));
+        }
+        if let Some(h) = &f.sha256 {
+            o.insert(
+                "hashes".into(),
+                json!([{"algorithm_id": 3, "algorithm": "SHA-256", "value": h}]),
+            );
+        }
+    }
+    Some(Value::Object(o))
 }
 
 /// Writes the record as one OCSF JSON line.

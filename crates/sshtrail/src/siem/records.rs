@@ -7,8 +7,9 @@ use std::sync::Arc;
 
 use super::lines::{Line, Lines};
 use super::{
-    cut_at_char_boundary, shell_words, Action, ConnInfo, ConnectionFacts, EventOutcome, IoChunk,
-    ProcessInfo, PtyInfo, SessionSummary, Severity, SiemEvent, SiemOptions, SignalInfo,
+    cut_at_char_boundary, shell_words, Action, ConnInfo, ConnectionFacts, EventOutcome, FileAction,
+    FileInfo, FileType, IoChunk, ProcessInfo, PtyInfo, SessionSummary, Severity, SiemEvent,
+    SiemOptions, SignalInfo,
 };
 use crate::channel::{
     ChannelEvent, ChannelEventKind, ChannelSink, ChannelState, ConnectionRef, Forward, ForwardKind,
@@ -18,6 +19,10 @@ use crate::connection::Context;
 use crate::event::Direction;
 use crate::replay::{Command, CommandRecognizer};
 use crate::time::{format_rfc3339, human_duration, Nanos};
+use crate::transfer::scp::ScpCommand;
+use crate::transfer::{
+    FileOp, Found, OpStatus, Protocol, RecoveredFile, TransferDecoder, TransferDirection,
+};
 
 const PRIVILEGED: [&str; 5] = ["sudo", "su", "doas", "pkexec", "run0"];
 
@@ -103,16 +108,18 @@ pub(crate) fn forward_text(f: &Forward) -> String {
 }
 
 /// The order of records of equal time within a channel: the open, then
-/// requests, the close, typed commands, and lines of data by stream.
+/// requests, the close, typed commands, file records, and lines of data by
+/// stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Class {
     Open = 0,
     Request = 1,
     Close = 2,
     Command = 3,
-    Stdin = 4,
-    Stdout = 5,
-    Stderr = 6,
+    File = 4,
+    Stdin = 5,
+    Stdout = 6,
+    Stderr = 7,
 }
 
 /// A record under construction: the fields the caller sets, the rest default.
@@ -145,6 +152,7 @@ struct Draft {
     session: Option<SessionSummary>,
     io: Option<IoChunk>,
     connection: Option<ConnectionFacts>,
+    file: Option<FileInfo>,
 }
 
 impl Draft {
@@ -173,6 +181,7 @@ impl Draft {
             session: None,
             io: None,
             connection: None,
+            file: None,
         }
     }
 
@@ -209,6 +218,7 @@ impl Draft {
             session: self.session,
             io: self.io,
             connection: self.connection,
+            file: self.file,
             product_version,
         }
     }
@@ -305,6 +315,8 @@ struct Chan {
     lines: [Lines; 3],
     /// Commands found (the exec command included).
     command_count: u64,
+    /// File records made.
+    file_count: u64,
     exec_listed: bool,
     /// Last event time, while the channel is open.
     last: Option<Nanos>,
@@ -376,6 +388,8 @@ pub struct RecordBuilder {
     clock: Option<Nanos>,
     /// The connection's own records.
     conn_state: ConnState,
+    /// The file operations and transfers of SFTP and SCP channels.
+    transfers: TransferDecoder,
 }
 
 type Emit<'e> = dyn FnMut(&SiemEvent) -> io::Result<()> + 'e;
@@ -395,6 +409,7 @@ impl RecordBuilder {
             waiting_times: BTreeSet::new(),
             clock: None,
             conn_state: ConnState::new(&ConnectionRef::default()),
+            transfers: TransferDecoder::default(),
         }
     }
 
@@ -421,6 +436,7 @@ impl RecordBuilder {
         self.chans.clear();
         self.index.clear();
         self.clock = None;
+        self.transfers = TransferDecoder::default();
         self.conn_state = ConnState::new(conn);
         if let Some((ts, text)) = self.conn_state.connected.clone() {
             self.connection_started(ts, &text);
@@ -469,6 +485,7 @@ impl RecordBuilder {
             sizes: VecDeque::new(),
             lines: Default::default(),
             command_count: 0,
+            file_count: 0,
             exec_listed: false,
             last: None,
             ended: false,
@@ -561,6 +578,17 @@ impl RecordBuilder {
                 self.flush_lines(c);
             }
             ChannelEventKind::Undecoded { .. } => {}
+        }
+        // File operations and transfers, as this event completes them: their
+        // records take its time (see `file_op`).
+        self.transfers.event(ev)?;
+        for found in self.transfers.take() {
+            match found {
+                Found::Op(op) => self.file_op(c, ev.channel, ts, op),
+                Found::File(file) => self.file_transferred(c, ts, file),
+                // `sshtrail files` reports them; no record.
+                Found::Problem(_) => {}
+            }
         }
         if self.opts.recognize_commands {
             self.chans[c].commands.event(ev);
@@ -890,6 +918,141 @@ impl RecordBuilder {
                 self.line(c, stream, line);
             }
         }
+    }
+
+    /// The record of a file operation, at `ts`: when the event that
+    /// completed it (its response, the channel's end) came. Records wait
+    /// for nothing else, so a time the log has already passed could not be
+    /// kept in order; the request's time is `started`.
+    fn file_op(&mut self, c: usize, ch: &ChannelState, ts: Nanos, op: FileOp) {
+        let download = op.protocol == Protocol::Scp
+            && ch
+                .exec
+                .as_deref()
+                .and_then(ScpCommand::parse)
+                .is_some_and(|s| s.direction == TransferDirection::Download);
+        let (action, file_type) = file_action(op.protocol, &op.op, &op.detail, download);
+        // The path the record is about, and the other one named.
+        let mut paths = op.paths.into_iter();
+        let (first, second) = (paths.next(), paths.next());
+        let (path, target) = match (op.op.as_str(), second) {
+            // OpenSSH sends the link's target first, then the link made; a
+            // hard link names the existing file first: the record is about
+            // the path made.
+            ("symlink" | "hardlink@openssh.com", Some(made)) => (Some(made), first),
+            (_, second) => (first, second),
+        };
+        let (outcome, code, reason) = match op.status {
+            OpStatus::Ok => (EventOutcome::Success, None, None),
+            OpStatus::Failed { code, message } => (EventOutcome::Failure, code, Some(message)),
+            OpStatus::NoResponse => (
+                EventOutcome::Unknown,
+                None,
+                Some("no response came before the channel ended".to_string()),
+            ),
+        };
+        let mut message = format!("{} {}", op.protocol.name(), op.op);
+        for p in path.iter().chain(target.iter()) {
+            message.push_str(&format!(" {p}"));
+        }
+        if !op.detail.is_empty() {
+            message.push_str(&format!(" ({})", op.detail));
+        }
+        let info = FileInfo {
+            protocol: op.protocol,
+            op: op.op,
+            path,
+            target,
+            file_type,
+            mode: mode_in(op.protocol, &op.detail),
+            detail: op.detail,
+            code,
+            size: None,
+            sha256: None,
+            complete: None,
+            started: op.ts,
+            ended: ts,
+        };
+        self.file_record(c, ts, Action::File(action), info, outcome, reason, message);
+    }
+
+    /// The record of a transferred file, at `ts` (when the event that ended
+    /// it came).
+    fn file_transferred(&mut self, c: usize, ts: Nanos, f: RecoveredFile) {
+        let (action, op) = match f.direction {
+            TransferDirection::Upload => (FileAction::Upload, "upload"),
+            TransferDirection::Download => (FileAction::Download, "download"),
+        };
+        let sha256 = f.sha256_hex();
+        let mut message = format!("{} {op} {}: {} bytes", f.protocol.name(), f.path, f.size);
+        if let Some(h) = &sha256 {
+            message.push_str(&format!(", sha256 {h}"));
+        }
+        let (outcome, reason) = if f.complete {
+            (EventOutcome::Success, None)
+        } else {
+            let why = f
+                .why_incomplete
+                .clone()
+                .unwrap_or_else(|| "incomplete".to_string());
+            message.push_str(&format!("; incomplete: {why}"));
+            (EventOutcome::Unknown, Some(why))
+        };
+        let info = FileInfo {
+            protocol: f.protocol,
+            op: op.to_string(),
+            path: Some(f.path.clone()),
+            target: None,
+            file_type: FileType::File,
+            detail: String::new(),
+            code: None,
+            size: Some(f.size),
+            sha256,
+            mode: f.mode,
+            complete: Some(f.complete),
+            started: f.started,
+            ended: f.ended,
+        };
+        self.file_record(c, ts, Action::File(action), info, outcome, reason, message);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn file_record(
+        &mut self,
+        c: usize,
+        ts: Nanos,
+        action: Action,
+        info: FileInfo,
+        outcome: EventOutcome,
+        reason: Option<String>,
+        mut message: String,
+    ) {
+        let chan = &mut self.chans[c];
+        chan.file_count += 1;
+        let n = chan.file_count;
+        match (&outcome, &reason) {
+            (EventOutcome::Failure, Some(r)) => message.push_str(&format!(": failed: {r}")),
+            (EventOutcome::Unknown, Some(r)) if info.complete.is_none() => {
+                message.push_str(&format!(": {r}"))
+            }
+            _ => {}
+        }
+        let mut d = Draft::new(
+            ts,
+            &format_rfc3339(ts),
+            format!("{}/file-{n}", chan.prefix),
+            action,
+            message,
+        );
+        d.class = Class::File;
+        d.idx = n;
+        d.outcome = outcome;
+        if outcome == EventOutcome::Failure {
+            d.severity = Severity::Low;
+        }
+        d.reason = reason;
+        d.file = Some(info);
+        self.hold(c, d);
     }
 
     /// The record of a line of `stream`.
@@ -1387,6 +1550,76 @@ impl RecordBuilder {
     }
 }
 
+/// The activity of a file operation and what its path names. `download`:
+/// the channel is an `scp -f` (the server sends).
+fn file_action(
+    protocol: Protocol,
+    op: &str,
+    detail: &str,
+    download: bool,
+) -> (FileAction, FileType) {
+    use FileAction as A;
+    use FileType as T;
+    if protocol == Protocol::Scp {
+        return match (op, download) {
+            ("file", false) => (A::Create, T::File),
+            ("file", true) => (A::Open, T::File),
+            ("dir", false) => (A::Create, T::Folder),
+            ("dir", true) => (A::Open, T::Folder),
+            ("end-dir", _) => (A::Other, T::Folder),
+            ("times", false) => (A::SetAttributes, T::Unknown),
+            ("times", true) => (A::GetAttributes, T::Unknown),
+            _ => (A::Other, T::Unknown),
+        };
+    }
+    match op {
+        "open" => {
+            let flags = detail.split(' ').next().unwrap_or("");
+            if flags.split('|').any(|f| f == "CREAT") {
+                (A::Create, T::File)
+            } else {
+                (A::Open, T::File)
+            }
+        }
+        "opendir" => (A::Open, T::Folder),
+        "readdir" => (A::Read, T::Folder),
+        "read" => (A::Read, T::File),
+        "write" => (A::Write, T::File),
+        "copy-data" => (A::Write, T::File),
+        "mkdir" => (A::Create, T::Folder),
+        "symlink" => (A::Create, T::Symlink),
+        "hardlink@openssh.com" => (A::Create, T::File),
+        "remove" => (A::Delete, T::File),
+        "rmdir" => (A::Delete, T::Folder),
+        "rename" | "posix-rename@openssh.com" => (A::Rename, T::Unknown),
+        "setstat" | "fsetstat" | "lsetstat@openssh.com" => (A::SetAttributes, T::Unknown),
+        "stat" | "lstat" | "fstat" | "realpath" | "readlink" | "expand-path@openssh.com" => {
+            (A::GetAttributes, T::Unknown)
+        }
+        _ => (A::Other, T::Unknown),
+    }
+}
+
+/// The permission bits an operation's detail names: SFTP attributes'
+/// `mode=0644` (not in a name a response gave, `-> NAME`), SCP's
+/// `mode 0644`.
+fn mode_in(protocol: Protocol, detail: &str) -> Option<u32> {
+    let octal = |w: &str| {
+        (!w.is_empty() && w.len() <= 6 && w.bytes().all(|b| (b'0'..=b'7').contains(&b)))
+            .then(|| u32::from_str_radix(w, 8).ok())
+            .flatten()
+    };
+    let mut words = detail.split(' ');
+    match protocol {
+        Protocol::Scp => {
+            words.find(|w| *w == "mode")?;
+            octal(words.next()?)
+        }
+        _ if detail.starts_with("->") => None,
+        _ => words.find_map(|w| w.strip_prefix("mode=").and_then(octal)),
+    }
+}
+
 /// A forward request's forward: [`Request::forward`] gives one for every
 /// forward kind, so this is never used; it keeps the record's shape.
 fn unreachable_forward(r: &Request) -> Forward {
@@ -1483,5 +1716,44 @@ mod tests {
         assert!(p.privileged);
         assert!(!process_of("x".into(), "sudoku", true).privileged);
         assert_eq!(process_of("x".into(), "", false).name, None);
+    }
+
+    #[test]
+    fn file_activities() {
+        let sftp = |op, detail| file_action(Protocol::Sftp, op, detail, false);
+        assert_eq!(
+            sftp("open", "WRITE|CREAT|TRUNC mode=0644"),
+            (FileAction::Create, FileType::File)
+        );
+        assert_eq!(sftp("open", "READ"), (FileAction::Open, FileType::File));
+        assert_eq!(sftp("remove", ""), (FileAction::Delete, FileType::File));
+        assert_eq!(sftp("rmdir", ""), (FileAction::Delete, FileType::Folder));
+        assert_eq!(sftp("posix-rename@openssh.com", "").0, FileAction::Rename);
+        assert_eq!(sftp("fsetstat", "").0, FileAction::SetAttributes);
+        assert_eq!(sftp("lstat", "").0, FileAction::GetAttributes);
+        assert_eq!(sftp("statvfs@openssh.com", "").0, FileAction::Other);
+        assert_eq!(
+            file_action(Protocol::Scp, "file", "mode 0640 size 3", false).0,
+            FileAction::Create
+        );
+        assert_eq!(
+            file_action(Protocol::Scp, "file", "mode 0640 size 3", true).0,
+            FileAction::Open
+        );
+        assert_eq!(
+            mode_in(Protocol::Sftp, "WRITE|CREAT|TRUNC mode=0644"),
+            Some(0o644)
+        );
+        assert_eq!(
+            mode_in(
+                Protocol::Sftp,
+                "size=4 uid=1 gid=1 mode=0600 atime=1 mtime=1"
+            ),
+            Some(0o600)
+        );
+        assert_eq!(mode_in(Protocol::Sftp, "size=4 uid=1 gid=1"), None);
+        assert_eq!(mode_in(Protocol::Sftp, "-> /srv/x mode=0777"), None);
+        assert_eq!(mode_in(Protocol::Scp, "mode 0755 size 3"), Some(0o755));
+        assert_eq!(mode_in(Protocol::Scp, "mtime atime 1 0 1 0"), None);
     }
 }
