@@ -507,3 +507,102 @@ fn a_2_gib_file_of_zeros_is_refused_by_the_batch_in_bounded_memory() {
     // The block reader looks for a record's end up to its 64 MiB limit.
     assert!(run.peak_kib < 192 << 10, "peak {} KiB", run.peak_kib);
 }
+
+/// Bytes of the large upload: 96 MiB, more than the 64 MiB held in memory
+/// out of order, written backwards in 32 KiB writes.
+const UPLOAD_BYTES: usize = 96 << 20;
+const WRITE_BYTES: usize = 32 << 10;
+
+/// The upload's bytes (a fixed pseudo-random sequence).
+fn upload_bytes() -> Vec<u8> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    (0..UPLOAD_BYTES)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// A jsonl log of an SFTP session uploading [`upload_bytes`] to
+/// `/srv/big.bin`, the last block first: every write but the first lands
+/// ahead of a gap.
+fn backwards_upload() -> Writer {
+    use base64::Engine;
+    use common::{request, sftp_packet, sftp_string};
+    Box::new(|w: &mut dyn Write| {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        let mut line = |kind: &str, data: &[u8]| {
+            writeln!(
+                w,
+                "{{\"type\":\"{kind}\",\"ts\":\"2023-06-07T17:32:30Z\",\"data\":\"{}\"}}",
+                b64.encode(data)
+            )
+        };
+        line("forward-request", &request("subsystem", "sftp"))?;
+        line("stdin", &sftp_packet(1, None, &3u32.to_be_bytes()))?;
+        line("stdout", &sftp_packet(2, None, &3u32.to_be_bytes()))?;
+        let mut open = sftp_string(b"/srv/big.bin");
+        open.extend_from_slice(&(0x02u32 | 0x08 | 0x10).to_be_bytes());
+        open.extend_from_slice(&0u32.to_be_bytes());
+        line("stdin", &sftp_packet(3, Some(1), &open))?;
+        line("stdout", &sftp_packet(102, Some(1), &sftp_string(b"h")))?;
+        let data = upload_bytes();
+        let mut ok = 0u32.to_be_bytes().to_vec();
+        ok.extend(sftp_string(b""));
+        ok.extend(sftp_string(b""));
+        for (n, offset) in (0..UPLOAD_BYTES).step_by(WRITE_BYTES).rev().enumerate() {
+            let id = 2 + n as u32;
+            let mut body = sftp_string(b"h");
+            body.extend_from_slice(&(offset as u64).to_be_bytes());
+            body.extend(sftp_string(&data[offset..offset + WRITE_BYTES]));
+            line("stdin", &sftp_packet(6, Some(id), &body))?;
+            line("stdout", &sftp_packet(101, Some(id), &ok))?;
+        }
+        line("stdin", &sftp_packet(4, Some(1 << 30), &sftp_string(b"h")))?;
+        line("stdout", &sftp_packet(101, Some(1 << 30), &ok))
+    })
+}
+
+/// A 96 MiB upload sent backwards: `files` hashes it holding 64 MiB in
+/// memory and spilling the rest to a temporary file, `files --extract`
+/// and `convert --to files` write every byte in place holding none, and
+/// the SIEM records hash it like `files`.
+#[test]
+fn a_large_upload_sent_backwards_is_hashed_and_extracted_in_bounded_memory() {
+    use sha2::Digest;
+    let dir = TempDir::new("backwards");
+    let out = dir.path("out");
+    let log = dir.file("0.jsonl", backwards_upload());
+    let want = format!("{:x}", sha2::Sha256::digest(upload_bytes()));
+
+    let run = run_measured(&["files", "--json", &log], None, &out);
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    let listed: serde_json::Value = serde_json::from_slice(&fs::read(&out).unwrap()).unwrap();
+    assert_eq!(listed["sha256"], want.as_str());
+    assert_eq!(listed["size"], UPLOAD_BYTES);
+    eprintln!("files --json: peak {} MiB", run.peak_kib >> 10);
+    assert!(run.peak_kib < 112 << 10, "files: peak {} KiB", run.peak_kib);
+
+    let into = dir.path("x");
+    let run = run_measured(&["files", "--extract", into.to_str().unwrap(), &log], None, &out);
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    let written = fs::read(into.join("0/001-big.bin")).unwrap();
+    assert_eq!(format!("{:x}", sha2::Sha256::digest(&written)), want);
+    eprintln!("files --extract: peak {} MiB", run.peak_kib >> 10);
+    assert!(run.peak_kib < 48 << 10, "--extract: peak {} KiB", run.peak_kib);
+
+    let ocsf = dir.path("o.ndjson");
+    let run = run_measured(
+        &["convert", "--to", "ocsf", &log, "-o", ocsf.to_str().unwrap()],
+        None,
+        &out,
+    );
+    assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
+    let records = fs::read_to_string(&ocsf).unwrap();
+    assert!(records.contains(&want), "no OCSF record has the upload's hash");
+    eprintln!("convert --to ocsf: peak {} MiB", run.peak_kib >> 10);
+    assert!(run.peak_kib < 112 << 10, "ocsf: peak {} KiB", run.peak_kib);
+}

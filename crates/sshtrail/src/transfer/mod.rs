@@ -39,7 +39,7 @@ use std::io::{self, Write};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
@@ -322,8 +322,9 @@ pub enum Found {
 /// How much a decoder holds at most, per file and per channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Bytes of a file that arrived ahead of a gap, held in memory until
-    /// the gap is filled (beyond: spilled to a temporary file).
+    /// Bytes that arrived ahead of a gap, held in memory until the gap is
+    /// filled, across every file of the decoder (beyond: spilled to a
+    /// temporary file).
     pub out_of_order_bytes: u64,
     /// Separate pieces held ahead of gaps, per file (beyond: the file is
     /// reported as not hashable).
@@ -390,6 +391,8 @@ pub struct Storage {
     dir: Option<Arc<Path>>,
     /// Files whose contents are held open at this moment, across channels.
     kept_open: Arc<AtomicUsize>,
+    /// Bytes held in memory ahead of gaps at this moment, across files.
+    held: Arc<AtomicU64>,
 }
 
 impl Storage {
@@ -399,7 +402,7 @@ impl Storage {
         Storage {
             keep_contents: true,
             dir: dir.map(Arc::from),
-            kept_open: Arc::default(),
+            ..Storage::default()
         }
     }
 
@@ -479,6 +482,42 @@ impl Content {
 /// The buffer bytes are read back through.
 const COPY_BUFFER: usize = 256 << 10;
 
+/// Bytes a file holds in memory, counted in the decoder's pool (given back
+/// when dropped).
+#[derive(Debug)]
+struct Held {
+    bytes: u64,
+    pool: Arc<AtomicU64>,
+}
+
+impl Held {
+    /// Takes `n` more bytes if the pool stays within `limit`.
+    fn take(&mut self, n: u64, limit: u64) -> bool {
+        let taken = self
+            .pool
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                held.checked_add(n).filter(|&total| total <= limit)
+            })
+            .is_ok();
+        if taken {
+            self.bytes += n;
+        }
+        taken
+    }
+
+    fn give_back(&mut self, n: u64) {
+        let n = n.min(self.bytes);
+        self.bytes -= n;
+        self.pool.fetch_sub(n, Ordering::Relaxed);
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        self.pool.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
 /// A piece of a file that arrived ahead of a gap.
 #[derive(Debug)]
 enum Piece {
@@ -508,7 +547,7 @@ enum Strategy {
         /// Pieces ahead of `contiguous`, by offset.
         ahead: BTreeMap<u64, Piece>,
         /// Bytes of the pieces held in memory.
-        in_memory: u64,
+        in_memory: Held,
         /// Pieces past the memory limit, each at its own offset.
         spill: Option<File>,
     },
@@ -610,17 +649,20 @@ impl Assembler {
             limits,
             storage: storage.clone(),
             end: 0,
-            strategy: strategy.unwrap_or_else(Self::stream),
+            strategy: strategy.unwrap_or_else(|| Self::stream(storage)),
             unhashable: why_not_kept,
         }
     }
 
-    fn stream() -> Strategy {
+    fn stream(storage: &Storage) -> Strategy {
         Strategy::Stream {
             hasher: Sha256::new(),
             contiguous: 0,
             ahead: BTreeMap::new(),
-            in_memory: 0,
+            in_memory: Held {
+                bytes: 0,
+                pool: storage.held.clone(),
+            },
             spill: None,
         }
     }
@@ -727,8 +769,7 @@ impl Assembler {
                 self.limits.out_of_order_chunks
             ));
         }
-        if *in_memory + data.len() as u64 <= self.limits.out_of_order_bytes {
-            *in_memory += data.len() as u64;
+        if in_memory.take(data.len() as u64, self.limits.out_of_order_bytes) {
             ahead.insert(offset, Piece::Memory(data.to_vec()));
             return Ok(());
         }
@@ -752,7 +793,7 @@ impl Assembler {
         hasher: &mut Sha256,
         contiguous: &mut u64,
         ahead: &mut BTreeMap<u64, Piece>,
-        in_memory: &mut u64,
+        in_memory: &mut Held,
         spill: Option<&File>,
     ) -> Result<(), String> {
         while let Some(entry) = ahead.first_entry() {
@@ -763,7 +804,7 @@ impl Assembler {
             let len = piece.len();
             match piece {
                 Piece::Memory(d) => {
-                    *in_memory -= d.len() as u64;
+                    in_memory.give_back(d.len() as u64);
                     hasher.update(&d);
                 }
                 Piece::Spilled(len) => {
@@ -783,7 +824,7 @@ impl Assembler {
             self.unhashable = Some(why);
         }
         // Nothing held is of use any more.
-        self.strategy = Self::stream();
+        self.strategy = Self::stream(&self.storage);
     }
 
     /// The ranges of `0..size` never seen (none listed once pieces were
@@ -1001,11 +1042,15 @@ impl ChannelSink for TransferDecoder {
                 line,
                 ..
             } => {
-                let (limits, storage) = (self.limits, &self.storage);
-                let decoder = self
-                    .channels
-                    .entry(ev.channel.context.clone())
-                    .or_insert_with(|| Self::decoder_for(ev.channel, limits, storage));
+                // Found without cloning the channel's id: data events of
+                // every channel come through here.
+                if !self.channels.contains_key(&ev.channel.context) {
+                    let decoder = Self::decoder_for(ev.channel, self.limits, &self.storage);
+                    self.channels.insert(ev.channel.context.clone(), decoder);
+                }
+                let Some(decoder) = self.channels.get_mut(&ev.channel.context) else {
+                    return Ok(());
+                };
                 let at = At { line, ts };
                 match decoder {
                     ChannelDecoder::None => {}
@@ -1082,10 +1127,34 @@ mod tests {
         else {
             panic!("contents are not kept here")
         };
-        assert_eq!((*in_memory, spill.is_some()), (0, true));
+        assert_eq!((in_memory.bytes, spill.is_some()), (0, true));
         let done = a.finish(1000);
         assert_eq!(done.sha256, Some(sha(&data)));
         assert_eq!(done.unhashable, None);
+    }
+
+    #[test]
+    fn the_memory_limit_holds_across_the_files_of_a_decoder() {
+        let limits = Limits {
+            out_of_order_bytes: 10,
+            ..Limits::default()
+        };
+        let storage = Storage::default();
+        let mut first = Assembler::new(limits, &storage);
+        let mut second = Assembler::new(limits, &storage);
+        first.add(8, &[1; 8]);
+        second.add(8, &[2; 8]);
+        let spilled = |a: &Assembler| matches!(&a.strategy, Strategy::Stream { spill, .. } if spill.is_some());
+        assert!(!spilled(&first) && spilled(&second));
+        assert_eq!(storage.held.load(Ordering::Relaxed), 8);
+        // What a file held is given back when it ends.
+        first.add(0, &[1; 8]);
+        assert_eq!(storage.held.load(Ordering::Relaxed), 0);
+        second.add(0, &[2; 8]);
+        let done = second.finish(16);
+        assert_eq!(done.sha256, Some(sha(&[2; 16])));
+        drop(first);
+        assert_eq!(storage.held.load(Ordering::Relaxed), 0);
     }
 
     #[test]
