@@ -333,7 +333,8 @@ fn transfers(t: &mut String, ch: &ChannelSummary) {
         let entry = match (&f.entry, &f.entry_name) {
             (Some(id), _) => format!("transferred_files {id}"),
             (None, Some(name)) => format!("transferred_files entry {name} (no id)"),
-            (None, None) => "no transferred_files entry".into(),
+            (None, None) if f.metadata_lists_files => "no transferred_files entry".into(),
+            (None, None) => "not checked: the metadata lists no transferred_files".into(),
         };
         let mut facts = vec![entry];
         facts.extend(f.differences.iter().cloned());

@@ -441,6 +441,16 @@ fn inspect_lists_each_recorded_file_with_its_transferred_files_entry() {
         }
         assert!(text.contains("    integrity ok: "), "{text}");
     }
+    // Without metadata the files are listed, unchecked.
+    let (_dir, conn) = real_connection(TRANSFERS[1].0, "hex", false);
+    let o = sshtrail(&["inspect", conn.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("    file     upload 70000 bytes  1bfbba29ac2931c1292fe1f75bcbe6568c8823efccafb307e2e950d011621e4d  uploaded.tar  complete\n             not checked: the metadata lists no transferred_files\n"),
+        "{text}"
+    );
+    assert!(text.contains("    integrity unknown: "), "{text}");
     let (_dir, conn) = real_connection(TRANSFERS[0].0, "hex", true);
     let text = String::from_utf8(sshtrail(&["inspect", conn.to_str().unwrap()]).stdout).unwrap();
     assert!(

@@ -108,6 +108,9 @@ pub struct CheckedFile {
     pub differences: Vec<String>,
     /// The kept copy, when the connection folder has one.
     pub stored_copy: Option<StoredCopy>,
+    /// Whether the metadata lists the channel's transferred files at all
+    /// (when not, `entry` is `None` and nothing was compared).
+    pub metadata_lists_files: bool,
     #[serde(skip)]
     entry_index: Option<usize>,
     #[serde(skip)]
@@ -313,6 +316,7 @@ impl ChannelFileCheck {
             entry_name: None,
             differences: Vec::new(),
             stored_copy: None,
+            metadata_lists_files: self.listed,
             entry_index: None,
             digest: f.sha256,
             dir: f.direction,
