@@ -573,6 +573,21 @@ impl ChannelFileCheck {
     }
 }
 
+/// The connection folder of the metadata file `meta`: the folder holding
+/// it, or for `<connection_id>.json` beside a folder `<connection_id>/`
+/// (docs/FORMAT.md section 5), that folder.
+pub fn connection_folder(meta: &Path) -> Option<PathBuf> {
+    let parent = meta.parent()?;
+    let stem = meta.file_stem()?;
+    if meta.file_name()? != crate::archive::CONNECTION_FILE {
+        let beside = parent.join(stem);
+        if std::fs::symlink_metadata(&beside).is_ok_and(|m| m.is_dir()) {
+            return Some(beside);
+        }
+    }
+    Some(parent.to_path_buf())
+}
+
 /// The kept copy `dir/files/id`, hashed, when there is one. `id` must be a
 /// safe file name; neither `files` nor the copy may be a symbolic link.
 fn stored_copy(dir: &Path, id: &str) -> Option<StoredCopy> {
@@ -675,7 +690,7 @@ impl FileChecker {
 impl ChannelSink for FileChecker {
     fn connection_start(&mut self, conn: &ConnectionRef<'_>) -> io::Result<()> {
         self.meta = conn.meta.cloned();
-        self.dir = conn.meta_path.and_then(Path::parent).map(Path::to_path_buf);
+        self.dir = conn.meta_path.and_then(connection_folder);
         self.decoder.connection_start(conn)
     }
 

@@ -360,3 +360,27 @@ fn a_kept_files_folder_is_never_taken_for_logs() {
         assert_eq!(logs, ["0.jsonl"]);
     }
 }
+
+#[test]
+fn metadata_beside_the_connection_folder_finds_its_kept_copies_inside() {
+    // `<id>.json` beside `<id>/0.jsonl` and `<id>/files/<file id>`.
+    let (tmp, conn) = copy(SCP_UPLOAD);
+    std::fs::rename(
+        conn.join("connection.json"),
+        tmp.path().join(format!("{SCP_UPLOAD}.json")),
+    )
+    .unwrap();
+    let id = "4d992b67-e427-5c2c-a659-95ad5eaef9de";
+    std::fs::create_dir_all(conn.join("files")).unwrap();
+    std::fs::write(conn.join("files").join(id), uploaded_tar()).unwrap();
+    let r = check(&conn);
+    assert_eq!(r.files[0].entry.as_deref(), Some(id));
+    assert_eq!(
+        r.files[0].stored_copy.as_ref().map(|c| c.verdict),
+        Some("matches")
+    );
+    assert_eq!(
+        sshtrail::crosscheck::connection_folder(&conn.join("connection.json")),
+        Some(conn.clone())
+    );
+}
