@@ -5,8 +5,9 @@ use std::io::Write;
 
 use clap::Args;
 use sshtrail::channel::{
-    direction_name, ChannelSummary, ConnectionSummary, Outcome, SummaryCollector, Verdict,
+    direction_name, ChannelSummary, ConnectionSummary, Outcome, SummaryCollector, Tee, Verdict,
 };
+use sshtrail::crosscheck::FileChecker;
 use sshtrail::time::{human_duration, parse_rfc3339, reformat_rfc3339};
 
 use crate::cli::args::Inputs;
@@ -30,21 +31,26 @@ pub fn run(args: InspectArgs) -> CommandResult {
     let mut rep = Reporter::default();
     let archive = input::open(&args.inputs.paths, &mut rep);
     let mut summaries = SummaryCollector::default();
+    // The files of sftp and scp channels, checked against the metadata's
+    // transferred_files and the kept copies beside it.
+    let mut files = FileChecker::default();
     if let Err(e) = input::replay(
         &archive,
         args.inputs.format.to_format(),
-        &mut summaries,
+        &mut Tee(vec![&mut summaries, &mut files]),
         &mut rep,
     ) {
         return rep.output_failed(&e);
     }
+    let mut connections = summaries.into_connections();
+    for ch in connections.iter_mut().flat_map(|c| c.channels.iter_mut()) {
+        if let Some(report) = files.report(&ch.context) {
+            ch.add_file_report(report.clone());
+        }
+    }
     // A connection none of whose logs could be opened has nothing to show:
     // its error says it all.
-    let known: Vec<&ConnectionSummary> = summaries
-        .connections()
-        .iter()
-        .filter(|c| !c.is_unknown())
-        .collect();
+    let known: Vec<&ConnectionSummary> = connections.iter().filter(|c| !c.is_unknown()).collect();
     let out = if args.json {
         let doc = serde_json::json!({ "connections": known });
         format!("{doc}\n")
@@ -64,8 +70,7 @@ pub fn run(args: InspectArgs) -> CommandResult {
     }
     // A log that disagrees with the gateway's metadata fails the run; one
     // that cannot be checked (no metadata) does not.
-    let mismatch = summaries
-        .connections()
+    let mismatch = connections
         .iter()
         .flat_map(|c| c.channels.iter().chain(&c.global))
         .any(|ch| ch.integrity.verdict == Verdict::Mismatch);
@@ -244,6 +249,7 @@ fn describe(t: &mut String, conn: &ConnectionSummary) {
         if !ch.signals.is_empty() {
             let _ = person_line!(t, "    signals  {}", ch.signals.join(" "));
         }
+        transfers(t, ch);
         undecoded_and_integrity(t, ch);
     }
     t.push('\n');
@@ -308,6 +314,41 @@ fn forwards(t: &mut String, ch: &ChannelSummary) {
             "    forward  {what} by {}  {outcome}",
             direction_name(f.direction)
         );
+    }
+}
+
+/// The files moved over the channel, each with its transferred_files
+/// entry and kept copy.
+fn transfers(t: &mut String, ch: &ChannelSummary) {
+    for f in &ch.files {
+        let _ = person_line!(
+            t,
+            "    file     {} {} bytes  {}  {}  {}",
+            f.direction,
+            f.size,
+            f.sha256.as_deref().unwrap_or("(no sha256)"),
+            f.path,
+            if f.complete { "complete" } else { "incomplete" }
+        );
+        let entry = match (&f.entry, &f.entry_name) {
+            (Some(id), _) => format!("transferred_files {id}"),
+            (None, Some(name)) => format!("transferred_files entry {name} (no id)"),
+            (None, None) if f.metadata_lists_files => "no transferred_files entry".into(),
+            (None, None) => "not checked: the metadata lists no transferred_files".into(),
+        };
+        let mut facts = vec![entry];
+        facts.extend(f.differences.iter().cloned());
+        if let Some(c) = &f.stored_copy {
+            facts.push(match c.verdict {
+                "matches" => format!("stored copy {} matches", c.path),
+                "differs" => format!("stored copy {} differs", c.path),
+                v => format!("stored copy {} {v}", c.path),
+            });
+        }
+        let _ = person_line!(t, "             {}", facts.join("; "));
+    }
+    if ch.files_unlisted > 0 {
+        let _ = person_line!(t, "    files    {} more not listed", ch.files_unlisted);
     }
 }
 

@@ -587,22 +587,111 @@ fn a_large_upload_sent_backwards_is_hashed_and_extracted_in_bounded_memory() {
     assert!(run.peak_kib < 112 << 10, "files: peak {} KiB", run.peak_kib);
 
     let into = dir.path("x");
-    let run = run_measured(&["files", "--extract", into.to_str().unwrap(), &log], None, &out);
+    let run = run_measured(
+        &["files", "--extract", into.to_str().unwrap(), &log],
+        None,
+        &out,
+    );
     assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
     let written = fs::read(into.join("0/001-big.bin")).unwrap();
     assert_eq!(format!("{:x}", sha2::Sha256::digest(&written)), want);
     eprintln!("files --extract: peak {} MiB", run.peak_kib >> 10);
-    assert!(run.peak_kib < 48 << 10, "--extract: peak {} KiB", run.peak_kib);
+    assert!(
+        run.peak_kib < 48 << 10,
+        "--extract: peak {} KiB",
+        run.peak_kib
+    );
 
     let ocsf = dir.path("o.ndjson");
     let run = run_measured(
-        &["convert", "--to", "ocsf", &log, "-o", ocsf.to_str().unwrap()],
+        &[
+            "convert",
+            "--to",
+            "ocsf",
+            &log,
+            "-o",
+            ocsf.to_str().unwrap(),
+        ],
         None,
         &out,
     );
     assert_eq!(run.status.code(), Some(0), "{}", run.stderr);
     let records = fs::read_to_string(&ocsf).unwrap();
-    assert!(records.contains(&want), "no OCSF record has the upload's hash");
+    assert!(
+        records.contains(&want),
+        "no OCSF record has the upload's hash"
+    );
     eprintln!("convert --to ocsf: peak {} MiB", run.peak_kib >> 10);
     assert!(run.peak_kib < 112 << 10, "ocsf: peak {} KiB", run.peak_kib);
+}
+
+/// An `scp -t` channel receiving 400,000 one-byte files, in hex: the exec
+/// request, then stdin records of 1,000 files each with their
+/// acknowledgements.
+fn many_scp_files() -> Writer {
+    fn hex(bytes: &[u8]) -> String {
+        bytes.iter().map(|b| format!("{b:02x}")).collect()
+    }
+    Box::new(|w: &mut dyn Write| {
+        let (name, arg) = ("exec", "scp -t d");
+        let mut req = vec![98, 0, 0, 0, 0];
+        req.extend_from_slice(&(name.len() as u32).to_be_bytes());
+        req.extend_from_slice(name.as_bytes());
+        req.push(1);
+        req.extend_from_slice(&(arg.len() as u32).to_be_bytes());
+        req.extend_from_slice(arg.as_bytes());
+        writeln!(w, "2023-06-07T17:32:29Z forward-request {}", hex(&req))?;
+        writeln!(w, "2023-06-07T17:32:30Z stdout 00")?;
+        let acks = hex(&[0; 2000]);
+        for chunk in 0..400 {
+            let mut data = Vec::new();
+            for i in 0..1000 {
+                data.extend_from_slice(format!("C0644 1 f{}\nx\0", chunk * 1000 + i).as_bytes());
+            }
+            writeln!(w, "2023-06-07T17:32:30Z stdin {}", hex(&data))?;
+            writeln!(w, "2023-06-07T17:32:30Z stdout {acks}")?;
+        }
+        Ok(())
+    })
+}
+
+/// `inspect` lists the first 10,000 files of a channel and counts the
+/// rest: 400,000 transfers do not grow its memory with their number (kept
+/// whole, they took over 200 MiB for people and gigabytes as JSON).
+#[test]
+fn inspect_of_many_transferred_files_stays_in_bounded_memory() {
+    let dir = TempDir::new("many-files");
+    let input = dir.file("0.hex", many_scp_files());
+    let out = dir.path("stdout");
+    let run = run_limited(&["inspect", &input], None, &out, Some(4 << 30));
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{:?} {}",
+        run.status,
+        run.stderr
+    );
+    assert_eq!(count_in(&out, b"    file     upload 1 bytes"), 10_000);
+    assert_eq!(count_in(&out, b"    files    390000 more not listed\n"), 1);
+    eprintln!("inspect of 400,000 files: peak {} MiB", run.peak_kib >> 10);
+    assert!(run.peak_kib < 48 << 10, "peak {} KiB", run.peak_kib);
+
+    // JSON builds its document whole: the 10,000 files listed weigh more.
+    let run = run_limited(&["inspect", "--json", &input], None, &out, Some(4 << 30));
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "{:?} {}",
+        run.status,
+        run.stderr
+    );
+    let v: serde_json::Value = serde_json::from_slice(&fs::read(&out).unwrap()).unwrap();
+    let ch = &v["connections"][0]["channels"][0];
+    assert_eq!(ch["files"].as_array().unwrap().len(), 10_000);
+    assert_eq!(ch["files_unlisted"], 390_000);
+    eprintln!(
+        "inspect --json of 400,000 files: peak {} MiB",
+        run.peak_kib >> 10
+    );
+    assert!(run.peak_kib < 160 << 10, "peak {} KiB", run.peak_kib);
 }

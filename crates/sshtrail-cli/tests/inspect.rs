@@ -382,3 +382,230 @@ fn repeated_requests_are_counted() {
         "each request is still listed"
     );
 }
+
+/// The four recordings that move files, with the entry ids their
+/// `connection.json` lists for channel 0.
+const TRANSFERS: [(&str, &[&str]); 4] = [
+    (
+        "a5a03a75-f761-49d2-8309-4dbae79f38f1",
+        &[
+            "7df59a9e-378a-5abb-8938-d83f22658f74",
+            "17812f85-0623-5be9-876a-925a4f210126",
+            "6f15aeb5-3cd5-5d51-a681-df870b27fd82",
+        ],
+    ),
+    (
+        "6be2d65f-23b2-471f-9b36-6f698b1dfc60",
+        &["4d992b67-e427-5c2c-a659-95ad5eaef9de"],
+    ),
+    (
+        "fa5f783f-3bc3-46cd-b704-7dbdfd51f115",
+        &[
+            "add8c129-0b9b-539e-9de3-3f89962fda4d",
+            "5816dbe8-b9d7-569e-8ff3-f127c5821896",
+        ],
+    ),
+    (
+        "bf5e427e-375f-434a-8cb1-5c841e5b671e",
+        &["6d355c7a-055d-553b-95a0-f4fbe1547d42"],
+    ),
+];
+
+#[test]
+fn inspect_lists_each_recorded_file_with_its_transferred_files_entry() {
+    for (id, entries) in TRANSFERS {
+        let (_dir, conn) = real_connection(id, "jsonl", true);
+        let o = sshtrail(&["inspect", "--json", conn.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "{id}");
+        let ch = &json(&o)["connections"][0]["channels"][0];
+        assert_eq!(
+            ch["integrity"]["verdict"], "ok",
+            "{id}: {}",
+            ch["integrity"]
+        );
+        let files = ch["files"].as_array().unwrap();
+        let matched: Vec<&str> = files.iter().map(|f| f["entry"].as_str().unwrap()).collect();
+        assert_eq!(matched, entries, "{id}");
+        for f in files {
+            assert_eq!(f["differences"], serde_json::json!([]), "{f}");
+            assert_eq!(f["complete"], true, "{f}");
+            assert_eq!(f["sha256"].as_str().unwrap().len(), 64, "{f}");
+        }
+        let o = sshtrail(&["inspect", conn.to_str().unwrap()]);
+        let text = String::from_utf8(o.stdout).unwrap();
+        for e in entries {
+            assert!(
+                text.contains(&format!("             transferred_files {e}\n")),
+                "{text}"
+            );
+        }
+        assert!(text.contains("    integrity ok: "), "{text}");
+    }
+    // Without metadata the files are listed, unchecked.
+    let (_dir, conn) = real_connection(TRANSFERS[1].0, "hex", false);
+    let o = sshtrail(&["inspect", conn.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains("    file     upload 70000 bytes  1bfbba29ac2931c1292fe1f75bcbe6568c8823efccafb307e2e950d011621e4d  uploaded.tar  complete\n             not checked: the metadata lists no transferred_files\n"),
+        "{text}"
+    );
+    assert!(text.contains("    integrity unknown: "), "{text}");
+    let (_dir, conn) = real_connection(TRANSFERS[0].0, "hex", true);
+    let text = String::from_utf8(sshtrail(&["inspect", conn.to_str().unwrap()]).stdout).unwrap();
+    assert!(
+        text.contains("    file     upload 150000 bytes  296e420974aa9e8288b052f20c4076480ea0089235795d7e59382373969e53ed  /tmp/realtrail-run/home/trailuser/evidence/blob.bin  complete\n"),
+        "{text}"
+    );
+}
+
+fn edit_meta(conn: &std::path::Path, f: impl FnOnce(&mut serde_json::Value)) {
+    let path = conn.join("connection.json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    f(&mut v);
+    std::fs::write(&path, serde_json::to_vec(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn inspect_names_where_the_files_and_their_metadata_disagree() {
+    let (_dir, conn) = real_connection(TRANSFERS[2].0, "jsonl", true);
+    edit_meta(&conn, |v| {
+        let list = v["trail"]["channels"][0]["transferred_files"]
+            .as_array_mut()
+            .unwrap();
+        list[0]["payload_size"] = 3001.into();
+        list.remove(1);
+    });
+    let o = sshtrail(&["inspect", "--json", conn.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1), "a mismatch fails the run");
+    let ch = &json(&o)["connections"][0]["channels"][0];
+    assert_eq!(ch["integrity"]["verdict"], "mismatch");
+    let problems: Vec<&str> = ch["integrity"]["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            "download logs/db.log: no transferred_files entry for this download of 3500 bytes (line 11)",
+            "download logs/app.log: 3000 bytes recovered but transferred_files[0] (5816dbe8-b9d7-569e-8ff3-f127c5821896, logs/app.log)'s payload_size is 3001",
+        ]
+    );
+    let text = String::from_utf8(sshtrail(&["inspect", conn.to_str().unwrap()]).stdout).unwrap();
+    assert!(
+        text.contains("             no transferred_files entry; no transferred_files entry for this download of 3500 bytes (line 11)\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("    integrity mismatch: download logs/db.log: no transferred_files entry"),
+        "{text}"
+    );
+}
+
+/// The bytes of the file `scp -t` received in the upload recording: the
+/// 70000 bytes of stdin after its `C0640 70000 payload.tar` record.
+fn uploaded_bytes(log: &std::path::Path) -> Vec<u8> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut stdin = Vec::new();
+    for l in std::fs::read_to_string(log).unwrap().lines() {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        if v["type"] == "stdin" {
+            stdin.extend(b64.decode(v["data"].as_str().unwrap()).unwrap());
+        }
+    }
+    let record = b"C0640 70000 payload.tar\n";
+    let at = stdin
+        .windows(record.len())
+        .position(|w| w == record)
+        .unwrap()
+        + record.len();
+    stdin[at..at + 70_000].to_vec()
+}
+
+#[test]
+fn inspect_compares_kept_copies_with_the_recovered_files() {
+    let (_dir, conn) = real_connection(TRANSFERS[1].0, "jsonl", true);
+    let id = TRANSFERS[1].1[0];
+    let copy = conn.join("files").join(id);
+    std::fs::create_dir_all(conn.join("files")).unwrap();
+    let good = uploaded_bytes(&conn.join("0.jsonl"));
+    std::fs::write(&copy, &good).unwrap();
+    let o = sshtrail(&["inspect", conn.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains(&format!(
+            "             transferred_files {id}; stored copy files/{id} matches\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("stored copy files/{id} matches the recovered uploaded.tar: 70000 bytes, SHA-256 1bfbba29ac2931c1292fe1f75bcbe6568c8823efccafb307e2e950d011621e4d")),
+        "{text}"
+    );
+    let o = sshtrail(&["inspect", "--json", conn.to_str().unwrap()]);
+    let f = &json(&o)["connections"][0]["channels"][0]["files"][0];
+    assert_eq!(f["stored_copy"]["verdict"], "matches");
+
+    let mut bad = good;
+    bad[0] ^= 0xff;
+    std::fs::write(&copy, &bad).unwrap();
+    let o = sshtrail(&["inspect", conn.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        text.contains(&format!(
+            "             transferred_files {id}; stored copy files/{id} differs\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("integrity mismatch: stored copy files/{id} differs from the recovered uploaded.tar: 70000 bytes, SHA-256 ")),
+        "{text}"
+    );
+}
+
+#[test]
+fn hostile_transferred_files_never_panic_nor_reach_outside() {
+    let (dir, conn) = real_connection(TRANSFERS[3].0, "jsonl", true);
+    std::fs::write(dir.path().join("secret"), b"do not read").unwrap();
+    edit_meta(&conn, |v| {
+        let list = v["trail"]["channels"][0]["transferred_files"]
+            .as_array_mut()
+            .unwrap();
+        list[0]["id"] = "../secret".into();
+        list[0]["payload_size"] = serde_json::json!(1e300);
+        list.push(serde_json::json!({"id": "..", "name": "../../config.yaml", "direction": 18446744073709551615u64,
+            "payload_size": -5, "open_time": "9999-99-99T99:99:99Z", "close_time": {}, "closed": 1, "status": []}));
+        list.push(serde_json::json!([["nested"]]));
+        v["trail"]["channels"][0]["id"] = serde_json::json!(0);
+    });
+    for args in [&["inspect"][..], &["inspect", "--json"][..]] {
+        let mut a = args.to_vec();
+        a.push(conn.to_str().unwrap());
+        let o = sshtrail(&a);
+        // The entries that match no file make a mismatch.
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        let out = String::from_utf8(o.stdout).unwrap();
+        assert!(!out.contains("do not read"));
+        assert!(out.contains("transferred_files[1] (.., ../../config.yaml) (18446744073709551615 (not a known code), ? bytes) has no recovered file"), "{out}");
+    }
+    let o = sshtrail(&["inspect", "--json", conn.to_str().unwrap()]);
+    let unchecked = json(&o)["connections"][0]["channels"][0]["integrity"]["unchecked"].to_string();
+    for said in [
+        "transferred_files[0] (../secret, config.yaml): the id is not one safe file name, its kept copy is not looked for",
+        "transferred_files[0] (../secret, config.yaml): payload_size has a value of the wrong type",
+        "transferred_files[1] (.., ../../config.yaml): the id is not one safe file name",
+        "transferred_files[2] (no id, no name) is not an object",
+    ] {
+        assert!(unchecked.contains(said), "{said}: {unchecked}");
+    }
+}

@@ -85,6 +85,167 @@ pub struct TrailChannel {
     pub bytes_server_to_client: Option<u64>,
     /// The trail file.
     pub protocol_file: Option<ProtocolFile>,
+    /// The files the gateway saw moving over the channel (and may have
+    /// kept); `None` when the metadata has no such list. A value of the
+    /// wrong type in an entry never fails the parse: the entry says which
+    /// field it could not read (see [`TransferredFile::unreadable`]).
+    #[serde(deserialize_with = "lenient_files")]
+    pub transferred_files: Option<Vec<TransferredFile>>,
+}
+
+/// `direction` of a `transferred_files[]` entry. Inferred, not verified
+/// against a gateway (docs/FORMAT.md section 5): `2` is client to server,
+/// `1` server to client, as `protocol_file.direction` is read. Any other
+/// number is kept as it was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileDirection {
+    /// `1`: server to client (a download).
+    ServerToClient,
+    /// `2`: client to server (an upload).
+    ClientToServer,
+    /// Any other number, as written.
+    Other(serde_json::Number),
+}
+
+impl FileDirection {
+    /// The code as written (`1`, `2`, `7`, `-1`, `2.5`).
+    pub fn code(&self) -> String {
+        match self {
+            FileDirection::ServerToClient => "1".into(),
+            FileDirection::ClientToServer => "2".into(),
+            FileDirection::Other(n) => n.to_string(),
+        }
+    }
+}
+
+/// One entry of `trail.channels[].transferred_files`: a file the gateway
+/// saw moving over the channel. Every field is optional; one of the wrong
+/// type is `None` and named in [`TransferredFile::unreadable`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TransferredFile {
+    /// The gateway's file id: the name of its stored copy under
+    /// `<connection folder>/files/` (only when it is a safe file name, see
+    /// [`is_safe_file_id`]).
+    pub id: Option<String>,
+    /// The file's path, as the gateway names it (a suffix of the remote
+    /// path: `evidence/blob.bin`).
+    pub name: Option<String>,
+    /// Where in the file the transfer began (0 for whole files).
+    pub offset: Option<u64>,
+    /// Which way it moved.
+    pub direction: Option<FileDirection>,
+    /// When the gateway began seeing it (RFC 3339).
+    pub open_time: Option<String>,
+    /// When it stopped (RFC 3339).
+    pub close_time: Option<String>,
+    /// The bytes the gateway saw.
+    pub payload_size: Option<u64>,
+    /// Whether the gateway closed it.
+    pub closed: Option<bool>,
+    /// `OK`, or what went wrong.
+    pub status: Option<String>,
+    /// The fields present with a value of the wrong type (`payload_size`
+    /// given as text, a number beyond `u64`), or `(entry)` when the entry
+    /// is not an object.
+    pub unreadable: Vec<String>,
+}
+
+impl TransferredFile {
+    /// Reads an entry from any JSON value, never failing.
+    ///
+    /// ```
+    /// use sshtrail::connection::{FileDirection, TransferredFile};
+    /// let v = serde_json::json!({"id": "f1", "direction": 2, "payload_size": "big"});
+    /// let f = TransferredFile::from_value(&v);
+    /// assert_eq!(f.direction, Some(FileDirection::ClientToServer));
+    /// assert_eq!((f.payload_size, f.unreadable), (None, vec!["payload_size".to_string()]));
+    /// ```
+    pub fn from_value(v: &serde_json::Value) -> TransferredFile {
+        use serde_json::Value;
+        let mut f = TransferredFile::default();
+        let Some(obj) = v.as_object() else {
+            f.unreadable.push("(entry)".into());
+            return f;
+        };
+        let mut bad = Vec::new();
+        let mut text = |key: &str| match obj.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(s.clone()),
+            Some(Value::Number(n)) if key == "id" => Some(n.to_string()),
+            Some(_) => {
+                bad.push(key.to_string());
+                None
+            }
+        };
+        f.id = text("id");
+        f.name = text("name");
+        f.open_time = text("open_time");
+        f.close_time = text("close_time");
+        f.status = text("status");
+        let mut number = |key: &str| match obj.get(key) {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
+            Some(_) => {
+                bad.push(key.to_string());
+                None
+            }
+        };
+        f.offset = number("offset");
+        f.payload_size = number("payload_size");
+        f.direction = match obj.get("direction") {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) => Some(match n.as_u64() {
+                Some(1) => FileDirection::ServerToClient,
+                Some(2) => FileDirection::ClientToServer,
+                _ => FileDirection::Other(n.clone()),
+            }),
+            Some(_) => {
+                bad.push("direction".into());
+                None
+            }
+        };
+        f.closed = match obj.get("closed") {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(_) => {
+                bad.push("closed".into());
+                None
+            }
+        };
+        f.unreadable = bad;
+        f
+    }
+}
+
+/// Whether `id` may name a file under `files/`: one path component of
+/// ASCII letters, digits, `-`, `_` and `.`, not starting with a dot, at most
+/// 255 bytes. A UUID is; `../x`, `a/b`, `.` and `` are not.
+///
+/// ```
+/// use sshtrail::connection::is_safe_file_id;
+/// assert!(is_safe_file_id("7df59a9e-378a-5abb-8938-d83f22658f74"));
+/// assert!(!is_safe_file_id("../connection.json") && !is_safe_file_id("..") && !is_safe_file_id(""));
+/// ```
+pub fn is_safe_file_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 255
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+fn lenient_files<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Vec<TransferredFile>>, D::Error> {
+    Ok(match Option::<serde_json::Value>::deserialize(d)? {
+        Some(serde_json::Value::Array(items)) => {
+            Some(items.iter().map(TransferredFile::from_value).collect())
+        }
+        // Not a list: the one entry says so.
+        Some(serde_json::Value::Null) | None => None,
+        Some(other) => Some(vec![TransferredFile::from_value(&other)]),
+    })
 }
 
 /// `protocol_file` of a trail channel.
@@ -282,5 +443,62 @@ mod tests {
             (Some("conn-a"), "3")
         );
         assert!(!is_uuid("30187a8e-7d54-538d-8116-f03995b6228"));
+    }
+
+    #[test]
+    fn transferred_files_are_typed_and_hostile_values_are_named() {
+        let c = Connection::from_json(
+            br#"{"trail":{"channels":[{"id":"0","transferred_files":[
+            {"id":"f1","name":"a/b.bin","offset":0,"direction":2,"open_time":"2026-12-01T00:00:40Z","close_time":"2026-12-01T00:00:41Z","payload_size":5,"closed":true,"status":"OK"},
+            {"id":"../../etc/passwd","name":{"x":1},"direction":7,"payload_size":1e300,"offset":-1,"closed":"yes","status":5},
+            {"direction":18446744073709551616,"payload_size":18446744073709551615},
+            {"direction":"2","payload_size":"5"},
+            5, null],"extra":1},
+            {"id":"1","transferred_files":"nope"},{"id":"2"}]}}"#,
+        )
+        .unwrap();
+        let files = c.channel("0").unwrap().transferred_files.as_ref().unwrap();
+        assert_eq!(files.len(), 6);
+        assert_eq!(files[0].direction, Some(FileDirection::ClientToServer));
+        assert_eq!(
+            (
+                files[0].payload_size,
+                files[0].closed,
+                files[0].name.as_deref()
+            ),
+            (Some(5), Some(true), Some("a/b.bin"))
+        );
+        assert!(files[0].unreadable.is_empty());
+        assert_eq!(
+            files[1]
+                .direction
+                .as_ref()
+                .map(FileDirection::code)
+                .as_deref(),
+            Some("7")
+        );
+        assert_eq!(
+            files[1].unreadable,
+            ["name", "status", "offset", "payload_size", "closed"]
+        );
+        assert_eq!(files[1].id.as_deref(), Some("../../etc/passwd"));
+        assert!(!is_safe_file_id(files[1].id.as_deref().unwrap()));
+        assert!(matches!(files[2].direction, Some(FileDirection::Other(_))));
+        assert_eq!(files[2].payload_size, Some(u64::MAX));
+        assert_eq!(files[3].unreadable, ["payload_size", "direction"]);
+        assert_eq!(files[4].unreadable, ["(entry)"]);
+        assert_eq!(
+            files[5],
+            TransferredFile {
+                unreadable: vec!["(entry)".into()],
+                ..TransferredFile::default()
+            }
+        );
+        let one = c.channel("1").unwrap().transferred_files.as_ref().unwrap();
+        assert_eq!(one[0].unreadable, ["(entry)"]);
+        assert_eq!(c.channel("2").unwrap().transferred_files, None);
+        for bad in ["", ".", "..", "a/b", "a\\b", ".hidden", "x\u{0}y", "é"] {
+            assert!(!is_safe_file_id(bad), "{bad:?}");
+        }
     }
 }

@@ -43,6 +43,7 @@ pub mod archive;
 pub mod channel;
 pub mod compression;
 pub mod connection;
+pub mod crosscheck;
 pub mod encode;
 pub mod format;
 pub mod output;

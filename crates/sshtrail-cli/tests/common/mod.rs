@@ -113,7 +113,11 @@ pub fn sftp_string(s: &[u8]) -> Vec<u8> {
 
 /// The events of an SFTP upload of `pieces` (offset, bytes) to `path`,
 /// each write acknowledged, then the close when `close`.
-pub fn sftp_upload(path: &[u8], pieces: &[(u64, &[u8])], close: bool) -> Vec<(&'static str, Vec<u8>)> {
+pub fn sftp_upload(
+    path: &[u8],
+    pieces: &[(u64, &[u8])],
+    close: bool,
+) -> Vec<(&'static str, Vec<u8>)> {
     let ok = |id: u32| {
         let mut b = 0u32.to_be_bytes().to_vec();
         b.extend(sftp_string(b"Success"));
@@ -143,4 +147,3 @@ pub fn sftp_upload(path: &[u8], pieces: &[(u64, &[u8])], close: bool) -> Vec<(&'
     }
     ev
 }
-
