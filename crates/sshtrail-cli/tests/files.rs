@@ -575,3 +575,63 @@ fn convert_to_files_extracts_in_bulk_and_skips_channels_without_a_transfer() {
     assert_eq!(one.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&one.stderr).contains("-o FOLDER"));
 }
+
+/// `commands` gives an SCP channel's exec command and nothing from its
+/// data, nothing from an SFTP channel; `screen`, `play` and `convert --to
+/// text` refuse both (exit 1, naming the channel's kind), as no terminal
+/// showed anything.
+#[test]
+fn replay_commands_see_no_typed_command_in_transfer_data_and_refuse_to_show_a_screen() {
+    for scenario in SCENARIOS {
+        let dir = recording(scenario);
+        let (_keep, conn) = view(&dir, "jsonl");
+        let out = sshtrail(&["commands", "--json", &conn]);
+        assert!(
+            out.status.success(),
+            "{scenario}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let commands: Vec<String> = json_lines(&out.stdout)
+            .iter()
+            .map(|c| c["command"].as_str().unwrap().to_string())
+            .collect();
+        if scenario.contains("legacy") {
+            assert_eq!(commands.len(), 1, "{scenario}: {commands:?}");
+            assert!(
+                commands[0].starts_with("scp ") && commands[0].contains(" -"),
+                "{commands:?}"
+            );
+        } else {
+            assert!(commands.is_empty(), "{scenario}: {commands:?}");
+        }
+        let kind = if scenario.contains("legacy") {
+            "(exec)"
+        } else {
+            "(sftp)"
+        };
+        let scratch = tempfile::tempdir().unwrap();
+        let text = scratch.path().join("t.txt");
+        for args in [
+            vec!["screen", "--at", "0.1", &conn],
+            vec!["play", "--speed", "1000", &conn],
+            vec![
+                "convert",
+                "--to",
+                "text",
+                &conn,
+                "-o",
+                text.to_str().unwrap(),
+            ],
+        ] {
+            let out = sshtrail(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{scenario} {args:?}: {err}");
+            assert!(
+                err.contains("no terminal channel") && err.contains(kind),
+                "{err}"
+            );
+            assert!(out.stdout.is_empty(), "{scenario} {args:?}");
+        }
+        assert!(!text.exists());
+    }
+}
