@@ -7,7 +7,7 @@ use clap::Args;
 use sshtrail::channel::{
     direction_name, ChannelSummary, ConnectionSummary, Outcome, SummaryCollector, Tee, Verdict,
 };
-use sshtrail::crosscheck::FileChecker;
+use sshtrail::crosscheck::{FileChecker, FileReport};
 use sshtrail::time::{human_duration, parse_rfc3339, reformat_rfc3339};
 
 use crate::cli::args::Inputs;
@@ -43,21 +43,23 @@ pub fn run(args: InspectArgs) -> CommandResult {
         return rep.output_failed(&e);
     }
     let mut connections = summaries.into_connections();
+    // What disagrees with the metadata goes into the integrity verdict.
     for ch in connections.iter_mut().flat_map(|c| c.channels.iter_mut()) {
         if let Some(report) = files.report(&ch.context) {
-            ch.add_file_report(report.clone());
+            report.apply_to(&mut ch.integrity);
         }
     }
     // A connection none of whose logs could be opened has nothing to show:
     // its error says it all.
     let known: Vec<&ConnectionSummary> = connections.iter().filter(|c| !c.is_unknown()).collect();
     let out = if args.json {
-        let doc = serde_json::json!({ "connections": known });
+        let mut doc = serde_json::json!({ "connections": known });
+        with_files(&mut doc, &known, &files);
         format!("{doc}\n")
     } else {
         let mut text = String::new();
         for conn in known {
-            describe(&mut text, conn);
+            describe(&mut text, conn, &files);
         }
         text
     };
@@ -98,7 +100,34 @@ fn between(a: Option<&str>, b: Option<&str>) -> String {
     }
 }
 
-fn describe(t: &mut String, conn: &ConnectionSummary) {
+/// Adds each channel's `files` (and `files_unlisted`) to the JSON document
+/// of `connections`.
+fn with_files(
+    doc: &mut serde_json::Value,
+    connections: &[&ConnectionSummary],
+    files: &FileChecker,
+) {
+    let Some(docs) = doc["connections"].as_array_mut() else {
+        return;
+    };
+    for (conn, conn_doc) in connections.iter().zip(docs) {
+        let Some(chans) = conn_doc["channels"].as_array_mut() else {
+            continue;
+        };
+        for (ch, ch_doc) in conn.channels.iter().zip(chans) {
+            let (list, unlisted) = match files.report(&ch.context) {
+                Some(r) => (serde_json::json!(r.files), r.unlisted),
+                None => (serde_json::json!([]), 0),
+            };
+            if let Some(o) = ch_doc.as_object_mut() {
+                o.insert("files".into(), list);
+                o.insert("files_unlisted".into(), unlisted.into());
+            }
+        }
+    }
+}
+
+fn describe(t: &mut String, conn: &ConnectionSummary, files: &FileChecker) {
     let chans = &conn.channels;
     let m = conn.meta.as_ref();
     let _ = person_line!(
@@ -249,7 +278,9 @@ fn describe(t: &mut String, conn: &ConnectionSummary) {
         if !ch.signals.is_empty() {
             let _ = person_line!(t, "    signals  {}", ch.signals.join(" "));
         }
-        transfers(t, ch);
+        if let Some(report) = files.report(&ch.context) {
+            transfers(t, report);
+        }
         undecoded_and_integrity(t, ch);
     }
     t.push('\n');
@@ -319,8 +350,8 @@ fn forwards(t: &mut String, ch: &ChannelSummary) {
 
 /// The files moved over the channel, each with its transferred_files
 /// entry and kept copy.
-fn transfers(t: &mut String, ch: &ChannelSummary) {
-    for f in &ch.files {
+fn transfers(t: &mut String, report: &FileReport) {
+    for f in &report.files {
         let _ = person_line!(
             t,
             "    file     {} {} bytes  {}  {}  {}",
@@ -347,8 +378,8 @@ fn transfers(t: &mut String, ch: &ChannelSummary) {
         }
         let _ = person_line!(t, "             {}", facts.join("; "));
     }
-    if ch.files_unlisted > 0 {
-        let _ = person_line!(t, "    files    {} more not listed", ch.files_unlisted);
+    if report.unlisted > 0 {
+        let _ = person_line!(t, "    files    {} more not listed", report.unlisted);
     }
 }
 

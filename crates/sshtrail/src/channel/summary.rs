@@ -263,11 +263,6 @@ pub struct ChannelSummary {
     pub log_warnings: u64,
     /// The metadata check.
     pub integrity: Integrity,
-    /// The files recovered from the channel, checked against the metadata
-    /// (filled by [`ChannelSummary::add_file_report`]; empty otherwise).
-    pub files: Vec<crate::crosscheck::CheckedFile>,
-    /// Recovered files past those listed in `files`.
-    pub files_unlisted: u64,
     /// Request index to position in `requests`, while unanswered.
     #[serde(skip)]
     open_requests: HashMap<usize, usize>,
@@ -309,15 +304,6 @@ impl ChannelSummary {
         });
         self.count_index.insert(key, self.request_counts.len() - 1);
         Some(self.request_counts.len() - 1)
-    }
-
-    /// Takes the cross-check of the channel's files: lists them and names
-    /// what disagrees in the integrity verdict (see
-    /// [`crate::crosscheck::FileReport::apply_to`]).
-    pub fn add_file_report(&mut self, report: crate::crosscheck::FileReport) {
-        report.apply_to(&mut self.integrity);
-        self.files = report.files;
-        self.files_unlisted = report.unlisted;
     }
 
     /// Whether this is the connection's global requests rather than a
