@@ -17,7 +17,7 @@ use sshtrail::transfer::{FileOp, Found, OpStatus, RecoveredFile, TransferDecoder
 use crate::cli::args::Inputs;
 use crate::cli::input;
 use crate::cli::output::{part_path, AtomicFile, DirOutput};
-use crate::cli::report::{usage, CommandResult, Reporter};
+use crate::cli::report::{say_error, usage, CommandResult, Reporter};
 use crate::cli::text::{label, person_line};
 use crate::convert::batch::lock::OutdirLock;
 
@@ -160,7 +160,8 @@ impl FileLister {
         let extracted = x.writer.take_extracted();
         let closed = x.out.take_closed();
         for m in refused {
-            self.rep.input_error(&x.dir.display().to_string(), &m);
+            say_error(&m);
+            self.rep.errors += 1;
         }
         for note in notes {
             let log = self.logs.get(&note.channel).cloned();

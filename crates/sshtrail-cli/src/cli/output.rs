@@ -625,7 +625,12 @@ impl Output for DirOutput {
                     self.order.push(path.clone());
                 }
                 Err(e) => {
-                    let m = format!("{}: {e}", path.display());
+                    // The refusals of `may_replace` name the path already.
+                    let m = if e.kind() == io::ErrorKind::AlreadyExists {
+                        e.to_string()
+                    } else {
+                        format!("{}: {e}", path.display())
+                    };
                     if !self.refused.contains(&m) {
                         self.refused.push(m);
                     }
