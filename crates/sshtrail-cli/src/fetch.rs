@@ -273,6 +273,13 @@ pub fn run(args: FetchArgs) -> CommandResult {
     let _lock = OutdirLock::take(archive).map_err(Failure::Output)?;
     let manifest_path = archive.join("manifest.jsonl");
     let old = if args.resume {
+        // What a killed run was writing: its temporary files.
+        for p in crate::convert::batch::journal::remove_stale_temporaries(archive) {
+            report::note(&format!(
+                "removed {} (left by a run that did not finish)",
+                p.display()
+            ));
+        }
         read_manifest(&manifest_path).map_err(Failure::Output)?
     } else {
         let mut entries = fs::read_dir(archive)

@@ -65,6 +65,15 @@ struct Faults {
     always_500: Option<String>,
     /// A connection listed with this id.
     hostile_listed_id: Option<String>,
+    /// Downloads that send half the body, then nothing for this long
+    /// before the connection is closed.
+    stall: u32,
+    stall_ms: u64,
+    /// Downloads of this path suffix stall (as above) every time.
+    always_stall: Option<String>,
+    /// Downloads sent in four parts, `trickle_ms` apart.
+    trickle: u32,
+    trickle_ms: u64,
 }
 
 #[derive(Default)]
@@ -229,6 +238,10 @@ fn unescape(s: &str) -> String {
 /// How an answer is sent.
 enum Body {
     Whole(Vec<u8>),
+    /// Content-Length of the whole, half sent, a pause, connection closed.
+    Stalled(Vec<u8>, u64),
+    /// The whole, in four parts with a pause between them.
+    Trickle(Vec<u8>, u64),
     /// Content-Length of the whole, half sent, connection closed.
     CutHalfway(Vec<u8>),
     /// Content-Length 100 more than sent, connection closed.
@@ -243,6 +256,8 @@ fn respond(
 ) -> std::io::Result<()> {
     let (bytes, length, send) = match &body {
         Body::Whole(b) => (b, b.len(), b.len()),
+        Body::Stalled(b, _) => (b, b.len(), b.len() / 2),
+        Body::Trickle(b, _) => (b, b.len(), 0),
         Body::CutHalfway(b) => (b, b.len(), b.len() / 2),
         Body::Lying(b) => (b, b.len() + 100, b.len()),
     };
@@ -255,6 +270,16 @@ fn respond(
     stream.write_all(head.as_bytes())?;
     stream.write_all(&bytes[..send])?;
     stream.flush()?;
+    if let Body::Stalled(_, ms) = body {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
+    if let Body::Trickle(b, ms) = &body {
+        for part in b.chunks(b.len().div_ceil(4).max(1)) {
+            std::thread::sleep(std::time::Duration::from_millis(*ms));
+            stream.write_all(part)?;
+            stream.flush()?;
+        }
+    }
     let _ = stream.shutdown(std::net::Shutdown::Both);
     Ok(())
 }
@@ -471,6 +496,17 @@ fn download_body(st: &mut State, path: &str, bytes: Vec<u8>) -> Answer {
     let f = &mut st.faults;
     if f.always_500.as_deref().is_some_and(|p| path.ends_with(p)) {
         return (500, vec![], Body::Whole(Vec::new()));
+    }
+    if f.always_stall.as_deref().is_some_and(|p| path.ends_with(p)) {
+        return (200, vec![], Body::Stalled(bytes, f.stall_ms));
+    }
+    if f.trickle > 0 {
+        f.trickle -= 1;
+        return (200, vec![], Body::Trickle(bytes, f.trickle_ms));
+    }
+    if f.stall > 0 {
+        f.stall -= 1;
+        return (200, vec![], Body::Stalled(bytes, f.stall_ms));
     }
     if f.download_500 > 0 {
         f.download_500 -= 1;
@@ -958,4 +994,207 @@ fn credentials_file_must_be_private_and_plain_http_stays_local() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("--insecure"), "{}", stderr(&out));
+}
+
+#[test]
+fn search_options_become_one_search_and_times_are_checked_here_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("archive");
+    let gw = Gateway::start(recordings(&SERVED), Faults::default());
+    // The test gateway ignores `connected`: the client keeps the range.
+    let out = fetch(
+        &gw,
+        &archive,
+        &[
+            "--tag",
+            "realtrail",
+            "--since",
+            "2026-12-01T00:00:42Z",
+            "--until",
+            "2026-12-01T00:39:00Z",
+            "--page-limit",
+            "3",
+        ],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let log = gw.log();
+    let searches: Vec<&String> = log
+        .iter()
+        .filter(|l| l.contains("/connections/search"))
+        .collect();
+    assert_eq!(searches.len(), 2, "two pages of three: {log:#?}");
+    assert!(searches[0]
+        .starts_with("POST /connection-manager/api/v1/connections/search?limit=3&offset=0"));
+    let mut got: Vec<String> = std::fs::read_dir(&archive)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "manifest.jsonl")
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            "56461fdd-d065-4ddb-b56c-a3ea79593e58",
+            "bf5e427e-375f-434a-8cb1-5c841e5b671e"
+        ]
+    );
+    let bad = fetch(&gw, &tmp.path().join("other"), &["--since", "yesterday"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr(&bad));
+}
+
+#[test]
+fn a_ready_token_is_not_renewed_and_a_stalled_body_is_fetched_again() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("archive");
+    let gw = Gateway::start(
+        recordings(&SERVED[..1]),
+        Faults {
+            stall: 1,
+            stall_ms: 3000,
+            ..Faults::default()
+        },
+    );
+    let mut cmd = Command::new(BIN);
+    let out = cmd
+        .args(["fetch", "--url", &gw.url, "-o"])
+        .arg(&archive)
+        .env("SSHTRAIL_TOKEN", format!("{TOKEN_PREFIX}1"))
+        .env("SSHTRAIL_FETCH_RETRY_MS", "20")
+        .env("SSHTRAIL_FETCH_READ_TIMEOUT_MS", "300")
+        .output()
+        .unwrap();
+    // A ready token (SSHTRAIL_TOKEN) is not valid until the gateway issued
+    // it: the 401 cannot be cured without client credentials.
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("HTTP 401"), "{}", stderr(&out));
+    assert_no_credentials(&[&out.stdout, &out.stderr]);
+
+    let other = tmp.path().join("archive2");
+    let started = std::time::Instant::now();
+    let out = {
+        let mut c = Command::new(BIN);
+        c.arg("fetch")
+            .arg("--url")
+            .arg(&gw.url)
+            .arg("-o")
+            .arg(&other)
+            .env_remove("SSHTRAIL_TOKEN")
+            .env("SSHTRAIL_API_CLIENT_ID", API_ID)
+            .env("SSHTRAIL_API_CLIENT_SECRET", API_SECRET)
+            .env("SSHTRAIL_OAUTH_CLIENT_ID", OAUTH_ID)
+            .env("SSHTRAIL_OAUTH_CLIENT_SECRET", OAUTH_SECRET)
+            .env("SSHTRAIL_FETCH_RETRY_MS", "20")
+            .env("SSHTRAIL_FETCH_READ_TIMEOUT_MS", "300");
+        c.output().unwrap()
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        started.elapsed().as_millis() < 2500,
+        "the stall was waited out"
+    );
+    assert_eq!(gw.state.lock().unwrap().faults.stall, 0);
+    assert_archive_is_served(&gw, &other, "jsonl", false);
+
+    // A body slower in all than the read timeout, but never silent that
+    // long, goes through at the first try.
+    gw.set_faults(Faults {
+        trickle: 1,
+        trickle_ms: 200,
+        ..Faults::default()
+    });
+    gw.clear_log();
+    let slow = tmp.path().join("archive3");
+    let out = Command::new(BIN)
+        .args(["fetch", "--url", &gw.url, "-o"])
+        .arg(&slow)
+        .env_remove("SSHTRAIL_TOKEN")
+        .env("SSHTRAIL_API_CLIENT_ID", API_ID)
+        .env("SSHTRAIL_API_CLIENT_SECRET", API_SECRET)
+        .env("SSHTRAIL_OAUTH_CLIENT_ID", OAUTH_ID)
+        .env("SSHTRAIL_OAUTH_CLIENT_SECRET", OAUTH_SECRET)
+        .env("SSHTRAIL_FETCH_READ_TIMEOUT_MS", "500")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(gw.state.lock().unwrap().faults.trickle, 0);
+    let gets = gw
+        .log()
+        .iter()
+        .filter(|l| l.starts_with("GET") && l.contains("/log/"))
+        .count();
+    assert_eq!(gets, 1, "{:#?}", gw.log());
+    assert_archive_is_served(&gw, &slow, "jsonl", false);
+}
+
+#[test]
+fn resume_after_a_kill_fetches_only_the_rest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("archive");
+    let stuck = "bf5e427e-375f-434a-8cb1-5c841e5b671e/0.jsonl";
+    let gw = Gateway::start(
+        recordings(&SERVED),
+        Faults {
+            always_stall: Some(stuck.into()),
+            stall_ms: 60_000,
+            ..Faults::default()
+        },
+    );
+    let mut child = Command::new(BIN)
+        .args(["fetch", "--url", &gw.url, "-o"])
+        .arg(&archive)
+        .env_remove("SSHTRAIL_TOKEN")
+        .env("SSHTRAIL_API_CLIENT_ID", API_ID)
+        .env("SSHTRAIL_API_CLIENT_SECRET", API_SECRET)
+        .env("SSHTRAIL_OAUTH_CLIENT_ID", OAUTH_ID)
+        .env("SSHTRAIL_OAUTH_CLIENT_SECRET", OAUTH_SECRET)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Every log but the stuck one is in the manifest (6 logs in all, and
+    // the 4 connection objects): then the run is killed.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let rows = std::fs::read_to_string(archive.join("manifest.jsonl")).unwrap_or_default();
+        if rows
+            .lines()
+            .filter(|l| l.contains("\"kind\":\"log\""))
+            .count()
+            == 5
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run did not get far: {rows}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(!archive.join(stuck).exists());
+    let left: Vec<String> = archive_files(&archive)
+        .into_keys()
+        .filter(|k| k.contains("sshtrail-tmp"))
+        .collect();
+    assert_eq!(
+        left.len(),
+        1,
+        "the killed download's temporary file: {left:?}"
+    );
+
+    gw.set_faults(Faults::default());
+    gw.clear_log();
+    let out = fetch(&gw, &archive, &["--resume"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_archive_is_served(&gw, &archive, "jsonl", false);
+    let gets: Vec<String> = gw
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("GET") && l.contains("/log/"))
+        .collect();
+    assert_eq!(gets.len(), 1, "{gets:#?}");
+    assert!(gets[0].contains("bf5e427e-375f-434a-8cb1-5c841e5b671e/channel/0/log/"));
+    assert!(archive_files(&archive)
+        .keys()
+        .all(|k| !k.contains("sshtrail-tmp")));
 }

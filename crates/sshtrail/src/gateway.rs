@@ -117,7 +117,7 @@ pub struct Options {
     pub retry: RetryPolicy,
     /// The longest wait for a connection, and for a response's head.
     pub timeout: Duration,
-    /// The longest silence while reading a body.
+    /// The longest silence while reading (each read, not the whole body).
     pub read_timeout: Duration,
     /// Connections asked for per page.
     pub page_limit: u32,
@@ -571,7 +571,9 @@ impl Gateway {
             .https_only(!plain_remote && scheme.eq_ignore_ascii_case("https"))
             .timeout_connect(Some(options.timeout))
             .timeout_recv_response(Some(options.timeout))
-            .timeout_recv_body(Some(options.read_timeout))
+            // Per read, not for the whole body: a trail of gigabytes takes
+            // as long as it takes, a silent server does not.
+            .timeout_per_read(Some(options.read_timeout))
             .tls_config(tls.build())
             .user_agent(concat!("sshtrail/", env!("CARGO_PKG_VERSION")))
             .build();
