@@ -518,9 +518,16 @@ impl Run<'_> {
         self.record(row);
 
         let mut jobs = Vec::new();
+        let mut paths = HashSet::new();
         let ext = self.format.as_str();
         for channel in summary.channels() {
             let ch = channel.id.as_str();
+            if !paths.insert(format!("{ch}.{ext}")) {
+                self.fail(format!(
+                    "{id}: the server lists channel {ch:?} twice: fetched once"
+                ));
+                continue;
+            }
             let not_ok = channel
                 .status()
                 .filter(|s| !s.eq_ignore_ascii_case("OK"))
@@ -554,6 +561,9 @@ impl Run<'_> {
             }
             for file in &channel.transferred_files {
                 let fid = file.id.as_str();
+                if !paths.insert(format!("files/{fid}")) {
+                    continue;
+                }
                 if !safe_component(fid) {
                     self.fail(format!(
                         "{id}: the server gave a file id {fid:?} that is not a plain file name: refused"

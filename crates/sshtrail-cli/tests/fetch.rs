@@ -71,6 +71,8 @@ struct Faults {
     stall_ms: u64,
     /// Downloads of this path suffix stall (as above) every time.
     always_stall: Option<String>,
+    /// Pages claim a count of a million and ignore the offset.
+    endless_pages: bool,
     /// Downloads sent in four parts, `trickle_ms` apart.
     trickle: u32,
     trickle_ms: u64,
@@ -95,8 +97,39 @@ struct Gateway {
 
 impl Gateway {
     fn start(conns: BTreeMap<String, Conn>, faults: Faults) -> Gateway {
+        Self::start_with(conns, faults, None)
+    }
+
+    /// The gateway over HTTPS, with the certificate of testdata/fetch-tls.
+    fn start_tls(conns: BTreeMap<String, Conn>) -> Gateway {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/fetch-tls");
+        let certs: Vec<CertificateDer<'static>> =
+            CertificateDer::pem_file_iter(dir.join("server.pem"))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+        let key = PrivateKeyDer::from_pem_file(dir.join("server.key")).unwrap();
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .unwrap();
+        Self::start_with(conns, Faults::default(), Some(Arc::new(config)))
+    }
+
+    fn start_with(
+        conns: BTreeMap<String, Conn>,
+        faults: Faults,
+        tls: Option<Arc<rustls::ServerConfig>>,
+    ) -> Gateway {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{}", listener.local_addr().unwrap());
         let state = Arc::new(Mutex::new(State {
             conns,
             faults,
@@ -107,8 +140,17 @@ impl Gateway {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { continue };
                 let state = shared.clone();
+                let tls = tls.clone();
                 std::thread::spawn(move || {
-                    let _ = serve(stream, &state);
+                    let _ = match tls {
+                        None => serve(stream, &state),
+                        Some(config) => {
+                            let Ok(conn) = rustls::ServerConnection::new(config) else {
+                                return;
+                            };
+                            serve(rustls::StreamOwned::new(conn, stream), &state)
+                        }
+                    };
                 });
             }
         });
@@ -172,7 +214,27 @@ struct Request {
     body: Vec<u8>,
 }
 
-fn read_request(stream: &TcpStream) -> std::io::Result<Request> {
+/// A connection of the test gateway: plain TCP or TLS over it.
+trait Stream: Read + Write {
+    /// Ends the connection (after a TLS close_notify when it is TLS).
+    fn close(&mut self);
+}
+
+impl Stream for TcpStream {
+    fn close(&mut self) {
+        let _ = self.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+impl Stream for rustls::StreamOwned<rustls::ServerConnection, TcpStream> {
+    fn close(&mut self) {
+        self.conn.send_close_notify();
+        let _ = self.flush();
+        let _ = self.sock.shutdown(std::net::Shutdown::Both);
+    }
+}
+
+fn read_request(stream: &mut dyn Stream) -> std::io::Result<Request> {
     let mut r = BufReader::new(stream);
     let mut line = String::new();
     r.read_line(&mut line)?;
@@ -249,7 +311,7 @@ enum Body {
 }
 
 fn respond(
-    mut stream: TcpStream,
+    stream: &mut dyn Stream,
     status: u16,
     extra: &[(&str, String)],
     body: Body,
@@ -280,7 +342,7 @@ fn respond(
             stream.flush()?;
         }
     }
-    let _ = stream.shutdown(std::net::Shutdown::Both);
+    stream.close();
     Ok(())
 }
 
@@ -288,10 +350,10 @@ fn json_body(v: &Value) -> Body {
     Body::Whole(serde_json::to_vec(v).unwrap())
 }
 
-fn serve(stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
-    let req = read_request(&stream)?;
+fn serve(mut stream: impl Stream, state: &Mutex<State>) -> std::io::Result<()> {
+    let req = read_request(&mut stream)?;
     let (status, extra, body) = answer(&req, state);
-    respond(stream, status, &extra, body)
+    respond(&mut stream, status, &extra, body)
 }
 
 type Answer = (u16, Vec<(&'static str, String)>, Body);
@@ -370,18 +432,19 @@ fn answer(req: &Request, state: &Mutex<State>) -> Answer {
     };
     let parts: Vec<String> = rest.split('/').skip(1).map(unescape).collect();
     let page = |items: Vec<Value>, st: &State| -> Answer {
-        let _ = st;
+        let endless = st.faults.endless_pages;
         let offset: usize = req
             .query
             .get("offset")
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
+        let offset = if endless { 0 } else { offset };
         let limit: usize = req
             .query
             .get("limit")
             .and_then(|v| v.parse().ok())
             .unwrap_or(50);
-        let count = items.len();
+        let count = if endless { 1_000_000 } else { items.len() };
         let items: Vec<Value> = items.into_iter().skip(offset).take(limit).collect();
         (
             200,
@@ -896,6 +959,50 @@ fn hostile_ids_from_the_server_are_refused() {
         "{:#?}",
         gw.log()
     );
+
+    // A channel listed twice is fetched once, and said.
+    let mut conns = recordings(&SERVED[..1]);
+    let channels = conns.get_mut(id).unwrap().object["trail"]["channels"]
+        .as_array_mut()
+        .unwrap();
+    channels.push(channels[0].clone());
+    let gw = Gateway::start(conns, Faults::default());
+    let out = fetch(&gw, &tmp.path().join("twice"), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("lists channel \"0\" twice"),
+        "{}",
+        stderr(&out)
+    );
+    let downloads = gw
+        .log()
+        .iter()
+        .filter(|l| l.starts_with("GET") && l.contains("/log/"))
+        .count();
+    assert_eq!(downloads, 1);
+
+    // A server whose pages never reach their count: stopped at the first
+    // page that lists nothing new.
+    let gw = Gateway::start(
+        recordings(&SERVED),
+        Faults {
+            endless_pages: true,
+            ..Faults::default()
+        },
+    );
+    let out = fetch(&gw, &tmp.path().join("endless"), &["--page-limit", "2"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("lists only connections listed before"),
+        "{}",
+        stderr(&out)
+    );
+    let pages = gw
+        .log()
+        .iter()
+        .filter(|l| l.contains("connections?"))
+        .count();
+    assert_eq!(pages, 2, "{:#?}", gw.log());
 }
 
 #[test]
@@ -1197,4 +1304,48 @@ fn resume_after_a_kill_fetches_only_the_rest() {
     assert!(archive_files(&archive)
         .keys()
         .all(|k| !k.contains("sshtrail-tmp")));
+}
+
+#[test]
+fn https_is_verified_and_ca_cert_adds_a_ca() {
+    let tmp = tempfile::tempdir().unwrap();
+    let gw = Gateway::start_tls(recordings(&SERVED[..1]));
+    assert!(gw.url.starts_with("https://127.0.0.1:"));
+    // Not signed by a CA of the web roots: refused, nothing fetched.
+    let archive = tmp.path().join("untrusted");
+    let out = fetch(&gw, &archive, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).to_lowercase().contains("certificate"),
+        "{}",
+        stderr(&out)
+    );
+    // A certificate that does not verify is not tried again.
+    assert!(!stderr(&out).contains("tries"), "{}", stderr(&out));
+    assert!(
+        !gw.log().iter().any(|l| l.contains("oauth/token")),
+        "{:#?}",
+        gw.log()
+    );
+    // Trusting the test CA, the same gateway is fetched from.
+    let ca = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/fetch-tls/ca.pem");
+    let archive = tmp.path().join("trusted");
+    let out = fetch(&gw, &archive, &["--ca-cert", ca.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_archive_is_served(&gw, &archive, "jsonl", false);
+    // A file that holds no certificate is a usage error.
+    let out = fetch(
+        &gw,
+        &tmp.path().join("other"),
+        &[
+            "--ca-cert",
+            archive.join("manifest.jsonl").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no PEM certificate"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -162,6 +162,9 @@ pub enum Error {
         message: String,
         /// Tries made.
         tries: u32,
+        /// Whether another try might go through (a connection error, a
+        /// cut body), unlike a certificate that does not verify.
+        transient: bool,
     },
     /// The server's answer is not what the API describes.
     #[error("{what}: {message}")]
@@ -609,6 +612,7 @@ impl Gateway {
         }
         let body = serde_json::to_vec(&search.body()).expect("JSON");
         let mut out = Vec::new();
+        let mut seen = std::collections::HashSet::new();
         let mut offset: u64 = 0;
         loop {
             let (method, path) = if search.is_empty() {
@@ -635,6 +639,23 @@ impl Gateway {
                 message: format!("not a page of connections: {e}"),
             })?;
             let got = page.items.len() as u64;
+            // A server that serves the same page again (a count it never
+            // reaches) would page for ever: a page of nothing new ends it.
+            let before = seen.len();
+            seen.extend(
+                page.items
+                    .iter()
+                    .map(|c| c.get("id").map(Value::to_string).unwrap_or_default()),
+            );
+            if got > 0 && seen.len() == before {
+                return Err(Error::Protocol {
+                    what,
+                    message: format!(
+                        "the page at offset {offset} lists only connections listed before (count {})",
+                        page.count
+                    ),
+                });
+            }
             out.extend(page.items.into_iter().filter(|c| search.keeps(c)));
             offset += got;
             if got == 0 || offset >= page.count {
@@ -710,6 +731,7 @@ impl Gateway {
                             what: get_what,
                             message,
                             tries,
+                            transient: true,
                         });
                     }
                     sink.restart().map_err(|e| Error::Sink {
@@ -745,6 +767,7 @@ impl Gateway {
                         what: what.to_string(),
                         message: e.to_string(),
                         tries,
+                        transient: transient(&e),
                     })
                 }
             }
@@ -818,6 +841,7 @@ impl Gateway {
                         what: what.to_string(),
                         message: e.to_string(),
                         tries,
+                        transient: transient(&e),
                     })
                 }
             };
@@ -933,6 +957,7 @@ impl Gateway {
                         what,
                         message: e.to_string(),
                         tries,
+                        transient: transient(&e),
                     })
                 }
             };
@@ -1012,17 +1037,21 @@ fn retry_after(r: &ureq::http::Response<ureq::Body>) -> Option<Duration> {
 fn retriable(e: &Error) -> bool {
     match e {
         Error::Status { status, .. } => *status == 429 || *status >= 500,
-        Error::Transport { .. } => true,
+        Error::Transport { transient, .. } => *transient,
         _ => false,
     }
 }
 
-/// Whether a failed exchange may go through when tried again.
+/// Whether a failed exchange may go through when tried again: not a TLS
+/// failure (a certificate that does not verify comes as an I/O error of
+/// kind `InvalidData`).
 fn transient(e: &ureq::Error) -> bool {
+    if let ureq::Error::Io(io) = e {
+        return io.kind() != io::ErrorKind::InvalidData;
+    }
     matches!(
         e,
-        ureq::Error::Io(_)
-            | ureq::Error::Timeout(_)
+        ureq::Error::Timeout(_)
             | ureq::Error::ConnectionFailed
             | ureq::Error::HostNotFound
             | ureq::Error::Protocol(_)
