@@ -234,6 +234,12 @@ pub fn run(args: FetchArgs) -> CommandResult {
         return Err(usage("-j must be at least 1"));
     }
     let jobs = args.jobs.min(MAX_JOBS);
+    if jobs < args.jobs {
+        report::note(&format!(
+            "-j {}: at most {MAX_JOBS} downloads at once",
+            args.jobs
+        ));
+    }
     for id in &args.connections {
         if !safe_component(id) {
             return Err(usage(format!(

@@ -1349,3 +1349,35 @@ fn https_is_verified_and_ca_cert_adds_a_ca() {
         stderr(&out)
     );
 }
+
+#[test]
+fn a_link_planted_in_the_archive_is_never_written_through() {
+    let tmp = tempfile::tempdir().unwrap();
+    let archive = tmp.path().join("archive");
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir_all(&archive).unwrap();
+    std::fs::create_dir_all(&outside).unwrap();
+    let id = SERVED[0];
+    std::os::unix::fs::symlink(&outside, archive.join(id)).unwrap();
+    let gw = Gateway::start(recordings(&SERVED[..2]), Faults::default());
+    let out = fetch(&gw, &archive, &["--resume"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is a symbolic link: refusing to write through it"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(std::fs::read_dir(&outside).unwrap().count(), 0);
+    // The other connection is fetched.
+    assert!(archive.join(SERVED[1]).join("connection.json").is_file());
+
+    // A manifest that is a link is not appended to nor replaced.
+    let other = tmp.path().join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    let target = outside.join("m.jsonl");
+    std::fs::write(&target, b"").unwrap();
+    std::os::unix::fs::symlink(&target, other.join("manifest.jsonl")).unwrap();
+    let out = fetch(&gw, &other, &["--resume"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(std::fs::read(&target).unwrap(), b"");
+}
