@@ -16,6 +16,33 @@
 //!
 //! Credentials are held as [`Secret`]s: no message, `Debug` output or error
 //! of this module holds one.
+//!
+//! ```no_run
+//! use sshtrail::gateway::{
+//!     ConnectionSummary, Credentials, Download, Gateway, LogFormat, Options, Search, Secret,
+//! };
+//!
+//! let credentials = Credentials::Token(Secret::new(std::env::var("TOKEN").unwrap_or_default()));
+//! let gateway = Gateway::new("https://gateway.example", credentials, &Options::default())?;
+//! let search = Search { tags: vec!["prod".into()], ..Search::default() };
+//! for listed in gateway.connections(&search)? {
+//!     let id = listed["id"].as_str().unwrap_or_default();
+//!     let object = gateway.connection(id)?;
+//!     let summary = ConnectionSummary::parse(&object).expect("a connection object");
+//!     for channel in summary.channels() {
+//!         let mut log = Vec::new();
+//!         let what = Download::Log {
+//!             connection_id: id,
+//!             channel_id: &channel.id,
+//!             format: LogFormat::Jsonl,
+//!             filter: None,
+//!         };
+//!         let done = gateway.download(&what, &mut log)?;
+//!         println!("{id}/{}.jsonl: {} bytes, sha256 {}", channel.id, done.bytes, done.sha256);
+//!     }
+//! }
+//! # Ok::<(), sshtrail::gateway::Error>(())
+//! ```
 
 use std::fmt;
 use std::io::{self, Read, Write};
@@ -144,7 +171,7 @@ pub enum Error {
     #[error("{0}")]
     Config(String),
     /// The server answered with an error status (after `tries` tries).
-    #[error("{what}: HTTP {status}{}", tries_note(*.tries))]
+    #[error("{what}: HTTP {status}{}{}", status_note(*.status), tries_note(*.tries))]
     Status {
         /// The request.
         what: String,
@@ -182,6 +209,16 @@ pub enum Error {
         /// The error.
         source: io::Error,
     },
+}
+
+fn status_note(status: u16) -> &'static str {
+    match status {
+        401 => " (unauthorized: the credentials or the token were refused)",
+        403 => " (forbidden: the API client may not do this)",
+        404 => " (not found)",
+        429 => " (too many requests)",
+        _ => "",
+    }
 }
 
 fn tries_note(tries: u32) -> String {
