@@ -1157,7 +1157,7 @@ fn a_ready_token_is_not_renewed_and_a_stalled_body_is_fetched_again() {
         recordings(&SERVED[..1]),
         Faults {
             stall: 1,
-            stall_ms: 3000,
+            stall_ms: 20_000,
             ..Faults::default()
         },
     );
@@ -1195,10 +1195,7 @@ fn a_ready_token_is_not_renewed_and_a_stalled_body_is_fetched_again() {
         c.output().unwrap()
     };
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(
-        started.elapsed().as_millis() < 2500,
-        "the stall was waited out"
-    );
+    assert!(started.elapsed().as_secs() < 15, "the stall was waited out");
     assert_eq!(gw.state.lock().unwrap().faults.stall, 0);
     assert_archive_is_served(&gw, &other, "jsonl", false);
 
