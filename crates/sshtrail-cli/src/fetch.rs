@@ -120,8 +120,8 @@ pub struct FetchArgs {
     /// Allow plain http:// to an address that is not loopback.
     #[arg(long)]
     pub insecure: bool,
-    /// The credentials file (default ~/.config/sshtrail/credentials.toml),
-    /// readable by its owner only; the environment is read first.
+    /// The credentials file, readable by its owner only (without it: the
+    /// environment, else ~/.config/sshtrail/credentials.toml).
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// No progress bar.
