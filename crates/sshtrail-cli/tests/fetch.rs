@@ -1378,3 +1378,61 @@ fn a_link_planted_in_the_archive_is_never_written_through() {
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert_eq!(std::fs::read(&target).unwrap(), b"");
 }
+
+#[test]
+fn credentials_come_from_the_default_file_when_the_environment_has_none() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let gw = Gateway::start(recordings(&SERVED[..1]), Faults::default());
+    let run = |archive: &Path, env: &[(&str, &str)]| {
+        let mut c = Command::new(BIN);
+        c.args(["fetch", "--url", &gw.url, "-o"])
+            .arg(archive)
+            .env("HOME", tmp.path());
+        for k in [
+            "SSHTRAIL_TOKEN",
+            "SSHTRAIL_API_CLIENT_ID",
+            "SSHTRAIL_API_CLIENT_SECRET",
+            "SSHTRAIL_OAUTH_CLIENT_ID",
+            "SSHTRAIL_OAUTH_CLIENT_SECRET",
+        ] {
+            c.env_remove(k);
+        }
+        c.envs(env.iter().copied());
+        c.output().unwrap()
+    };
+    // None at all: the message says where they may come from.
+    let out = run(&tmp.path().join("a"), &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("SSHTRAIL_TOKEN"), "{}", stderr(&out));
+    // Some of the four: the missing ones are named, no value shown.
+    let out = run(
+        &tmp.path().join("a"),
+        &[
+            ("SSHTRAIL_API_CLIENT_ID", API_ID),
+            ("SSHTRAIL_API_CLIENT_SECRET", API_SECRET),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("SSHTRAIL_OAUTH_CLIENT_ID, SSHTRAIL_OAUTH_CLIENT_SECRET not set"),
+        "{}",
+        stderr(&out)
+    );
+    assert_no_credentials(&[&out.stdout, &out.stderr]);
+    assert!(gw.log().is_empty());
+    // The default file.
+    let dir = tmp.path().join(".config/sshtrail");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("credentials.toml");
+    std::fs::write(
+        &file,
+        format!("api_client_id = \"{API_ID}\"\napi_client_secret = \"{API_SECRET}\"\noauth_client_id = \"{OAUTH_ID}\"\noauth_client_secret = \"{OAUTH_SECRET}\"\n"),
+    )
+    .unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let archive = tmp.path().join("b");
+    let out = run(&archive, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_archive_is_served(&gw, &archive, "jsonl", false);
+}
