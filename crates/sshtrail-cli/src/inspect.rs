@@ -1,12 +1,16 @@
 //! `sshtrail inspect`: who did what, where, and how it ended.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
 
 use clap::Args;
+use sshtrail::archive::Archive;
 use sshtrail::channel::{
     direction_name, ChannelSummary, ConnectionSummary, Outcome, SummaryCollector, Tee, Verdict,
 };
+use sshtrail::connection::Context;
 use sshtrail::crosscheck::{FileChecker, FileReport};
 use sshtrail::time::{human_duration, parse_rfc3339, reformat_rfc3339};
 
@@ -42,6 +46,7 @@ pub fn run(args: InspectArgs) -> CommandResult {
     ) {
         return rep.output_failed(&e);
     }
+    let partial = fetched_partial(&archive);
     let mut connections = summaries.into_connections();
     // What disagrees with the metadata goes into the integrity verdict.
     for ch in connections.iter_mut().flat_map(|c| c.channels.iter_mut()) {
@@ -55,11 +60,29 @@ pub fn run(args: InspectArgs) -> CommandResult {
     let out = if args.json {
         let mut doc = serde_json::json!({ "connections": known });
         with_files(&mut doc, &known, &files);
+        // A log `sshtrail fetch` downloaded with --filter: its filter.
+        for (i, conn) in known.iter().enumerate() {
+            for (j, ch) in conn.channels.iter().chain(&conn.global).enumerate() {
+                if let Some(filter) = partial.get(&ch.context) {
+                    let key = if j < conn.channels.len() {
+                        ("channels", j)
+                    } else {
+                        ("global", j - conn.channels.len())
+                    };
+                    if let Some(o) = doc["connections"][i][key.0][key.1].as_object_mut() {
+                        o.insert(
+                            "partial_download".into(),
+                            serde_json::json!({ "filter": filter }),
+                        );
+                    }
+                }
+            }
+        }
         format!("{doc}\n")
     } else {
         let mut text = String::new();
         for conn in known {
-            describe(&mut text, conn, &files);
+            describe(&mut text, conn, &files, &partial);
         }
         text
     };
@@ -71,11 +94,12 @@ pub fn run(args: InspectArgs) -> CommandResult {
         return rep.output_failed(&e);
     }
     // A log that disagrees with the gateway's metadata fails the run; one
-    // that cannot be checked (no metadata) does not.
+    // that cannot be checked (no metadata) does not, nor one downloaded
+    // with a filter (it holds only some of the events the metadata counts).
     let mismatch = connections
         .iter()
         .flat_map(|c| c.channels.iter().chain(&c.global))
-        .any(|ch| ch.integrity.verdict == Verdict::Mismatch);
+        .any(|ch| ch.integrity.verdict == Verdict::Mismatch && !partial.contains_key(&ch.context));
     if mismatch {
         return Ok(exit::code(exit::INPUT));
     }
@@ -127,7 +151,64 @@ fn with_files(
     }
 }
 
-fn describe(t: &mut String, conn: &ConnectionSummary, files: &FileChecker) {
+/// The logs of `archive` that `sshtrail fetch` downloaded with `--filter`
+/// (partial: only some event types), by channel, with the filter: read from
+/// the `manifest.jsonl` of the archive the log's connection folder is in,
+/// when its row names the log's path and size.
+fn fetched_partial(archive: &Archive) -> HashMap<Context, String> {
+    let mut manifests: HashMap<PathBuf, HashMap<String, (u64, String)>> = HashMap::new();
+    let mut out = HashMap::new();
+    for log in archive.connections.iter().flat_map(|c| c.logs.iter()) {
+        let (Some(file), Some(folder)) = (log.path.file_name(), log.path.parent()) else {
+            continue;
+        };
+        let (Some(conn), Some(root)) = (folder.file_name(), folder.parent()) else {
+            continue;
+        };
+        let rows = manifests
+            .entry(root.to_path_buf())
+            .or_insert_with(|| partial_rows(&root.join("manifest.jsonl")));
+        let rel = format!("{}/{}", conn.to_string_lossy(), file.to_string_lossy());
+        if let Some((bytes, filter)) = rows.get(&rel) {
+            if log.size == Some(*bytes) {
+                out.insert(log.context.clone(), filter.clone());
+            }
+        }
+    }
+    out
+}
+
+/// The rows of a fetch manifest for partial logs: path → (size, filter).
+fn partial_rows(path: &Path) -> HashMap<String, (u64, String)> {
+    #[derive(serde::Deserialize)]
+    struct Row {
+        kind: String,
+        path: String,
+        #[serde(default)]
+        partial: bool,
+        #[serde(default)]
+        filter: Option<String>,
+        #[serde(default)]
+        bytes: Option<u64>,
+    }
+    let Ok(file) = crate::cli::output::open_no_follow(path) else {
+        return HashMap::new();
+    };
+    BufReader::new(file)
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str::<Row>(&l).ok())
+        .filter(|r| r.kind == "log" && r.partial)
+        .filter_map(|r| Some((r.path, (r.bytes?, r.filter.unwrap_or_default()))))
+        .collect()
+}
+
+fn describe(
+    t: &mut String,
+    conn: &ConnectionSummary,
+    files: &FileChecker,
+    partial: &HashMap<Context, String>,
+) {
     let chans = &conn.channels;
     let m = conn.meta.as_ref();
     let _ = person_line!(
@@ -174,6 +255,12 @@ fn describe(t: &mut String, conn: &ConnectionSummary, files: &FileChecker) {
     }
     for g in &conn.global {
         global(t, g);
+        if let Some(filter) = partial.get(&g.context) {
+            let _ = person_line!(
+                t,
+                "    partial  downloaded with --filter {filter}: only those events are in the log"
+            );
+        }
     }
     for ch in chans {
         let mut head = format!(
@@ -280,6 +367,12 @@ fn describe(t: &mut String, conn: &ConnectionSummary, files: &FileChecker) {
         }
         if let Some(report) = files.report(&ch.context) {
             transfers(t, report);
+        }
+        if let Some(filter) = partial.get(&ch.context) {
+            let _ = person_line!(
+                t,
+                "    partial  downloaded with --filter {filter}: only those events are in the log"
+            );
         }
         undecoded_and_integrity(t, ch);
     }

@@ -8,6 +8,7 @@ mod cat;
 mod cli;
 mod commands;
 mod convert;
+mod fetch;
 mod files;
 mod grep;
 mod inspect;
@@ -84,6 +85,11 @@ enum Command {
         after_help = "Examples:\n  sshtrail streams -o out/ logs/30187a8e-7d54-538d-8116-f03995b6228b\n  # then: less -R out/<connection>/<channel>/stdout"
     )]
     Streams(streams::StreamsArgs),
+    /// Pull connections, trail logs and stored files from the gateway's API into an archive.
+    #[command(
+        after_help = "Examples:\n  export SSHTRAIL_API_CLIENT_ID=... SSHTRAIL_API_CLIENT_SECRET=... SSHTRAIL_OAUTH_CLIENT_ID=... SSHTRAIL_OAUTH_CLIENT_SECRET=...\n  sshtrail fetch --url https://gateway.example --since 2024-05-01T00:00:00Z -o archive/\n  sshtrail fetch --url https://gateway.example --resume -o archive/          add what is missing\n  sshtrail fetch --url https://gateway.example --connection ID --files -o archive/\n\nCredentials come from the environment (SSHTRAIL_TOKEN, or the four client variables)\nor from --config FILE (default ~/.config/sshtrail/credentials.toml, mode 600), never\nfrom the command line. Exit status: 0 all fetched, 1 something could not be fetched\n(listed), 2 usage error."
+    )]
+    Fetch(fetch::FetchArgs),
 }
 
 fn main() -> ExitCode {
@@ -109,6 +115,7 @@ fn main() -> ExitCode {
         Command::Grep(args) => grep::run(args),
         Command::Streams(args) => streams::run(args),
         Command::Files(args) => files::run(args),
+        Command::Fetch(args) => fetch::run(args),
     };
     result.unwrap_or_else(|failure| failure.report())
 }

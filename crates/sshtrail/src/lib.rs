@@ -46,6 +46,8 @@ pub mod connection;
 pub mod crosscheck;
 pub mod encode;
 pub mod format;
+#[cfg(feature = "gateway")]
+pub mod gateway;
 pub mod output;
 pub mod redact;
 #[cfg(feature = "terminal")]
