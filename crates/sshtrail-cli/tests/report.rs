@@ -1,0 +1,304 @@
+//! `sshtrail report`: the evidence page, checked in a real browser (Debian's
+//! Chromium driven by Playwright, installed by `.ci/report-deps.sh`) and as
+//! plain HTML.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{real_connection, sshtrail, testdata_path};
+use regex::Regex;
+use sha2::{Digest, Sha256};
+
+/// A shell with vim and a resize.
+const VIM: &str = "1c0eb6a5-9524-455b-bc54-0e310f597329";
+
+/// What `sshtrail screen --at AT PATH` prints, without its heading.
+fn screen_at(path: &Path, at: &str) -> Vec<String> {
+    let out = sshtrail(&["screen", "--at", at, path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "screen --at {at}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines: Vec<String> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.trim_end().to_string())
+        .collect();
+    while lines.last().is_some_and(String::is_empty) {
+        lines.pop();
+    }
+    lines
+}
+
+/// Runs `sshtrail report ARGS`, which must succeed.
+fn report(args: &[&str]) {
+    let out = sshtrail(&[&["report"], args].concat());
+    assert!(
+        out.status.success(),
+        "report {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn sha256_hex(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    Sha256::digest(&bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The JSON in `<script type="application/json" class="CLASS">` (the first).
+fn embedded(page: &str, class: &str) -> serde_json::Value {
+    let open = format!("<script type=\"application/json\" class=\"{class}\">");
+    let start = page.find(&open).unwrap() + open.len();
+    let end = start + page[start..].find("</script>").unwrap();
+    serde_json::from_str(&page[start..end]).unwrap()
+}
+
+/// The offsets of the commands of the timeline (`data-t`).
+fn command_times(page: &str) -> Vec<f64> {
+    Regex::new(r#"class="cmd" data-t="([0-9.]+)""#)
+        .unwrap()
+        .captures_iter(page)
+        .map(|c| c[1].parse().unwrap())
+        .collect()
+}
+
+/// The offsets `sshtrail commands` prints, in seconds (to the millisecond).
+fn listed_command_offsets(path: &Path) -> Vec<f64> {
+    let out = sshtrail(&["commands", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    let re = Regex::new(r"\+(\d+)m(\d+\.\d+)s").unwrap();
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let c = re.captures(l).unwrap();
+            c[1].parse::<f64>().unwrap() * 60.0 + c[2].parse::<f64>().unwrap()
+        })
+        .collect()
+}
+
+/// Runs the browser script on `plan`; fails (never skips) when the browser
+/// tooling is missing.
+fn browse(plan: &serde_json::Value) -> serde_json::Value {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/browser/report_check.py");
+    let dir = tempfile::tempdir().unwrap();
+    let plan_path = dir.path().join("plan.json");
+    std::fs::write(&plan_path, plan.to_string()).unwrap();
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "/usr/bin/chromium is missing: run .ci/report-deps.sh (Debian's chromium)"
+    );
+    let out = Command::new("python3")
+        .arg(&script)
+        .arg(&plan_path)
+        .output()
+        .expect("python3 is needed to drive the browser: run .ci/report-deps.sh");
+    assert!(
+        out.status.success(),
+        "the browser check failed (is Playwright installed? .ci/report-deps.sh installs it): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn the_page_plays_seeks_and_searches_in_chromium_offline() {
+    let (_dir, conn) = real_connection(VIM, "jsonl", true);
+    let out = tempfile::tempdir().unwrap();
+    let page_path = out.path().join("vim.html");
+    report(&[conn.to_str().unwrap(), "-o", page_path.to_str().unwrap()]);
+    let page = std::fs::read_to_string(&page_path).unwrap();
+
+    // The commands of the timeline are those `sshtrail commands` lists, at
+    // the same offsets.
+    let times = command_times(&page);
+    let listed = listed_command_offsets(&conn);
+    assert_eq!(times.len(), listed.len());
+    for (t, l) in times.iter().zip(&listed) {
+        assert!((t - l).abs() < 0.001, "timeline {t} vs commands {l}");
+    }
+    // The fourth command starts vim, the fifth comes after it quit.
+    let (vim_at, after_vim) = (times[3], times[4]);
+
+    // The search's first moment for a word typed in vim only.
+    let base: f64 = Regex::new(r#"class="terminal" data-channel="0" data-base="([0-9.]+)""#)
+        .unwrap()
+        .captures(&page)
+        .unwrap()[1]
+        .parse()
+        .unwrap();
+    let index = embedded(&page, "index");
+    let hit = index
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e[1].as_str().unwrap().contains("alpha"))
+        .expect("the index has the line typed in vim");
+    let hit_at = base + hit[0].as_f64().unwrap() + 0.0001;
+    assert!(
+        vim_at < hit_at && hit_at < after_vim,
+        "{hit_at} is inside vim ({vim_at} to {after_vim})"
+    );
+
+    let goto_at = "20";
+    let plan = serde_json::json!({
+        "page": page_path,
+        "screenshot": std::env::var("SSHTRAIL_REPORT_SCREENSHOT").ok(),
+        "steps": [
+            {"op": "goto", "at": goto_at, "expect": screen_at(&conn, goto_at)},
+            {"op": "command", "index": 3, "expect": screen_at(&conn, &format!("{vim_at:.6}"))},
+            {"op": "search", "query": "alpha", "expect": screen_at(&conn, &format!("{hit_at:.6}"))},
+            {"op": "command", "index": 5, "expect": screen_at(&conn, &format!("{:.6}", times[5]))},
+        ],
+    });
+    let seen = browse(&plan);
+    assert_eq!(seen["errors"], serde_json::json!([]), "{seen}");
+    let steps = seen["steps"].as_array().unwrap();
+    for (step, want) in steps.iter().zip(plan["steps"].as_array().unwrap()) {
+        assert_eq!(step["screen"], want["expect"], "{step}");
+        // The player's clock, mapped back, is the moment sought.
+        let now = step["now"]["session"].as_f64().unwrap();
+        let target = step["target"].as_f64().unwrap();
+        assert!(
+            (now - target).abs() < 0.002,
+            "player at {now}, sought {target}"
+        );
+    }
+    assert_eq!(steps[1]["command"], "vim /tmp/pub-notes.txt");
+    let hits = steps[2]["hits"].as_array().unwrap();
+    assert!(!hits.is_empty() && hits[0].as_str().unwrap().contains("alpha"));
+    assert!(steps[2]["screen"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|l| l.as_str().unwrap().contains("public note alpha")));
+    // The screen at the vim command (just typed, not yet run) is not vim's.
+    assert!(!steps[1]["screen"].to_string().contains("public note alpha"));
+
+    // The chain of custody: each input's size and SHA-256.
+    let custody = seen["custody"].as_array().unwrap();
+    let inputs = [conn.join("0.jsonl"), conn.join("connection.json")];
+    assert_eq!(custody.len(), inputs.len(), "{custody:?}");
+    for input in &inputs {
+        let row = custody
+            .iter()
+            .find(|r| r["path"] == input.to_str().unwrap())
+            .unwrap_or_else(|| panic!("{} not in {custody:?}", input.display()));
+        assert_eq!(row["sha256"], sha256_hex(input).as_str());
+        assert_eq!(
+            row["size"],
+            std::fs::metadata(input).unwrap().len().to_string().as_str()
+        );
+    }
+
+    // No request left the page: the page itself is the only one.
+    let page_url = format!("file://{}", page_path.display());
+    assert_eq!(seen["requests"], serde_json::json!([page_url]));
+
+    // Keyboard: Tab reaches the settings, the search and the timeline.
+    let stops = seen["tab_stops"].to_string();
+    for class in ["goto", "q", "cmd", "idle"] {
+        assert!(stops.contains(class), "Tab never reached .{class}: {stops}");
+    }
+}
+
+#[test]
+fn a_long_recording_is_split_into_parts_that_each_show_the_right_screen() {
+    let (_dir, conn) = real_connection(VIM, "jsonl", true);
+    let out = tempfile::tempdir().unwrap();
+    let page_path = out.path().join("parts.html");
+    report(&[
+        conn.to_str().unwrap(),
+        "-o",
+        page_path.to_str().unwrap(),
+        "--part-size",
+        "2048",
+    ]);
+    let page = std::fs::read_to_string(&page_path).unwrap();
+    let parts = embedded(&page, "parts");
+    let parts = parts.as_array().unwrap();
+    assert!(parts.len() >= 3, "{} parts", parts.len());
+    // Each part is an asciicast v2 recording of its own.
+    let mut last_end = -1.0;
+    for p in parts {
+        let cast = p["cast"].as_str().unwrap();
+        let mut lines = cast.lines();
+        let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
+        assert_eq!(header["version"], 2);
+        for l in lines {
+            let ev: (f64, String, String) = serde_json::from_str(l).unwrap();
+            assert!(ev.0 >= last_end - 1e-9, "times go on across parts");
+        }
+        last_end = p["end"].as_f64().unwrap();
+    }
+    // In the browser, moments in the second and the last part show what
+    // `screen --at` prints (the part is chosen and its screen drawn first).
+    let second = parts[1]["start"].as_f64().unwrap() + 0.25;
+    let last = parts.last().unwrap()["end"].as_f64().unwrap() - 0.05;
+    let ats = [format!("{second:.3}"), format!("{last:.3}")];
+    let plan = serde_json::json!({
+        "page": page_path,
+        "screenshot": null,
+        "steps": ats.iter().map(|at| serde_json::json!(
+            {"op": "goto", "at": at, "expect": screen_at(&conn, at)})).collect::<Vec<_>>(),
+    });
+    let seen = browse(&plan);
+    assert_eq!(seen["errors"], serde_json::json!([]), "{seen}");
+    for (step, want) in seen["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(plan["steps"].as_array().unwrap())
+    {
+        assert_eq!(step["screen"], want["expect"], "{step}");
+    }
+}
+
+#[test]
+fn several_connections_give_an_index_and_pages_readable_without_javascript() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("reports");
+    let trees = testdata_path("realtrail");
+    let a = trees.join(VIM);
+    let b = trees.join("6be2d65f-23b2-471f-9b36-6f698b1dfc60");
+    report(&[
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    let index = std::fs::read_to_string(dir.join("index.html")).unwrap();
+    for id in [VIM, "6be2d65f-23b2-471f-9b36-6f698b1dfc60"] {
+        assert!(index.contains(&format!("href=\"{id}.html\"")), "{index}");
+        let page = std::fs::read_to_string(dir.join(format!("{id}.html"))).unwrap();
+        // Without JavaScript: the metadata, the redaction notice and the
+        // transcript are plain HTML; the player's controls are hidden.
+        assert!(page.contains("<dt>Who</dt><dd class=\"who\">trailuser@realtrail.test</dd>"));
+        assert!(page.contains("<strong>Redaction is on:</strong>"));
+        assert!(!page.contains("src=\"http"), "nothing is fetched");
+    }
+    let vim = std::fs::read_to_string(dir.join(format!("{VIM}.html"))).unwrap();
+    assert!(vim
+        .contains("<div class=\"controls\" role=\"group\" aria-label=\"Player settings\" hidden>"));
+    let transcript = &vim[vim.find("<pre class=\"transcript\"").unwrap()..];
+    let transcript = &transcript[..transcript.find("</pre>").unwrap()];
+    assert!(transcript.contains("alternate screen: vim"));
+    assert!(transcript.contains("public note alpha"));
+    assert!(transcript.contains("end of alternate screen"));
+
+    // Writing again refuses to overwrite without --force.
+    let again = sshtrail(&[
+        "report",
+        a.to_str().unwrap(),
+        "-o",
+        dir.join(format!("{VIM}.html")).to_str().unwrap(),
+    ]);
+    assert!(!again.status.success());
+}
