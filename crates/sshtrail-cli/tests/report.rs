@@ -302,3 +302,65 @@ fn several_connections_give_an_index_and_pages_readable_without_javascript() {
     ]);
     assert!(!again.status.success());
 }
+
+#[test]
+fn a_batch_writes_one_report_a_connection_listed_in_the_manifest() {
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().join("batch");
+    let trees = testdata_path("realtrail");
+    // A connection with three logs (two forwarded channels and the global
+    // requests) and one with a shell.
+    let forwards = "56461fdd-d065-4ddb-b56c-a3ea79593e58";
+    let run = sshtrail(&[
+        "convert",
+        "--to",
+        "html,text",
+        "-o",
+        dir.to_str().unwrap(),
+        trees.join(forwards).to_str().unwrap(),
+        trees.join(VIM).to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let manifest = std::fs::read_to_string(dir.join("manifest.jsonl")).unwrap();
+    let mut pages = Vec::new();
+    for line in manifest.lines() {
+        let row: serde_json::Value = serde_json::from_str(line).unwrap();
+        for o in row["outputs"].as_array().unwrap() {
+            if o["format"] == "html" {
+                let path = dir.join(o["path"].as_str().unwrap());
+                assert_eq!(o["sha256"], sha256_hex(&path).as_str());
+                pages.push(o["path"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    pages.sort();
+    let mut want = vec![
+        format!("{forwards}/report.html"),
+        format!("{VIM}/report.html"),
+    ];
+    want.sort();
+    assert_eq!(pages, want, "one page a connection, listed once");
+    // The page of the connection with three logs has all its channels and
+    // all its logs in its chain of custody.
+    let page = std::fs::read_to_string(dir.join(forwards).join("report.html")).unwrap();
+    for ch in ["Channel 1 (direct-tcpip)", "Channel 1-2 (direct-tcpip)"] {
+        assert!(page.contains(ch), "{ch}");
+    }
+    assert!(
+        !page.contains("Channel global"),
+        "the global requests are no channel"
+    );
+    for log in ["1.jsonl", "1-2.jsonl", "global.jsonl", "connection.json"] {
+        let path = trees.join(forwards).join(log);
+        assert!(page.contains(&format!(
+            "<td class=\"path\">{}</td><td class=\"size\">{}</td><td class=\"sha256\"><code>{}</code></td>",
+            path.display(),
+            std::fs::metadata(&path).unwrap().len(),
+            sha256_hex(&path)
+        )), "{log} in the chain of custody");
+    }
+}

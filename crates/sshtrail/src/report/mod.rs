@@ -357,6 +357,11 @@ impl Page {
         self.start.get_or_insert(ts);
         self.summaries.event(ev)?;
         self.files.event(ev)?;
+        if ch.is_global() {
+            // The connection's global requests: their forwards are listed
+            // apart, after the channels.
+            return Ok(());
+        }
         match self.ends.get_mut(&ch.context) {
             Some(end) => *end = (*end).max(ts),
             None => {
