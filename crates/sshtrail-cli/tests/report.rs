@@ -60,6 +60,21 @@ fn embedded(page: &str, class: &str) -> serde_json::Value {
     serde_json::from_str(&page[start..end]).unwrap()
 }
 
+/// The recording's parts: start, end and the cast of each.
+fn parts(page: &str) -> Vec<(f64, f64, String)> {
+    Regex::new(r#"<script type="application/json" class="part" data-start="([0-9.]+)" data-end="([0-9.]+)">([^<]*)</script>"#)
+        .unwrap()
+        .captures_iter(page)
+        .map(|c| {
+            (
+                c[1].parse().unwrap(),
+                c[2].parse().unwrap(),
+                serde_json::from_str(&c[3]).unwrap(),
+            )
+        })
+        .collect()
+}
+
 /// The offsets of the commands of the timeline (`data-t`).
 fn command_times(page: &str) -> Vec<f64> {
     Regex::new(r#"class="cmd" data-t="([0-9.]+)""#)
@@ -202,6 +217,22 @@ fn the_page_plays_seeks_and_searches_in_chromium_offline() {
     let page_url = format!("file://{}", page_path.display());
     assert_eq!(seen["requests"], serde_json::json!([page_url]));
 
+    // Printed: the transcript and the timeline, without the player.
+    assert_eq!(
+        seen["print"],
+        serde_json::json!({"player": false, "search": false, "controls": false, "transcript": true, "timeline": true})
+    );
+    // Without JavaScript: the metadata, the commands and the transcript.
+    let no_js = &seen["no_js"];
+    assert_eq!(no_js["who"], "trailuser@realtrail.test");
+    assert_eq!(no_js["commands"][3], "vim /tmp/pub-notes.txt");
+    assert_eq!(no_js["commands"].as_array().unwrap().len(), times.len());
+    let transcript = no_js["transcript"].as_str().unwrap();
+    assert!(
+        transcript.contains("public note alpha") && transcript.contains("alternate screen: vim")
+    );
+    assert_eq!(no_js["player_text"], "", "no player without JavaScript");
+
     // Keyboard: Tab reaches the settings, the search and the timeline.
     let stops = seen["tab_stops"].to_string();
     for class in ["goto", "q", "cmd", "idle"] {
@@ -222,13 +253,11 @@ fn a_long_recording_is_split_into_parts_that_each_show_the_right_screen() {
         "2048",
     ]);
     let page = std::fs::read_to_string(&page_path).unwrap();
-    let parts = embedded(&page, "parts");
-    let parts = parts.as_array().unwrap();
+    let parts = parts(&page);
     assert!(parts.len() >= 3, "{} parts", parts.len());
     // Each part is an asciicast v2 recording of its own.
     let mut last_end = -1.0;
-    for p in parts {
-        let cast = p["cast"].as_str().unwrap();
+    for (_, end, cast) in &parts {
         let mut lines = cast.lines();
         let header: serde_json::Value = serde_json::from_str(lines.next().unwrap()).unwrap();
         assert_eq!(header["version"], 2);
@@ -236,12 +265,12 @@ fn a_long_recording_is_split_into_parts_that_each_show_the_right_screen() {
             let ev: (f64, String, String) = serde_json::from_str(l).unwrap();
             assert!(ev.0 >= last_end - 1e-9, "times go on across parts");
         }
-        last_end = p["end"].as_f64().unwrap();
+        last_end = *end;
     }
     // In the browser, moments in the second and the last part show what
     // `screen --at` prints (the part is chosen and its screen drawn first).
-    let second = parts[1]["start"].as_f64().unwrap() + 0.25;
-    let last = parts.last().unwrap()["end"].as_f64().unwrap() - 0.05;
+    let second = parts[1].0 + 0.25;
+    let last = parts.last().unwrap().1 - 0.05;
     let ats = [format!("{second:.3}"), format!("{last:.3}")];
     let plan = serde_json::json!({
         "page": page_path,
@@ -363,4 +392,36 @@ fn a_batch_writes_one_report_a_connection_listed_in_the_manifest() {
             sha256_hex(&path)
         )), "{log} in the chain of custody");
     }
+}
+
+#[test]
+fn secrets_typed_at_prompts_are_nowhere_on_the_page() {
+    let id = "1dd56798-86a1-46a4-8404-827bac6c0920";
+    let conn = testdata_path("realtrail").join(id);
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(conn.join("truth.json")).unwrap()).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let page_path = out.path().join("secrets.html");
+    report(&[conn.to_str().unwrap(), "-o", page_path.to_str().unwrap()]);
+    let page = std::fs::read_to_string(&page_path).unwrap();
+    let secrets = truth["client"]["secrets_typed_at_prompts"]
+        .as_array()
+        .unwrap();
+    assert_eq!(secrets.len(), 2);
+    for s in secrets {
+        let secret = s["secret"].as_str().unwrap();
+        for form in [
+            secret.to_string(),
+            secret.replace('&', "&amp;"),
+            serde_json::to_string(secret)
+                .unwrap()
+                .trim_matches('"')
+                .to_string(),
+        ] {
+            assert!(!page.contains(&form), "the secret {form:?} is on the page");
+        }
+    }
+    // The commands around them are there, and the page says it redacts.
+    assert!(page.contains("<code>echo visible-after-secrets</code>"));
+    assert!(page.contains("<strong>Redaction is on:</strong>"));
 }

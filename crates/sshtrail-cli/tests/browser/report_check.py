@@ -128,8 +128,34 @@ def main():
                 "() => (document.activeElement.className || document.activeElement.tagName)"))
         result["tab_stops"] = focused
         if plan.get("screenshot"):
-            page.evaluate("() => window.scrollTo(0, 0)")
+            page.evaluate("() => document.querySelector('.channel h3').scrollIntoView()")
             page.screenshot(path=plan["screenshot"], full_page=False)
+
+        # The print view: the transcript and the timeline, not the player.
+        page.emulate_media(media="print")
+        result["print"] = page.evaluate("""() => {
+            const shown = s => { const e = document.querySelector(s);
+              return !!e && getComputedStyle(e).display !== 'none' && e.getClientRects().length > 0; };
+            return { player: shown('.player'), search: shown('.search'), controls: shown('.controls'),
+                     transcript: shown('pre.transcript'), timeline: shown('ol.timeline') };
+        }""")
+        page.emulate_media(media="screen")
+
+        # With JavaScript off: the facts, the timeline and the transcript
+        # are there to read.
+        nojs = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        ctx2 = nojs.new_context(java_script_enabled=False)
+        ctx2.route("**/*", route)
+        page2 = ctx2.new_page()
+        page2.goto(page_url)
+        result["no_js"] = {
+            "who": page2.inner_text("dd.who"),
+            "commands": [page2.locator("button.cmd code").nth(i).inner_text()
+                         for i in range(page2.locator("button.cmd").count())],
+            "transcript": page2.inner_text("pre.transcript"),
+            "player_text": page2.inner_text(".player"),
+        }
+        nojs.close()
         ctx.close()
     json.dump(result, sys.stdout)
 

@@ -867,21 +867,17 @@ impl Terminal {
             Some(cast) => split_cast(cast, &self.found, options.part_bytes)?,
             None => Vec::new(),
         };
-        writeln!(w, "<script type=\"application/json\" class=\"parts\">[")?;
-        for (k, p) in parts.iter_mut().enumerate() {
-            if k > 0 {
-                w.write_all(b",")?;
-            }
+        // Each part apart: the page reads a part when it plays it.
+        for p in parts.iter_mut() {
             write!(
                 w,
-                "{{\"start\":{:.6},\"end\":{:.6},\"cast\":\"",
+                "<script type=\"application/json\" class=\"part\" data-start=\"{:.6}\" data-end=\"{:.6}\">\"",
                 p.start, p.end
             )?;
             p.text.rewind()?;
             io::copy(&mut p.text, w)?;
-            w.write_all(b"\"}\n")?;
+            writeln!(w, "\"</script>")?;
         }
-        writeln!(w, "]</script>")?;
         writeln!(w, "<script type=\"application/json\" class=\"index\">[")?;
         self.index.rewind()?;
         io::copy(&mut self.index, w)?;
@@ -913,13 +909,8 @@ struct CastPart {
 }
 
 fn write_transcript(w: &mut dyn Write, lines: &[(String, Nanos)]) -> io::Result<()> {
-    for (line, t) in lines {
-        writeln!(
-            w,
-            "<span class=\"line\" data-t=\"{:.6}\">{}</span>",
-            secs_f(*t),
-            esc(line)
-        )?;
+    for (line, _) in lines {
+        writeln!(w, "{}", esc(line))?;
     }
     Ok(())
 }

@@ -83,12 +83,16 @@
     this.el = el;
     this.base = Number(el.dataset.base);
     this.limit = Number(el.dataset.idle);
-    this.parts = JSON.parse(el.querySelector('script.parts').textContent);
-    this.index = JSON.parse(el.querySelector('script.index').textContent);
+    // The parts' casts and the search index are parsed when first needed.
+    this.parts = Array.prototype.map.call(el.querySelectorAll('script.part'), function (s) {
+      return { start: Number(s.dataset.start), end: Number(s.dataset.end), script: s, cast: null };
+    });
+    this.index = null;
     this.box = el.querySelector('.player');
     this.part = -1;
     this.player = null;
-    this.times = this.parts.map(function (p) { return eventTimes(p.cast); });
+    // Each part's event times, read when the part is first loaded.
+    this.times = [];
     this.setup();
   }
 
@@ -119,6 +123,9 @@
       this.box.textContent = '';
     }
     this.part = k;
+    var part = this.parts[k];
+    if (part.cast === null) part.cast = JSON.parse(part.script.textContent);
+    if (!this.times[k]) this.times[k] = eventTimes(part.cast);
     this.lim = limited(this.times[k], this.effectiveLimit());
     this.player = AsciinemaPlayer.create({ data: this.parts[k].cast }, this.box, {
       idleTimeLimit: this.effectiveLimit() === Infinity ? undefined : this.limit,
@@ -158,6 +165,9 @@
     list.textContent = '';
     q = q.trim().toLowerCase();
     if (!q) { count.textContent = ''; return; }
+    if (this.index === null) {
+      this.index = JSON.parse(this.el.querySelector('script.index').textContent);
+    }
     var self = this, n = 0, shown = 0;
     for (var i = 0; i < this.index.length; i++) {
       var e = this.index[i];
