@@ -118,7 +118,7 @@ pub fn run(args: ReportArgs) -> CommandResult {
     let ropts = ReportOptions {
         idle_time_limit: args.idle_limit,
         part_bytes: args.part_size,
-        made_at: None,
+        ..ReportOptions::default()
     };
     let html = HtmlWriter::new(&wopts, ropts);
     let mut writer: Writer = match rules {

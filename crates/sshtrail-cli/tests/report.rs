@@ -171,6 +171,8 @@ fn the_page_plays_seeks_and_searches_in_chromium_offline() {
             {"op": "command", "index": 3, "expect": screen_at(&conn, &format!("{vim_at:.6}"))},
             {"op": "search", "query": "alpha", "expect": screen_at(&conn, &format!("{hit_at:.6}"))},
             {"op": "command", "index": 5, "expect": screen_at(&conn, &format!("{:.6}", times[5]))},
+            {"op": "idle", "value": "0.5", "at": goto_at, "expect": screen_at(&conn, goto_at)},
+            {"op": "idle", "value": "0", "at": goto_at, "expect": screen_at(&conn, goto_at)},
         ],
     });
     let seen = browse(&plan);
@@ -187,6 +189,26 @@ fn the_page_plays_seeks_and_searches_in_chromium_offline() {
         );
     }
     assert_eq!(steps[1]["command"], "vim /tmp/pub-notes.txt");
+    // Idle gaps capped at 0.5 s, the player's clock runs behind the
+    // session's (this recording has no gap over 2 s, the default, before
+    // 20 s: both clocks agree there); not capped, it is the session's clock
+    // less the channel's start. The screen is the same at the same moment.
+    let player = |i: usize| steps[i]["now"]["player"].as_f64().unwrap();
+    assert!(
+        (player(0) - (20.0 - base)).abs() < 0.002,
+        "default: {}",
+        player(0)
+    );
+    assert!(
+        player(4) < 20.0 - base - 1.0,
+        "capped at 0.5 s: {}",
+        player(4)
+    );
+    assert!(
+        (player(5) - (20.0 - base)).abs() < 0.002,
+        "not capped: {}",
+        player(5)
+    );
     let hits = steps[2]["hits"].as_array().unwrap();
     assert!(!hits.is_empty() && hits[0].as_str().unwrap().contains("alpha"));
     assert!(steps[2]["screen"]
@@ -322,6 +344,21 @@ fn several_connections_give_an_index_and_pages_readable_without_javascript() {
     assert!(transcript.contains("public note alpha"));
     assert!(transcript.contains("end of alternate screen"));
 
+    // An SCP upload: the file, as the client sent it (truth.json).
+    let scp = "6be2d65f-23b2-471f-9b36-6f698b1dfc60";
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(trees.join(scp).join("truth.json")).unwrap())
+            .unwrap();
+    let up = &truth["client"]["files"]["upload"];
+    let page = std::fs::read_to_string(dir.join(format!("{scp}.html"))).unwrap();
+    assert!(page.contains(&format!(
+        "<tr><td>upload (scp)</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>yes</td><td>agrees</td></tr>",
+        up["remote"].as_str().unwrap(),
+        up["size"],
+        up["sha256"].as_str().unwrap()
+    )), "the upload is listed");
+    assert!(page.contains("exec: scp -p -t uploaded.tar"));
+
     // Writing again refuses to overwrite without --force.
     let again = sshtrail(&[
         "report",
@@ -424,4 +461,17 @@ fn secrets_typed_at_prompts_are_nowhere_on_the_page() {
     // The commands around them are there, and the page says it redacts.
     assert!(page.contains("<code>echo visible-after-secrets</code>"));
     assert!(page.contains("<strong>Redaction is on:</strong>"));
+}
+
+#[test]
+fn an_exec_channel_shows_its_command_output_and_end() {
+    let conn = testdata_path("realtrail").join("1b338b0d-311f-49d0-ab15-998b0c5f9d07");
+    let out = tempfile::tempdir().unwrap();
+    let page_path = out.path().join("exec.html");
+    report(&[conn.to_str().unwrap(), "-o", page_path.to_str().unwrap()]);
+    let page = std::fs::read_to_string(&page_path).unwrap();
+    assert!(page.contains("exec: echo going; kill -HUP $$ · killed by HUP"));
+    assert!(page.contains("<h4>stdout</h4><pre class=\"output output-stdout\">going\n</pre>"));
+    // No terminal, so no player.
+    assert!(!page.contains("class=\"terminal\""));
 }

@@ -9,6 +9,7 @@ one of
     {"op": "goto", "at": "20"}             type the offset, press Go
     {"op": "command", "index": 3}          click the 4th command of the timeline
     {"op": "search", "query": "alpha"}     search, then click the first hit
+    {"op": "idle", "value": "0", "at": "20"}  change the idle cap, then go to a moment
 each with "expect": the screen lines the test expects; the step waits (up to
 5 s) for the player to show them, and reports what it showed at the end.
 
@@ -98,6 +99,13 @@ def main():
                 target = float(button.get_attribute("data-t"))
                 got["command"] = button.locator("code").inner_text()
                 button.click()
+            elif step["op"] == "idle":
+                # Change the cap on idle gaps, then go to a moment.
+                page.fill(".terminal input.idle", step["value"])
+                page.press(".terminal input.idle", "Tab")
+                page.fill(".terminal input.goto", step["at"])
+                page.click(".terminal button.go")
+                target = page.evaluate("(s) => window.sshtrailReport.parseOffset(s)", step["at"])
             elif step["op"] == "search":
                 page.fill(".terminal input.q", step["query"])
                 page.press(".terminal input.q", "Enter")

@@ -74,6 +74,9 @@ const SPOOL_MEMORY: usize = 1 << 20;
 /// Bytes of a channel without a terminal shown on the page, per stream.
 const OTHER_OUTPUT_SHOWN: usize = 64 << 10;
 
+/// The default size up to which a transcript is shown open.
+pub const OPEN_TRANSCRIPT: u64 = 256 << 10;
+
 /// Search index entries kept a channel (past it, the page says so).
 const MAX_INDEX_ENTRIES: u64 = 2_000_000;
 
@@ -168,6 +171,9 @@ pub struct ReportOptions {
     pub part_bytes: usize,
     /// The time the report is made (RFC 3339); `None`: now.
     pub made_at: Option<String>,
+    /// A transcript up to this many bytes is shown open; a longer one
+    /// starts closed (laying it out would hold the page up).
+    pub open_transcript: u64,
 }
 
 impl Default for ReportOptions {
@@ -176,6 +182,7 @@ impl Default for ReportOptions {
             idle_time_limit: DEFAULT_IDLE_LIMIT,
             part_bytes: DEFAULT_PART_BYTES,
             made_at: None,
+            open_transcript: OPEN_TRANSCRIPT,
         }
     }
 }
@@ -890,7 +897,19 @@ impl Terminal {
         }
 
         // The transcript.
-        writeln!(w, "<details class=\"transcript-box\" open><summary>Transcript (what scrolled by, screens left, the last screen)</summary>")?;
+        // A long transcript starts closed: laying out megabytes of text
+        // would hold the page up for seconds (it opens for printing).
+        let size = self.transcript.seek(io::SeekFrom::End(0))?;
+        writeln!(
+            w,
+            "<details class=\"transcript-box\"{}><summary>Transcript (what scrolled by, screens left, the last screen; {} KiB)</summary>",
+            if size <= options.open_transcript {
+                " open"
+            } else {
+                ""
+            },
+            size.div_ceil(1024)
+        )?;
         writeln!(w, "<pre class=\"transcript\" tabindex=\"0\">")?;
         self.transcript.rewind()?;
         io::copy(&mut self.transcript, w)?;
@@ -1259,6 +1278,41 @@ mod tests {
             evs.last().unwrap(),
             &(9.0, "m".to_string(), "late".to_string())
         );
+    }
+
+    fn page_of(dir: &str, options: ReportOptions) -> String {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../testdata/realtrail")
+            .join(dir);
+        let archive = crate::archive::Archive::open(
+            &[path],
+            &crate::archive::Discovery::standard(),
+            &mut |_| {},
+        );
+        let mut out = crate::output::MemoryOutput::default();
+        let mut writer = HtmlWriter::new(&WriterOptions::default(), options);
+        archive
+            .replay(&mut writer.writing_into(&mut out), &mut |_| {})
+            .unwrap();
+        let page = out.parts().next().unwrap().1.to_vec();
+        String::from_utf8(page).unwrap()
+    }
+
+    #[test]
+    fn a_long_transcript_starts_closed() {
+        let vim = "1c0eb6a5-9524-455b-bc54-0e310f597329";
+        let open = page_of(vim, ReportOptions::default());
+        assert!(open.contains("<details class=\"transcript-box\" open>"));
+        let closed = page_of(
+            vim,
+            ReportOptions {
+                open_transcript: 100,
+                ..ReportOptions::default()
+            },
+        );
+        assert!(closed.contains("<details class=\"transcript-box\"><summary>"));
+        // Closed, not left out.
+        assert!(closed.contains("public note alpha"));
     }
 
     #[test]

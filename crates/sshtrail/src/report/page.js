@@ -261,5 +261,17 @@
   document.querySelectorAll('.terminal').forEach(function (el) {
     terminals.push(new Terminal(el));
   });
+  // Printed, the page is the transcripts and the timelines: long
+  // transcripts, closed on screen, open for the printer.
+  var closed = [];
+  window.addEventListener('beforeprint', function () {
+    closed = Array.prototype.filter.call(document.querySelectorAll('details.transcript-box'),
+      function (d) { return !d.open; });
+    closed.forEach(function (d) { d.open = true; });
+  });
+  window.addEventListener('afterprint', function () {
+    closed.forEach(function (d) { d.open = false; });
+    closed = [];
+  });
   window.sshtrailReport = { terminals: terminals, fmt: fmt, parseOffset: parseOffset };
 })();
