@@ -136,8 +136,11 @@ def main():
                 "() => (document.activeElement.className || document.activeElement.tagName)"))
         result["tab_stops"] = focused
         if plan.get("screenshot"):
-            page.evaluate("() => document.querySelector('.channel h3').scrollIntoView()")
+            page.set_viewport_size({"width": 1280, "height": 1600})
+            page.evaluate("() => { document.activeElement.blur(); window.scrollTo(0, 0); }")
+            page.wait_for_timeout(300)
             page.screenshot(path=plan["screenshot"], full_page=False)
+            page.set_viewport_size({"width": 1280, "height": 900})
 
         # The print view: the transcript and the timeline, not the player.
         page.emulate_media(media="print")

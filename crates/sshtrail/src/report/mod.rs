@@ -499,13 +499,36 @@ impl Page {
             m.and_then(|m| m.target_host_address.as_deref()),
             "address",
         )?;
-        dd(w, "When", started.as_deref(), "when")?;
-        dd(
-            w,
-            "Duration",
-            Some(&offset_text(end - conn_start)),
-            "duration",
-        )?;
+        // When and how long: the gateway's own times when the metadata has
+        // them, else the logs' first and last events.
+        let connected = m.and_then(|m| m.connected.as_deref());
+        let disconnected = m.and_then(|m| m.disconnected.as_deref());
+        let gateway = match (connected, disconnected) {
+            (Some(a), Some(b)) => match (
+                crate::time::parse_rfc3339(a.as_bytes(), true),
+                crate::time::parse_rfc3339(b.as_bytes(), true),
+            ) {
+                (Ok(ta), Ok(tb)) => Some((
+                    format!(
+                        "{} to {} (the gateway's times)",
+                        crate::time::reformat_rfc3339(a),
+                        crate::time::reformat_rfc3339(b)
+                    ),
+                    tb - ta,
+                )),
+                _ => None,
+            },
+            _ => None,
+        };
+        let (when, span) = match gateway {
+            Some((w, d)) => (Some(w), d),
+            None => (
+                started.clone().map(|s| format!("{s} (the first event)")),
+                end - conn_start,
+            ),
+        };
+        dd(w, "When", when.as_deref(), "when")?;
+        dd(w, "Duration", Some(&offset_text(span)), "duration")?;
         dd(w, "Status", m.and_then(|m| m.status.as_deref()), "status")?;
         let tags = m.map(|m| m.tags.join(", ")).filter(|t| !t.is_empty());
         dd(w, "Tags", tags.as_deref(), "tags")?;
