@@ -189,6 +189,12 @@ fn the_page_plays_seeks_and_searches_in_chromium_offline() {
         );
     }
     assert_eq!(steps[1]["command"], "vim /tmp/pub-notes.txt");
+    // The terminal's size: 90x28 at first, 110x34 after the resize (before
+    // the sixth command), as `inspect` lists them.
+    assert_eq!(steps[0]["size"], serde_json::json!(["90", "28"]));
+    assert_eq!(steps[3]["size"], serde_json::json!(["110", "34"]));
+    // A marker on the progress bar at every command.
+    assert_eq!(seen["markers"], times.len());
     // Idle gaps capped at 0.5 s, the player's clock runs behind the
     // session's (this recording has no gap over 2 s, the default, before
     // 20 s: both clocks agree there); not capped, it is the session's clock
@@ -319,9 +325,11 @@ fn several_connections_give_an_index_and_pages_readable_without_javascript() {
     let trees = testdata_path("realtrail");
     let a = trees.join(VIM);
     let b = trees.join("6be2d65f-23b2-471f-9b36-6f698b1dfc60");
+    let c = trees.join("1b338b0d-311f-49d0-ab15-998b0c5f9d07");
     report(&[
         a.to_str().unwrap(),
         b.to_str().unwrap(),
+        c.to_str().unwrap(),
         "-o",
         dir.to_str().unwrap(),
     ]);
@@ -358,6 +366,25 @@ fn several_connections_give_an_index_and_pages_readable_without_javascript() {
         up["sha256"].as_str().unwrap()
     )), "the upload is listed");
     assert!(page.contains("exec: scp -p -t uploaded.tar"));
+
+    // The index sorts by a column, ascending then descending, in Chromium.
+    let durations: Vec<(String, f64)> = Regex::new(
+        r#"<tr><td><a href="[^"]*">([^<]*)</a></td>(?:<td>[^<]*</td>){4}<td data-v="([0-9.]+)">"#,
+    )
+    .unwrap()
+    .captures_iter(&index)
+    .map(|c| (c[1].to_string(), c[2].parse().unwrap()))
+    .collect();
+    assert_eq!(durations.len(), 3, "{index}");
+    let mut up = durations.clone();
+    up.sort_by(|a, b| a.1.total_cmp(&b.1));
+    let up: Vec<String> = up.into_iter().map(|d| d.0).collect();
+    let down: Vec<String> = up.iter().rev().cloned().collect();
+    let seen = browse(&serde_json::json!({"page": dir.join("index.html"), "sort_by": 5}));
+    assert_eq!(seen["orders"], serde_json::json!([up, down]));
+    assert_eq!(seen["aria_sort"], "descending");
+    assert_eq!(seen["errors"], serde_json::json!([]));
+    assert_eq!(seen["requests"].as_array().unwrap().len(), 1, "{seen}");
 
     // Writing again refuses to overwrite without --force.
     let again = sshtrail(&[

@@ -4,7 +4,8 @@ the live DOM showed, as JSON, for tests/report.rs to judge.
 
     python3 report_check.py PLAN.json
 
-PLAN: {"page": PATH, "screenshot": PATH or null, "steps": [STEP...]}, a STEP
+PLAN: {"page": PATH, "screenshot": PATH or null, "steps": [STEP...]}, or
+{"page": INDEX, "sort_by": COLUMN} for the index of several pages; a STEP
 one of
     {"op": "goto", "at": "20"}             type the offset, press Go
     {"op": "command", "index": 3}          click the 4th command of the timeline
@@ -86,6 +87,20 @@ def main():
         page.on("pageerror", lambda e: result["errors"].append(str(e)))
         page.on("console", lambda m: m.type == "error" and result["errors"].append(m.text))
         page.goto(page_url)
+        if "sort_by" in plan:
+            # The index of several pages: sort by a column, twice.
+            button = page.locator("table.index th button[data-col='%d']" % plan["sort_by"])
+            orders = []
+            for _ in range(2):
+                button.click()
+                orders.append(page.evaluate("""() => Array.from(
+                    document.querySelectorAll('table.index tbody tr td:first-child')).map(
+                    td => td.textContent)"""))
+            result["orders"] = orders
+            result["aria_sort"] = button.locator("xpath=..").get_attribute("aria-sort")
+            ctx.close()
+            json.dump(result, sys.stdout)
+            return
         page.wait_for_selector(".terminal .ap-line", state="attached", timeout=10000)
 
         for step in plan["steps"]:
@@ -121,8 +136,14 @@ def main():
             got["target"] = target
             got["screen"] = screen_after(page, step.get("expect"), target)
             got["now"] = page.evaluate(NOW_JS)
+            got["size"] = page.evaluate("""() => {
+                const t = getComputedStyle(document.querySelector('.terminal .ap-term'));
+                return [t.getPropertyValue('--term-cols').trim(), t.getPropertyValue('--term-rows').trim()];
+            }""")
             result["steps"].append(got)
 
+        result["markers"] = page.evaluate(
+            "() => document.querySelectorAll('.terminal .ap-marker-container').length")
         result["custody"] = page.evaluate("""() => Array.from(
             document.querySelectorAll('table.custody tbody tr')).map(r => ({
               path: r.querySelector('.path').textContent,
