@@ -502,3 +502,57 @@ fn an_exec_channel_shows_its_command_output_and_end() {
     // No terminal, so no player.
     assert!(!page.contains("class=\"terminal\""));
 }
+
+#[test]
+fn every_shipped_recording_gives_pages_whose_embedded_data_reads_back() {
+    let out = tempfile::tempdir().unwrap();
+    for tree in ["realbash", "realtrail"] {
+        let dir = out.path().join(tree);
+        report(&[
+            testdata_path(tree).to_str().unwrap(),
+            "-o",
+            dir.to_str().unwrap(),
+        ]);
+        let mut pages = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().unwrap() == "index.html" {
+                continue;
+            }
+            pages += 1;
+            let page = std::fs::read_to_string(&path).unwrap();
+            // Every part is a JSON string holding an asciicast v2 recording
+            // whose events parse; the index is a JSON array of [time, text].
+            for (start, end, cast) in parts(&page) {
+                assert!(start <= end, "{}", path.display());
+                let mut lines = cast.lines();
+                let header: serde_json::Value =
+                    serde_json::from_str(lines.next().unwrap()).unwrap();
+                assert_eq!(header["version"], 2);
+                for l in lines {
+                    let _: (f64, String, String) = serde_json::from_str(l)
+                        .unwrap_or_else(|e| panic!("{}: {l}: {e}", path.display()));
+                }
+            }
+            if page.contains("class=\"terminal\"") {
+                let index = embedded(&page, "index");
+                assert!(index
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|e| e[0].as_f64().is_some() && e[1].as_str().is_some()));
+            }
+            // Exactly one closing tag per opened script element: nothing
+            // embedded closed one early.
+            assert_eq!(
+                page.matches("<script").count(),
+                page.matches("</script>").count(),
+                "{}",
+                path.display()
+            );
+        }
+        let index = std::fs::read_to_string(dir.join("index.html")).unwrap();
+        assert_eq!(index.matches("<tr><td><a href=").count(), pages, "{tree}");
+        assert!(pages >= 8, "{tree}: {pages} pages");
+    }
+}
