@@ -13,6 +13,7 @@ mod files;
 mod grep;
 mod inspect;
 mod play;
+mod report;
 mod screen;
 mod stats;
 mod streams;
@@ -80,6 +81,12 @@ enum Command {
         after_help = "Examples:\n  sshtrail files logs/<connection-id>/\n  sshtrail files --json logs/*/ | jq -r 'select(.direction == \"download\") | .path'\n  sshtrail files --ops 0.jsonl              every operation, failed ones with their message\n\nA file is complete when every byte was seen and the transfer ended well; sha256 is\ngiven when every byte of it was seen once. Problems in the SFTP or SCP data are\nreported as FILE:LINE (exit status 1)."
     )]
     Files(files::FilesArgs),
+    /// The evidence report: a self-contained HTML page a connection, with a
+    /// player, the commands typed, a search and the transcript.
+    #[command(
+        after_help = "Examples:\n  sshtrail report logs/<connection-id>/ -o connection.html\n  sshtrail report logs/ -o reports/          several connections: reports/index.html and a page each\n\nThe page needs no network: the player and the recordings are in it. Times on it are\noffsets from the connection's start, as screen --at takes them. Secrets typed at\nprompts are redacted unless --no-redact."
+    )]
+    Report(report::ReportArgs),
     /// Write each channel's stdin, stdout and stderr as raw files with a chunk index.
     #[command(
         after_help = "Examples:\n  sshtrail streams -o out/ logs/30187a8e-7d54-538d-8116-f03995b6228b\n  # then: less -R out/<connection>/<channel>/stdout"
@@ -116,6 +123,7 @@ fn main() -> ExitCode {
         Command::Streams(args) => streams::run(args),
         Command::Files(args) => files::run(args),
         Command::Fetch(args) => fetch::run(args),
+        Command::Report(args) => report::run(args),
     };
     result.unwrap_or_else(|failure| failure.report())
 }

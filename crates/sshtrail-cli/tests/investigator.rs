@@ -292,6 +292,12 @@ fn derived(r: &Recording, extra: &[&str]) -> Vec<(String, Vec<u8>)> {
         }
         outs.push((f.to_string(), bytes));
     }
+    // The evidence report: the page, player and search index included.
+    let page = out.path().join("report.html");
+    let page_arg = page.to_string_lossy();
+    let o = run(&[&["report"], extra, &[&r.path(), "-o", &page_arg]].concat());
+    assert_eq!(o.status.code(), Some(0), "report: {}", text(&o.stderr));
+    outs.push(("report".into(), fs::read(&page).unwrap()));
     let o = run(&[&["commands", "--all"], extra, &[&r.path()]].concat());
     outs.push(("commands --all".into(), o.stdout));
     let o = run(&[&["cat", "--to", "pretty"], extra, &[&r.log()]].concat());

@@ -1048,7 +1048,8 @@ impl<'a> ConnectionReplay<'a> {
         let mut counts = ReplayCounts::default();
         let mut conn = ConnectionBuilder::new(source.id.as_deref(), source.meta.as_deref())
             .with_meta_path(source.meta_path.as_deref())
-            .with_part(source.part);
+            .with_part(source.part)
+            .with_logs(&source.logs);
         conn.start(sink)?;
         let mut logs: Vec<Reading> = Vec::with_capacity(source.logs.len());
         for (i, log) in source.logs.iter().enumerate() {

@@ -52,6 +52,8 @@ pub mod output;
 pub mod redact;
 #[cfg(feature = "terminal")]
 pub mod replay;
+#[cfg(feature = "terminal")]
+pub mod report;
 #[cfg(feature = "siem")]
 pub mod siem;
 pub mod ssh;

@@ -401,8 +401,14 @@ pub fn channel_path(
 }
 
 /// The path a part goes to under `outdir`:
-/// `<connection>/<channel>.<ext>[.<suffix>]` or `<connection>/<channel>/<name>`.
+/// `<connection>/<channel>.<ext>[.<suffix>]` or `<connection>/<channel>/<name>`;
+/// a connection's evidence report is `<connection>/report.html`.
 pub fn part_path(outdir: &Path, key: &PartKey<'_>) -> Result<PathBuf, String> {
+    // The evidence report of a connection: `<connection>/report.html`.
+    if key.channel.is_none() && key.ext == "html" && key.name == PartName::Main {
+        let page = channel_path(outdir, key.connection, "report", "html")?;
+        return Ok(page);
+    }
     let channel = key.channel.unwrap_or("connection");
     match key.name {
         PartName::Main => channel_path(outdir, key.connection, channel, key.ext),

@@ -625,6 +625,7 @@ pub struct ConnectionBuilder<'m> {
     meta: Option<&'m Connection>,
     meta_path: Option<&'m std::path::Path>,
     part: Option<LogPart>,
+    logs: &'m [crate::archive::LogSource],
     slots: Vec<Slot>,
     index: HashMap<Context, usize>,
 }
@@ -637,6 +638,7 @@ impl<'m> ConnectionBuilder<'m> {
             meta,
             meta_path: None,
             part: None,
+            logs: &[],
             slots: Vec::new(),
             index: HashMap::new(),
         }
@@ -645,6 +647,12 @@ impl<'m> ConnectionBuilder<'m> {
     /// Says where the metadata was read from (sinks report it).
     pub fn with_meta_path(mut self, path: Option<&'m std::path::Path>) -> Self {
         self.meta_path = path;
+        self
+    }
+
+    /// Names the logs the events are read from (sinks may hash them).
+    pub fn with_logs(mut self, logs: &'m [crate::archive::LogSource]) -> Self {
+        self.logs = logs;
         self
     }
 
@@ -660,6 +668,7 @@ impl<'m> ConnectionBuilder<'m> {
             meta: self.meta,
             meta_path: self.meta_path,
             part: self.part,
+            logs: self.logs,
         }
     }
 

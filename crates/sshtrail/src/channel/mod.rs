@@ -761,6 +761,9 @@ pub struct ConnectionRef<'a> {
     /// Set when the events are those of one of the connection's logs only
     /// (a batch converts log by log).
     pub part: Option<LogPart>,
+    /// The logs read, when an archive is replayed (the report's chain of
+    /// custody hashes them).
+    pub logs: &'a [crate::archive::LogSource],
 }
 
 /// One log of a connection replayed apart from the others.

@@ -68,6 +68,10 @@ pub enum OutputFormat {
     /// Transcript rendered through a terminal emulator.
     #[cfg(feature = "terminal")]
     Text,
+    /// The evidence report: one self-contained HTML page a connection
+    /// (see [`crate::report`]).
+    #[cfg(feature = "terminal")]
+    Html,
     /// Canonical jsonl (evidence: byte for byte).
     Jsonl,
     /// The hex line layout (evidence).
@@ -102,6 +106,8 @@ impl OutputFormat {
         OutputFormat::ScriptAdvanced,
         #[cfg(feature = "terminal")]
         OutputFormat::Text,
+        #[cfg(feature = "terminal")]
+        OutputFormat::Html,
         OutputFormat::Jsonl,
         OutputFormat::Hex,
         OutputFormat::Hexdump,
@@ -126,6 +132,8 @@ impl OutputFormat {
             OutputFormat::ScriptAdvanced => "script-advanced",
             #[cfg(feature = "terminal")]
             OutputFormat::Text => "text",
+            #[cfg(feature = "terminal")]
+            OutputFormat::Html => "html",
             OutputFormat::Jsonl => "jsonl",
             OutputFormat::Hex => "hex",
             OutputFormat::Hexdump => "hexdump",
@@ -157,6 +165,10 @@ impl OutputFormat {
             OutputFormat::Text => {
                 "transcript rendered through a terminal emulator, scrolled and cleared text kept"
             }
+            #[cfg(feature = "terminal")]
+            OutputFormat::Html => {
+                "evidence report: one self-contained HTML page a connection (player, commands, search, transcript): CONNECTION/report.html"
+            }
             OutputFormat::Jsonl => "canonical jsonl",
             OutputFormat::Hex => "hex line layout",
             OutputFormat::Hexdump => "hex dump layout",
@@ -184,6 +196,8 @@ impl OutputFormat {
             OutputFormat::Script | OutputFormat::ScriptAdvanced => "typescript",
             #[cfg(feature = "terminal")]
             OutputFormat::Text => "txt",
+            #[cfg(feature = "terminal")]
+            OutputFormat::Html => "html",
             OutputFormat::Jsonl => "jsonl",
             OutputFormat::Hex => "hex",
             OutputFormat::Hexdump => "hexdump",
@@ -254,6 +268,7 @@ impl OutputFormat {
             | OutputFormat::Script
             | OutputFormat::ScriptAdvanced
             | OutputFormat::Text
+            | OutputFormat::Html
             | OutputFormat::Jsonl
             | OutputFormat::Hex
             | OutputFormat::Hexdump
@@ -282,6 +297,16 @@ impl OutputFormat {
             OutputFormat::ScriptAdvanced => Box::new(ScriptWriter::new(ScriptFormat::Advanced)),
             #[cfg(feature = "terminal")]
             OutputFormat::Text => Box::new(TextWriter::default()),
+            #[cfg(feature = "terminal")]
+            OutputFormat::Html => Box::new(crate::report::HtmlWriter::new(
+                options,
+                crate::report::ReportOptions {
+                    idle_time_limit: options
+                        .idle_time_limit
+                        .unwrap_or(crate::report::DEFAULT_IDLE_LIMIT),
+                    ..crate::report::ReportOptions::default()
+                },
+            )),
             OutputFormat::Jsonl | OutputFormat::Hex | OutputFormat::Hexdump | OutputFormat::Raw => {
                 Box::new(EventWriter::new(self, options.filter.clone()))
             }
@@ -639,6 +664,11 @@ impl<W: ChannelWriter> RedactingWriter<W> {
             inner,
             judge: SecretJudge::new(rules),
         }
+    }
+
+    /// The writer fed.
+    pub fn inner_mut(&mut self) -> &mut W {
+        &mut self.inner
     }
 }
 

@@ -401,6 +401,12 @@ impl Screen {
         self.vt.view().map(line_text).collect()
     }
 
+    /// Where the cursor is: its column and row, from 0.
+    pub fn cursor(&self) -> (usize, usize) {
+        let c = self.vt.cursor();
+        (c.col, c.row)
+    }
+
     /// The text of the line the cursor is on.
     pub fn cursor_line(&self) -> String {
         let row = self.vt.cursor().row;

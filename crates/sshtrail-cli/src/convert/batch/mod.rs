@@ -49,6 +49,9 @@ struct Job {
     size: u64,
     /// Why it is not converted: another input writes the same output.
     collision: Option<String>,
+    /// The whole connection, for the job of its first log when the batch
+    /// writes the evidence report (one page of all its logs).
+    whole: Option<ConnectionSource>,
 }
 
 impl Job {
@@ -205,11 +208,13 @@ pub fn run(plan: &Plan, outdir: &Path) -> CommandResult {
         .iter()
         .filter(|c| plan.selector.matches(c.meta.as_deref()))
         .flat_map(|c| {
-            (0..c.logs.len()).map(|i| Job {
+            let report = plan.formats.contains(&OutputFormat::Html);
+            (0..c.logs.len()).map(move |i| Job {
                 conn: c.only(i),
                 log: c.logs[i].clone(),
                 size: c.logs[i].size.unwrap_or(0),
                 collision: None,
+                whole: (report && i == 0).then(|| c.clone()),
             })
         })
         .collect();
@@ -636,8 +641,10 @@ impl Batch<'_> {
         };
         let mut out = DirOutput::under(self.outdir, &base, force, &self.claims, &input)
             .fsync(self.plan.fsync);
+        // The report is of the whole connection: written apart, below.
         let mut writers: Vec<Box<dyn ChannelWriter>> = formats
             .iter()
+            .filter(|f| **f != OutputFormat::Html)
             .map(|f| f.writer(&self.plan.writer))
             .collect();
         let mut tally = Tally::default();
@@ -653,6 +660,28 @@ impl Batch<'_> {
                 &mut |p| rep.problem(&p),
             )
         };
+        // The evidence report: the job of a connection's first log writes
+        // the page of all its logs (their own jobs report their problems).
+        let report = match (&job.whole, formats.contains(&OutputFormat::Html)) {
+            (Some(whole), true) => {
+                let mut writer = OutputFormat::Html.writer(&self.plan.writer);
+                let mut quiet = Tally::default();
+                let mut tee = Tee {
+                    writers: std::slice::from_mut(&mut writer),
+                    out: &mut out,
+                    tally: &mut quiet,
+                };
+                whole.replay(
+                    &ReplayOptions::with_format(self.plan.input_format),
+                    &mut tee,
+                    &mut |_| {},
+                )
+            }
+            _ => Ok(Default::default()),
+        };
+        if let Err(e) = report {
+            rep.input_error(&input, &format!("the evidence report: {e}"));
+        }
         let (hash, size) = {
             let h = hashed.lock().unwrap_or_else(|e| e.into_inner());
             (format!("{:x}", h.0.clone().finalize()), h.1)
@@ -785,6 +814,34 @@ impl Batch<'_> {
                             sha256: f.sha256.clone(),
                         });
                     }
+                }
+            }
+        }
+        // The connection's evidence report.
+        if formats.contains(&OutputFormat::Html) {
+            let connections: BTreeSet<Option<&str>> = tally
+                .channels
+                .iter()
+                .map(|c| c.connection_id.as_deref())
+                .collect();
+            for connection in connections {
+                let key = PartKey {
+                    connection,
+                    channel: None,
+                    ext: OutputFormat::Html.ext(),
+                    name: PartName::Main,
+                };
+                let Ok(path) = part_path(self.outdir, &key) else {
+                    continue;
+                };
+                if let Some(f) = files.iter().find(|f| f.path == path) {
+                    listed.insert(path);
+                    rows.push(OutputRow {
+                        bytes: f.bytes,
+                        format: OutputFormat::Html.name().to_string(),
+                        path: relative(&f.path, self.outdir),
+                        sha256: f.sha256.clone(),
+                    });
                 }
             }
         }
