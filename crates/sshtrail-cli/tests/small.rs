@@ -449,12 +449,23 @@ fn the_readmes_first_commands_print_readable_text_as_shown() {
         };
         commands += 1;
         let args: Vec<&str> = args.split_whitespace().collect();
+        // Run where the repository's testdata is, in a scratch folder: a
+        // command writing `-o FILE` leaves nothing in the checkout.
+        let scratch = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(root.join("testdata"), scratch.path().join("testdata")).unwrap();
         let o = Command::new(BIN)
             .args(&args)
-            .current_dir(&root)
+            .current_dir(scratch.path())
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o.stderr));
+        if let Some(k) = args.iter().position(|a| *a == "-o") {
+            // An output file: written, and the page the README promises.
+            let written = fs::read_to_string(scratch.path().join(args[k + 1])).unwrap();
+            assert!(written.starts_with("<!DOCTYPE html>"), "{args:?}");
+            assert!(o.stdout.is_empty(), "{args:?}");
+            continue;
+        }
         let out = String::from_utf8(o.stdout).expect("text, not binary");
         // Readable on a terminal: no escape sequences, no control bytes.
         assert!(
