@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Everything the tests compare against: the asciinema CLI and scriptreplay
 # (replay), the OCSF schema, two CEF parsers (SIEM); and GNU time, which
-# measures peak memory in tests/hostile_memory.rs. Safe to run again.
+# measures peak memory in tests/hostile_memory.rs; pyarrow and DuckDB, which
+# read the ocsf-parquet files back (SIEM). Safe to run again.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -x /usr/bin/time ]; then
@@ -9,3 +10,4 @@ if [ ! -x /usr/bin/time ]; then
 fi
 bash .ci/replay-deps.sh
 bash .ci/siem-deps.sh
+bash .ci/lake-deps.sh
