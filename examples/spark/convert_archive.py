@@ -54,8 +54,12 @@ def connection_files(spark, archive):
         spark.read.format("binaryFile")
         .option("recursiveFileLookup", "true")
         .load(archive)
-        .select("path", "length", "content")
+        # Only logs and metadata are read (not truth files, not outputs).
+        .where(F.col("path").rlike(r"/(connection\.json|[^/.]+\.(jsonl|hex)(\.gz|\.zst)?)$"))
+        .select("path", "content")
     )
+    # A few tasks a core: each task is a Python worker's round trip.
+    slices = spark.sparkContext.defaultParallelism * 4
 
     def keep(row):
         folder, _, name = row.path.rpartition("/")
@@ -78,7 +82,7 @@ def connection_files(spark, archive):
 
     return (
         files.rdd.flatMap(keep)
-        .groupByKey()
+        .groupByKey(numPartitions=slices)
         .mapValues(choose)
         .filter(lambda kv: "connection.json" in dict(kv[1]))
     )
@@ -160,10 +164,10 @@ def main(argv=None):
             raise
     done_b = spark.sparkContext.broadcast(done)
 
-    conns = connection_files(spark, a.archive)
+    conns = connection_files(spark, a.archive).cache()
     todo = conns.filter(
         lambda kv: done_b.value.get(kv[0]) != [list(d) for d in digest(kv[1])]
-    ).cache()
+    )
     to, io = a.to, a.io
 
     def records(kv):
@@ -198,7 +202,7 @@ def main(argv=None):
                     .parquet(f"{out}/ext/{a.source}-{cls}")
                 )
         else:
-            df = spark.createDataFrame(recs.map(lambda r: Row(day=r[0], value=r[1])))
+            df = spark.createDataFrame(recs, "day string, value string")
             df.write.mode("append").partitionBy("day").text(f"{out}/records")
         spark.createDataFrame(converted).coalesce(1).write.mode("append").json(f"{out}/{MANIFEST}")
     print(json.dumps({"connections": len(converted), "skipped": skipped, "records": recs.count()}))
