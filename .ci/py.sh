@@ -8,6 +8,9 @@
 # The wheel is built in CARGO_TARGET_DIR like the rest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The bindings are a workspace of their own: they build into the same
+# target folder as the rest.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 venv="${SSHTRAIL_PY_VENV:-${TMPDIR:-/tmp}/sshtrail-py-venv}"
 start=$(date +%s)
 # The bindings are outside the workspace: their own format and lint check.
@@ -29,7 +32,7 @@ trap 'rm -rf "$wheels" "$work"' EXIT
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps "$wheels"/sshtrail-*.whl
 # The command line the tests compare the bindings with.
 cargo build --quiet -p sshtrail-cli
-bin="$(realpath "${CARGO_TARGET_DIR:-target}")/debug/sshtrail"
+bin="$(realpath "$CARGO_TARGET_DIR")/debug/sshtrail"
 # The tests import the installed wheel, not the source folder.
 (cd crates/sshtrail-py && SSHTRAIL_BIN="$bin" "$venv/bin/python" -m pytest -q tests)
 "$venv/bin/python" examples/spark/check.py "$bin" testdata/realtrail "$work"
