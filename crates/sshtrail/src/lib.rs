@@ -29,7 +29,9 @@
 //!
 //! Cargo features (both on by default): `terminal` (the terminal emulator:
 //! transcripts, screens, typed commands) and `siem` (ECS, OCSF, CEF and
-//! Splunk HEC records; needs `terminal` for typed commands).
+//! Splunk HEC records; needs `terminal` for typed commands); off by default,
+//! `parquet` (the `lake` module: OCSF records as Parquet in the Amazon
+//! Security Lake layout, records as Arrow record batches; needs `siem`).
 
 #![deny(missing_docs)]
 
@@ -48,6 +50,8 @@ pub mod encode;
 pub mod format;
 #[cfg(feature = "gateway")]
 pub mod gateway;
+#[cfg(feature = "parquet")]
+pub mod lake;
 pub mod output;
 pub mod redact;
 #[cfg(feature = "terminal")]

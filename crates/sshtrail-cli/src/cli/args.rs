@@ -91,12 +91,22 @@ pub fn parse_filter(list: Option<&str>) -> Result<Filter, String> {
     Ok(filter)
 }
 
-/// The possible values of `--to`, with their help, for clap.
+/// The `--to` that writes OCSF records as Parquet in the Security Lake
+/// layout (a folder of its own, not a writer of channels).
+pub const OCSF_PARQUET: &str = "ocsf-parquet";
+
+/// The possible values of `--to`, with their help, for clap: every format
+/// of the library, and [`OCSF_PARQUET`].
 pub fn output_formats() -> clap::builder::PossibleValuesParser {
     clap::builder::PossibleValuesParser::new(
         OutputFormat::ALL
             .iter()
-            .map(|f| clap::builder::PossibleValue::new(f.name()).help(f.description())),
+            .map(|f| clap::builder::PossibleValue::new(f.name()).help(f.description()))
+            .chain(std::iter::once(
+                clap::builder::PossibleValue::new(OCSF_PARQUET).help(
+                    "OCSF records as Parquet, Amazon Security Lake layout: -o DIR --source --region --account",
+                ),
+            )),
     )
 }
 

@@ -6,18 +6,18 @@
 //! `-o`, a single output goes to standard output.
 
 pub mod batch;
+mod lake;
 mod pipeline;
 pub mod plan;
 mod single;
 
 use std::path::{Path, PathBuf};
 
-use clap::builder::TypedValueParser;
 use clap::Args;
 use sshtrail::archive::{Archive, Discovery};
 use sshtrail::output::{OutputFormat, WriterOptions};
 
-use crate::cli::args::{output_formats, parse_filter, FormatArg, Redaction};
+use crate::cli::args::{output_formats, parse_filter, FormatArg, Redaction, OCSF_PARQUET};
 use crate::cli::report::{usage, CommandResult};
 use batch::select::Selector;
 use plan::{Plan, Target};
@@ -34,9 +34,9 @@ pub struct ConvertArgs {
         value_delimiter = ',',
         required = true,
         value_name = "FMT",
-        value_parser = output_formats().try_map(|s| s.parse::<OutputFormat>())
+        value_parser = output_formats()
     )]
-    pub to: Vec<OutputFormat>,
+    pub to: Vec<String>,
     /// Output file (one channel, one format) or directory.
     #[arg(short = 'o', long = "output", value_name = "PATH")]
     pub output: Option<PathBuf>,
@@ -82,6 +82,16 @@ pub struct ConvertArgs {
     /// Only connections that started at or before this RFC 3339 time.
     #[arg(long, value_name = "TIME")]
     pub until: Option<String>,
+    /// ocsf-parquet: the Security Lake custom source's name (each OCSF
+    /// class is the source `<SOURCE>-<class_uid>`).
+    #[arg(long, value_name = "SOURCE")]
+    pub source: Option<String>,
+    /// ocsf-parquet: the AWS region (`region=` partition).
+    #[arg(long, value_name = "REGION")]
+    pub region: Option<String>,
+    /// ocsf-parquet: the AWS account id (`accountId=` partition).
+    #[arg(long, value_name = "ACCOUNT")]
+    pub account: Option<String>,
     #[command(flatten)]
     pub redaction: Redaction,
     /// Trail logs, connection directories or whole archive trees.
@@ -124,9 +134,10 @@ fn plan(args: ConvertArgs) -> Result<Plan, String> {
     }
     let filter = parse_filter(args.filter.as_deref())?;
     let mut formats: Vec<OutputFormat> = Vec::new();
-    for f in &args.to {
-        if !formats.contains(f) {
-            formats.push(*f);
+    for name in &args.to {
+        let f = name.parse::<OutputFormat>().map_err(|e| e.to_string())?;
+        if !formats.contains(&f) {
+            formats.push(f);
         }
     }
     let selector = Selector::new(&args.where_, args.since.as_deref(), args.until.as_deref())?;
@@ -189,7 +200,28 @@ fn plan(args: ConvertArgs) -> Result<Plan, String> {
 }
 
 /// Runs `sshtrail convert`.
-pub fn run(args: ConvertArgs) -> CommandResult {
+pub fn run(mut args: ConvertArgs) -> CommandResult {
+    if args.to.iter().any(|t| t == OCSF_PARQUET) {
+        args.to.sort();
+        args.to.dedup();
+        let (layout, dir) = lake::layout(
+            args.to.len(),
+            args.output.as_deref(),
+            args.source.as_deref(),
+            args.region.as_deref(),
+            args.account.as_deref(),
+        )?;
+        // The records are OCSF's; the folder is the lake's own.
+        args.to = vec![OutputFormat::Ocsf.name().to_string()];
+        args.output = None;
+        let plan = plan(args).map_err(usage)?;
+        return lake::run(&plan, &layout, &dir);
+    }
+    if args.source.is_some() || args.region.is_some() || args.account.is_some() {
+        return Err(usage(
+            "--source, --region and --account go with --to ocsf-parquet",
+        ));
+    }
     let plan = plan(args).map_err(usage)?;
     match &plan.target {
         Target::Folder(dir) => batch::run(&plan, dir),
