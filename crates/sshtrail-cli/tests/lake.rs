@@ -205,7 +205,25 @@ fn ocsf_parquet_wants_its_layout_and_a_folder_of_its_own() {
             &input,
         ],
         vec!["convert", "--to", "ecs", "--source", "s", &input],
-    ] {
+    ]
+    .into_iter()
+    .chain(["--force", "--resume", "-j2"].map(|extra| {
+        vec![
+            "convert",
+            "--to",
+            "ocsf-parquet",
+            extra,
+            "-o",
+            &dir,
+            "--source",
+            "s",
+            "--region",
+            "r",
+            "--account",
+            "a",
+            &input,
+        ]
+    })) {
         let out = sshtrail(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         assert!(!Path::new(&dir).join("ext").exists(), "{args:?}");

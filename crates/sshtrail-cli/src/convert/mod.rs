@@ -204,6 +204,18 @@ pub fn run(mut args: ConvertArgs) -> CommandResult {
     if args.to.iter().any(|t| t == OCSF_PARQUET) {
         args.to.sort();
         args.to.dedup();
+        // A run adds its own parts and never replaces one, in one pass.
+        for (given, option) in [
+            (args.force, "--force"),
+            (args.resume, "--resume"),
+            (args.jobs.is_some(), "-j"),
+        ] {
+            if given {
+                return Err(usage(format!(
+                    "{option} does not apply to --to ocsf-parquet: each run adds its own parts and never replaces one"
+                )));
+            }
+        }
         let (layout, dir) = lake::layout(
             args.to.len(),
             args.output.as_deref(),
