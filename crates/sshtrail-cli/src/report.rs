@@ -1,5 +1,5 @@
 //! `sshtrail report`: the evidence report, one self-contained HTML page a
-//! connection (the library's [`sshtrail::report`]); several connections
+//! connection (the library's [`sshtrail::output::report`]); several connections
 //! give a folder with an `index.html` and a page each.
 
 use std::collections::HashMap;
@@ -8,8 +8,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use sshtrail::output::report::{page_name, write_index, HtmlWriter, ReportOptions};
 use sshtrail::output::{ChannelWriter, Output, PartKey, RedactingWriter, WriterOptions};
-use sshtrail::report::{page_name, write_index, HtmlWriter, ReportOptions};
 
 use crate::cli::args::{Inputs, Redaction};
 use crate::cli::input;
@@ -28,11 +28,11 @@ pub struct ReportArgs {
     force: bool,
     /// The player's default cap on idle gaps, in seconds (adjustable on
     /// the page).
-    #[arg(long, value_name = "SECONDS", default_value_t = sshtrail::report::DEFAULT_IDLE_LIMIT)]
+    #[arg(long, value_name = "SECONDS", default_value_t = sshtrail::output::report::DEFAULT_IDLE_LIMIT)]
     idle_limit: f64,
     /// The most bytes of recording one part of the player holds; a longer
     /// recording is split into parts with a part selector.
-    #[arg(long, value_name = "BYTES", default_value_t = sshtrail::report::DEFAULT_PART_BYTES)]
+    #[arg(long, value_name = "BYTES", default_value_t = sshtrail::output::report::DEFAULT_PART_BYTES)]
     part_size: usize,
     #[command(flatten)]
     redaction: Redaction,

@@ -194,6 +194,12 @@ pub struct LogSource {
     reader: Option<GivenReader>,
 }
 
+impl crate::channel::LogFiles for Vec<LogSource> {
+    fn log_paths(&self) -> Vec<&Path> {
+        self.iter().map(|l| l.path.as_path()).collect()
+    }
+}
+
 /// A reader a caller hands to a [`LogSource`], taken once.
 #[derive(Clone)]
 struct GivenReader(Arc<std::sync::Mutex<Option<Box<dyn Read + Send>>>>);

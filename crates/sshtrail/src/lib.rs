@@ -56,8 +56,6 @@ pub mod output;
 pub mod redact;
 #[cfg(feature = "terminal")]
 pub mod replay;
-#[cfg(feature = "terminal")]
-pub mod report;
 #[cfg(feature = "siem")]
 pub mod siem;
 pub mod ssh;

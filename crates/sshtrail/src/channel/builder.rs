@@ -625,7 +625,7 @@ pub struct ConnectionBuilder<'m> {
     meta: Option<&'m Connection>,
     meta_path: Option<&'m std::path::Path>,
     part: Option<LogPart>,
-    logs: &'m [crate::archive::LogSource],
+    logs: Option<&'m dyn super::LogFiles>,
     slots: Vec<Slot>,
     index: HashMap<Context, usize>,
 }
@@ -638,7 +638,7 @@ impl<'m> ConnectionBuilder<'m> {
             meta,
             meta_path: None,
             part: None,
-            logs: &[],
+            logs: None,
             slots: Vec::new(),
             index: HashMap::new(),
         }
@@ -651,8 +651,8 @@ impl<'m> ConnectionBuilder<'m> {
     }
 
     /// Names the logs the events are read from (sinks may hash them).
-    pub fn with_logs(mut self, logs: &'m [crate::archive::LogSource]) -> Self {
-        self.logs = logs;
+    pub fn with_logs(mut self, logs: &'m dyn super::LogFiles) -> Self {
+        self.logs = Some(logs);
         self
     }
 

@@ -763,7 +763,15 @@ pub struct ConnectionRef<'a> {
     pub part: Option<LogPart>,
     /// The logs read, when an archive is replayed (the report's chain of
     /// custody hashes them).
-    pub logs: &'a [crate::archive::LogSource],
+    pub logs: Option<&'a dyn LogFiles>,
+}
+
+/// The files a connection's events are read from, for the sinks that
+/// account for them (the report's chain of custody); the archive's logs
+/// are ones.
+pub trait LogFiles: std::fmt::Debug {
+    /// Each log's path (`-` for standard input), in the order they are read.
+    fn log_paths(&self) -> Vec<&std::path::Path>;
 }
 
 /// One log of a connection replayed apart from the others.

@@ -26,6 +26,8 @@
 mod asciicast;
 mod events;
 mod files;
+#[cfg(feature = "terminal")]
+pub mod report;
 mod script;
 #[cfg(feature = "siem")]
 mod siem;
@@ -69,7 +71,7 @@ pub enum OutputFormat {
     #[cfg(feature = "terminal")]
     Text,
     /// The evidence report: one self-contained HTML page a connection
-    /// (see [`crate::report`]).
+    /// (see [`report`]).
     #[cfg(feature = "terminal")]
     Html,
     /// Canonical jsonl (evidence: byte for byte).
@@ -298,13 +300,13 @@ impl OutputFormat {
             #[cfg(feature = "terminal")]
             OutputFormat::Text => Box::new(TextWriter::default()),
             #[cfg(feature = "terminal")]
-            OutputFormat::Html => Box::new(crate::report::HtmlWriter::new(
+            OutputFormat::Html => Box::new(report::HtmlWriter::new(
                 options,
-                crate::report::ReportOptions {
+                report::ReportOptions {
                     idle_time_limit: options
                         .idle_time_limit
-                        .unwrap_or(crate::report::DEFAULT_IDLE_LIMIT),
-                    ..crate::report::ReportOptions::default()
+                        .unwrap_or(report::DEFAULT_IDLE_LIMIT),
+                    ..report::ReportOptions::default()
                 },
             )),
             OutputFormat::Jsonl | OutputFormat::Hex | OutputFormat::Hexdump | OutputFormat::Raw => {

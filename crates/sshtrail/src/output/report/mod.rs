@@ -279,16 +279,16 @@ impl ChannelWriter for HtmlWriter {
         _out: &mut dyn Output,
     ) -> io::Result<()> {
         let mut custody = Vec::new();
-        for log in conn.logs {
-            if log.path.as_os_str() == "-" || log.path.as_os_str().is_empty() {
+        for path in conn.logs.map(|l| l.log_paths()).unwrap_or_default() {
+            if path.as_os_str() == "-" || path.as_os_str().is_empty() {
                 custody.push(Custody {
-                    path: log.name(),
+                    path: "<stdin>".into(),
                     size: None,
                     sha256: None,
                     error: Some("read from a stream: not hashed".into()),
                 });
             } else {
-                custody.push(Custody::of_file(&log.path));
+                custody.push(Custody::of_file(path));
             }
         }
         if let Some(p) = conn.meta_path {
