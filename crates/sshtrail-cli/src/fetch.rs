@@ -818,34 +818,13 @@ fn env_millis(name: &str) -> Option<Duration> {
 
 /// The SHA-256 of `bytes`, in hex.
 fn hex_sha256(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    sshtrail::digest::hex(&Sha256::digest(bytes))
 }
 
-/// The size and SHA-256 of the file at `path`.
+/// The size and SHA-256 of the file at `path` (never through a link).
 fn hash_file(path: &Path) -> io::Result<(u64, String)> {
-    let mut f = crate::cli::output::open_no_follow(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 256 << 10];
-    let mut n = 0u64;
-    loop {
-        let k = f.read(&mut buf)?;
-        if k == 0 {
-            break;
-        }
-        hasher.update(&buf[..k]);
-        n += k as u64;
-    }
-    Ok((
-        n,
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    ))
+    let (n, sha) = sshtrail::digest::sha256_reader(&mut crate::cli::output::open_no_follow(path)?)?;
+    Ok((n, sshtrail::digest::hex(&sha)))
 }
 
 /// The environment variables of the credentials.

@@ -38,11 +38,10 @@
 //! ```
 
 use std::collections::HashMap;
-use std::io::{self, Read};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::channel::{
     ChannelEvent, ChannelEventKind, ChannelSink, ConnectionRef, Integrity, Verdict,
@@ -621,36 +620,16 @@ fn stored_copy(dir: &Path, id: &str) -> Option<StoredCopy> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
         Err(e) => return Some(unreadable(e.to_string())),
     }
-    match hash_file(&path) {
+    match crate::digest::sha256_file(&path) {
         Ok((size, digest)) => Some(StoredCopy {
             path: rel,
             size: Some(size),
-            sha256: Some(digest.iter().map(|b| format!("{b:02x}")).collect()),
+            sha256: Some(crate::digest::hex(&digest)),
             verdict: "not compared",
             detail: String::new(),
         }),
         Err(e) => Some(unreadable(e.to_string())),
     }
-}
-
-/// The size and SHA-256 of a file, read 64 KiB at a time.
-fn hash_file(path: &Path) -> io::Result<(u64, [u8; 32])> {
-    let mut file = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    loop {
-        match file.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => {
-                hasher.update(&buf[..n]);
-                size += n as u64;
-            }
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok((size, hasher.finalize().into()))
 }
 
 /// A sink that decodes every channel's transfers and checks them against

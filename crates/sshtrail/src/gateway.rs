@@ -1052,11 +1052,7 @@ fn stream(
             )));
         }
     }
-    let sha256 = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let sha256 = crate::digest::hex(&hasher.finalize());
     Ok((total, sha256))
 }
 

@@ -46,6 +46,7 @@ pub mod channel;
 pub mod compression;
 pub mod connection;
 pub mod crosscheck;
+pub mod digest;
 pub mod encode;
 pub mod format;
 #[cfg(feature = "gateway")]

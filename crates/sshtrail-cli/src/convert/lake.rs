@@ -10,11 +10,10 @@
 //! `DIR/ocsf-parquet-manifest.jsonl`: the run, its inputs with their size
 //! and SHA-256, its parts with their rows, size and SHA-256.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::fs::{self, OpenOptions};
+use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use sshtrail::archive::{Archive, ReplayOptions};
 use sshtrail::lake::{LakeLayout, OcsfLake};
 use sshtrail::siem::SiemOptions;
@@ -42,23 +41,8 @@ fn run_id() -> String {
 
 /// Size and SHA-256 (hex) of a file.
 fn hash_file(path: &Path) -> io::Result<(u64, String)> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 256 << 10];
-    let mut size = 0u64;
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        size += n as u64;
-        h.update(&buf[..n]);
-    }
-    Ok((size, to_hex(&h.finalize())))
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    let (size, sha) = sshtrail::digest::sha256_file(path)?;
+    Ok((size, sshtrail::digest::hex(&sha)))
 }
 
 /// Runs the conversion.

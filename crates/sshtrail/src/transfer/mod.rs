@@ -131,8 +131,7 @@ pub struct RecoveredFile {
 impl RecoveredFile {
     /// The SHA-256 in lowercase hex.
     pub fn sha256_hex(&self) -> Option<String> {
-        self.sha256
-            .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
+        self.sha256.map(|d| crate::digest::hex(&d))
     }
 
     /// The transfer as a JSON object, as `sshtrail files --json` prints it:

@@ -514,13 +514,7 @@ impl SftpDecoder {
     fn handle_path(&self, handle: &[u8]) -> String {
         match self.handles.get(handle) {
             Some(h) => path_text(&h.path),
-            None => format!(
-                "<handle {}>",
-                handle
-                    .iter()
-                    .map(|b| format!("{b:02x}"))
-                    .collect::<String>()
-            ),
+            None => format!("<handle {}>", crate::digest::hex(handle)),
         }
     }
 

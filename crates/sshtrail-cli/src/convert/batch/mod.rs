@@ -154,16 +154,7 @@ fn threads(asked: Option<usize>, inputs: usize) -> usize {
 }
 
 fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            return Ok(format!("{:x}", h.finalize()));
-        }
-        h.update(&buf[..n]);
-    }
+    sshtrail::digest::sha256_file(path).map(|(_, sha)| sshtrail::digest::hex(&sha))
 }
 
 /// Counters for the summary.

@@ -33,10 +33,9 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::io::{self, BufRead, Read, Seek, Write};
+use std::io::{self, BufRead, Seek, Write};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use tempfile::SpooledTempFile;
 
 use crate::channel::{
@@ -97,26 +96,11 @@ impl Custody {
     /// Reads `path` as stored (not decompressed) and hashes it.
     pub fn of_file(path: &Path) -> Custody {
         let name = path.display().to_string();
-        let hashed = (|| -> io::Result<(u64, String)> {
-            let mut f = std::fs::File::open(path)?;
-            let mut h = Sha256::new();
-            let mut buf = vec![0u8; 256 << 10];
-            let mut n = 0u64;
-            loop {
-                let got = f.read(&mut buf)?;
-                if got == 0 {
-                    break;
-                }
-                h.update(&buf[..got]);
-                n += got as u64;
-            }
-            Ok((n, hex(&h.finalize())))
-        })();
-        match hashed {
+        match crate::digest::sha256_file(path) {
             Ok((size, sha)) => Custody {
                 path: name,
                 size: Some(size),
-                sha256: Some(sha),
+                sha256: Some(crate::digest::hex(&sha)),
                 error: None,
             },
             Err(e) => Custody {
@@ -127,14 +111,6 @@ impl Custody {
             },
         }
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        let _ = write!(s, "{b:02x}");
-    }
-    s
 }
 
 /// What the index of several pages lists of one connection.
@@ -1218,6 +1194,7 @@ const INDEX_JS: &str = r#"
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Read;
 
     /// The events of a part: its text is the inside of a JSON string.
     fn events(part: &mut CastPart) -> (serde_json::Value, Vec<(f64, String, String)>) {
