@@ -427,12 +427,45 @@ pub fn part_path(outdir: &Path, key: &PartKey<'_>) -> Result<PathBuf, String> {
     }
 }
 
-/// A file being written, with the SHA-256 and length of what went in.
-pub struct Written {
+/// A file being written, with the length of what went in and, when `H` is
+/// [`Sha256`] (a batch's outputs, listed in its manifest), its SHA-256.
+pub struct Written<H: OutputHash = Sha256> {
     destination: Destination,
     out: BufWriter<fs::File>,
-    hash: Sha256,
+    hash: H,
     len: u64,
+}
+
+/// What a [`Written`] file computes over its bytes: `Sha256` where a
+/// manifest lists the file, [`NotHashed`] where nothing reads the hash (one
+/// `-o FILE`: hashing was an eighth of `convert --to asciicast`'s time).
+pub trait OutputHash: Default {
+    /// What [`Written::finish`] returns beside the size.
+    type Digest;
+    /// Takes in the bytes just written.
+    fn take_in(&mut self, bytes: &[u8]);
+    /// The digest of every byte written.
+    fn digest(self) -> Self::Digest;
+}
+
+impl OutputHash for Sha256 {
+    type Digest = String;
+    fn take_in(&mut self, bytes: &[u8]) {
+        Digest::update(self, bytes);
+    }
+    fn digest(self) -> String {
+        sshtrail::digest::hex(&self.finalize())
+    }
+}
+
+/// No hash: for files whose digest nobody reads.
+#[derive(Default)]
+pub struct NotHashed;
+
+impl OutputHash for NotHashed {
+    type Digest = ();
+    fn take_in(&mut self, _bytes: &[u8]) {}
+    fn digest(self) {}
 }
 
 /// Where a [`Written`] file's bytes go.
@@ -443,21 +476,21 @@ enum Destination {
     Direct,
 }
 
-impl Written {
-    fn create(path: &Path, replace: Replace) -> io::Result<Written> {
+impl<H: OutputHash> Written<H> {
+    fn create(path: &Path, replace: Replace) -> io::Result<Written<H>> {
         let file = AtomicFile::create_with(path, replace)?;
         let out = BufWriter::with_capacity(256 << 10, file.file().try_clone()?);
         Ok(Written {
             destination: Destination::Atomic(file),
             out,
-            hash: Sha256::new(),
+            hash: H::default(),
             len: 0,
         })
     }
 
     /// Writes into the device or FIFO at `path` (never a regular file, never
     /// through a symbolic link): `-o /dev/null`, `-o fifo`.
-    fn direct(path: &Path) -> io::Result<Written> {
+    fn direct(path: &Path) -> io::Result<Written<H>> {
         use std::os::unix::fs::OpenOptionsExt;
         let file = fs::OpenOptions::new()
             .write(true)
@@ -475,27 +508,27 @@ impl Written {
         Ok(Written {
             destination: Destination::Direct,
             out: BufWriter::with_capacity(256 << 10, file),
-            hash: Sha256::new(),
+            hash: H::default(),
             len: 0,
         })
     }
 
     /// Flushes, syncs with `fsync` and renames the file into place; returns
-    /// its SHA-256 and size.
-    fn finish(mut self, fsync: bool) -> io::Result<(String, u64)> {
+    /// its digest and size.
+    fn finish(mut self, fsync: bool) -> io::Result<(H::Digest, u64)> {
         self.out.flush()?;
         drop(self.out);
         if let Destination::Atomic(file) = self.destination {
             file.commit(fsync)?;
         }
-        Ok((format!("{:x}", self.hash.finalize()), self.len))
+        Ok((self.hash.digest(), self.len))
     }
 }
 
-impl Write for Written {
+impl<H: OutputHash> Write for Written<H> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.out.write(buf)?;
-        self.hash.update(&buf[..n]);
+        self.hash.take_in(&buf[..n]);
         self.len += n as u64;
         Ok(n)
     }
@@ -682,7 +715,7 @@ pub struct FileOutput {
     path: PathBuf,
     replace: Replace,
     owner: OneChannel,
-    parts: Vec<(Option<String>, Written)>,
+    parts: Vec<(Option<String>, Written<NotHashed>)>,
 }
 
 impl FileOutput {

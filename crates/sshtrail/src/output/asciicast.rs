@@ -5,7 +5,7 @@
 //! previous event, computed from whole microseconds of absolute time so that
 //! rounding never accumulates.
 
-use std::io;
+use std::io::{self, Write};
 
 use serde_json::{json, Map, Value};
 
@@ -31,8 +31,10 @@ fn micros(ns: Nanos) -> i128 {
     (ns + 500).div_euclid(1000)
 }
 
-fn seconds_text(us: i128) -> String {
-    format!(
+/// Writes `us` microseconds as seconds with six decimals.
+fn write_seconds(out: &mut Vec<u8>, us: i128) -> io::Result<()> {
+    write!(
+        out,
         "{}.{:06}",
         us.div_euclid(1_000_000),
         us.rem_euclid(1_000_000)
@@ -87,10 +89,13 @@ struct CastChannel {
     /// Time of the last event written, in microseconds since the start.
     last_us: i128,
     joiners: [Utf8Joiner; 3],
-    buf: String,
-    /// Output waiting to be written: its time and text, merged while the
-    /// next piece has the same time.
-    pending: Option<(i128, char, String)>,
+    /// Output waiting to be written: its time and code, its text in
+    /// `pending_text`, merged while the next piece has the same time.
+    pending: Option<(i128, char)>,
+    pending_text: String,
+    /// The event line being written, reused: one write a line, no
+    /// allocation a line.
+    line: Vec<u8>,
     replaced: u64,
 }
 
@@ -106,8 +111,9 @@ impl ChannelPart for CastChannel {
             default_size: false,
             last_us: 0,
             joiners: Default::default(),
-            buf: String::new(),
             pending: None,
+            pending_text: String::new(),
+            line: Vec::new(),
             replaced: 0,
         }
     }
@@ -125,15 +131,14 @@ impl ChannelPart for CastChannel {
                     Stream::Stdout | Stream::Stderr => 'o',
                 };
                 self.header(ev.channel, out)?;
-                self.buf.clear();
-                self.joiners[stream as usize].push(data, &mut self.buf);
-                match &mut self.pending {
-                    Some((t, c, s)) if *t == us && *c == code => s.push_str(&self.buf),
+                match self.pending {
+                    Some((t, c)) if t == us && c == code => {}
                     _ => {
                         self.flush(ev.channel, out)?;
-                        self.pending = Some((us, code, std::mem::take(&mut self.buf)));
+                        self.pending = Some((us, code));
                     }
                 }
+                self.joiners[stream as usize].push(data, &mut self.pending_text);
             }
             ChannelEventKind::Request(r) => match &r.kind {
                 RequestKind::WindowChange { cols, rows } => {
@@ -236,8 +241,13 @@ impl CastChannel {
     }
 
     fn flush(&mut self, ch: &ChannelState, out: &mut dyn Output) -> io::Result<()> {
-        if let Some((t, c, s)) = self.pending.take() {
-            self.write(ch, out, t, c, &s)?;
+        if let Some((t, c)) = self.pending.take() {
+            let text = std::mem::take(&mut self.pending_text);
+            let written = self.write(ch, out, t, c, &text);
+            // The text's buffer is kept for the next pending output.
+            self.pending_text = text;
+            self.pending_text.clear();
+            written?;
         }
         Ok(())
     }
@@ -254,18 +264,20 @@ impl CastChannel {
             return Ok(());
         }
         let us = us.max(self.last_us);
-        let time = match self.settings.version {
-            CastVersion::V2 => seconds_text(us),
+        let line = &mut self.line;
+        line.clear();
+        line.push(b'[');
+        match self.settings.version {
+            CastVersion::V2 => write_seconds(line, us)?,
             // The interval between rounded absolute times: no drift.
-            CastVersion::V3 => seconds_text(us - self.last_us),
-        };
+            CastVersion::V3 => write_seconds(line, us - self.last_us)?,
+        }
         self.last_us = us;
-        let w = out.part(&PartKey::main(&ch.context, "cast"))?;
-        writeln!(
-            w,
-            "[{time}, \"{code}\", {}]",
-            Value::String(data.to_string())
-        )
+        write!(line, ", \"{code}\", ")?;
+        serde_json::to_writer(&mut *line, data).map_err(io::Error::other)?;
+        line.extend_from_slice(b"]\n");
+        out.part(&PartKey::main(&ch.context, "cast"))?
+            .write_all(line)
     }
 
     fn end(&mut self, ch: &ChannelState, out: &mut dyn Output) -> io::Result<()> {
@@ -281,13 +293,14 @@ impl CastChannel {
                 } else {
                     'o'
                 };
-                match &mut self.pending {
-                    Some((_, c, s)) if *c == code => s.push_str(&tail),
+                match self.pending {
+                    Some((_, c)) if c == code => {}
                     _ => {
                         self.flush(ch, out)?;
-                        self.pending = Some((t, code, std::mem::take(&mut tail)));
+                        self.pending = Some((t, code));
                     }
                 }
+                self.pending_text.push_str(&tail);
             }
             tail.clear();
         }
