@@ -277,6 +277,9 @@ pub struct StreamReader<R> {
     /// Whether any line end was read yet: an input without one in its
     /// first record's worth of bytes is not a trail log.
     seen_line_end: bool,
+    /// Bytes of the input dropped from the front of `buf` so far: with
+    /// `start`, where in the input the next record begins.
+    discarded: u64,
 }
 
 /// What a probe of the buffer found.
@@ -304,7 +307,38 @@ impl<R: io::Read> StreamReader<R> {
             probed: None,
             pending_error: None,
             seen_line_end: false,
+            discarded: 0,
         }
+    }
+
+    /// A reader of an input that starts in the middle of a log, at a
+    /// record boundary a previous reader gave ([`StreamReader::position`]):
+    /// its layout, the line number there, and whether a hex dump record
+    /// came before (the parser's state at that point).
+    pub(crate) fn resuming(inner: R, format: Format, line: u64, seen_dump: bool) -> Self {
+        let mut reader = Self::with_format(inner, Some(format));
+        reader.parser.line = line;
+        reader.parser.seen_dump = seen_dump;
+        reader.parser.seen_event = true;
+        reader.seen_line_end = true;
+        reader
+    }
+
+    /// The input, given back (what it read stays read).
+    pub(crate) fn into_inner(self) -> R {
+        self.inner
+    }
+
+    /// Where the next record starts: the bytes of the input taken so far
+    /// (records, blank lines and comments), from where this reader began.
+    pub(crate) fn position(&self) -> u64 {
+        self.discarded + self.start as u64
+    }
+
+    /// The line number of the next record, and whether a hex dump record
+    /// was read: what [`StreamReader::resuming`] takes back.
+    pub(crate) fn parser_state(&self) -> (u64, bool) {
+        (self.parser.line, self.parser.seen_dump)
     }
 
     /// Sets the largest record (one event's lines) kept in memory; a longer
@@ -475,6 +509,7 @@ impl<R: io::Read> StreamReader<R> {
     /// record does not fit.
     fn fill(&mut self) -> io::Result<()> {
         if self.start > 0 {
+            self.discarded += self.start as u64;
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
