@@ -120,6 +120,11 @@ fn window_change(cols: u32, rows: u32) -> String {
 /// characters and escape sequences), equal times and one time going back.
 /// Returns the log and its event times.
 fn generated_trail(dir: &Path) -> (PathBuf, Vec<String>) {
+    generated_trail_with(dir, true)
+}
+
+/// [`generated_trail`], with resizes or without.
+fn generated_trail_with(dir: &Path, resizes: bool) -> (PathBuf, Vec<String>) {
     let mut log = String::new();
     // The channel open, its pty-req (120 x 40) and shell, from the fixture.
     for line in std::fs::read_to_string(testdata_path("session.jsonl"))
@@ -189,7 +194,7 @@ fn generated_trail(dir: &Path) -> (PathBuf, Vec<String>) {
             t / 1000 % 60,
             t % 1000
         );
-        if i % 97 == 50 {
+        if resizes && i % 97 == 50 {
             let cols = 60 + rand(100) as u32;
             let rows = 10 + rand(40) as u32;
             log.push_str(&format!(
@@ -325,4 +330,64 @@ fn a_cache_that_cannot_be_written_warns_and_the_screen_is_shown() {
     assert_eq!(o.stdout, plain.stdout);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("warning") && err.contains("without"), "{err}");
+}
+
+/// What a terminal of `cols` x `rows` shows after `output`.
+fn terminal_after(output: &[u8], cols: u32, rows: u32) -> (Vec<String>, (usize, usize)) {
+    let mut screen = sshtrail::replay::Screen::new(cols, rows);
+    screen.feed(output);
+    (screen.view(), screen.cursor())
+}
+
+#[test]
+fn play_from_a_keyframe_leaves_the_terminal_as_the_replay_from_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("logs");
+    std::fs::create_dir(&logs).unwrap();
+    // No resize: the player's terminal keeps the pty's size (120 x 40).
+    let (log, times) = generated_trail_with(&logs, false);
+    let log = log.to_str().unwrap();
+    let cache = dir.path().join("cache");
+    let index_dir = cache.join("index");
+    let index_dir = index_dir.to_str().unwrap();
+    let n = times.len();
+    for (from, to) in [
+        (n / 10, n / 5),
+        (n / 2, n / 2 + 40),
+        (n - 30, n - 1),
+        (3 * n / 4, 3 * n / 4),
+    ] {
+        let (from, to) = (&times[from], &times[to]);
+        let fast = ["play", "--speed", "1000000", "--idle-limit", "0"];
+        let mut indexed = fast.to_vec();
+        indexed.extend([
+            "--index-dir",
+            index_dir,
+            "--keyframe-spacing",
+            "4096",
+            "--from",
+            from,
+            "--to",
+            to,
+            log,
+        ]);
+        let mut plain = fast.to_vec();
+        plain.extend(["--no-index", "--from", from, "--to", to, log]);
+        let (a, b) = (run(&indexed, &cache), run(&plain, &cache));
+        assert_eq!(
+            a.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&a.stderr)
+        );
+        assert_eq!(b.status.code(), Some(0));
+        assert!(a.stdout.len() < b.stdout.len(), "the index drew less");
+        assert_eq!(
+            terminal_after(&a.stdout, 120, 40),
+            terminal_after(&b.stdout, 120, 40),
+            "--from {from} --to {to}"
+        );
+    }
+    let files: Vec<_> = std::fs::read_dir(cache.join("index")).unwrap().collect();
+    assert_eq!(files.len(), 1, "{files:?}");
 }

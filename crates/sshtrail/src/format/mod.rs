@@ -335,12 +335,6 @@ impl<R: io::Read> StreamReader<R> {
         self.discarded + self.start as u64
     }
 
-    /// The line number of the next record, and whether a hex dump record
-    /// was read: what [`StreamReader::resuming`] takes back.
-    pub(crate) fn parser_state(&self) -> (u64, bool) {
-        (self.parser.line, self.parser.seen_dump)
-    }
-
     /// Sets the largest record (one event's lines) kept in memory; a longer
     /// one is reported as an error and skipped.
     pub fn max_record(mut self, bytes: usize) -> Self {
@@ -385,6 +379,55 @@ impl<R: io::Read> StreamReader<R> {
                         max: self.max_record,
                     },
                 )))?;
+                continue;
+            }
+            self.fill()?;
+        }
+    }
+
+    /// [`StreamReader::for_each`], also giving `f` where the next record
+    /// starts (as [`StreamReader::position`]) and the parser's state there
+    /// (the line number, whether a hex dump record was read: what
+    /// [`StreamReader::resuming`] takes back): each record is parsed once, as
+    /// `for_each` does, where pulling with `next_record` parses it twice.
+    pub(crate) fn for_each_at<E: From<io::Error>>(
+        &mut self,
+        mut f: impl FnMut(Record<'_>, u64, (u64, bool)) -> Result<(), E>,
+    ) -> Result<(), E> {
+        loop {
+            let mut pos = 0;
+            loop {
+                let window = &self.buf[self.start..self.end];
+                match self.parser.next(window, &mut pos, self.eof) {
+                    Next::Record(r) => {
+                        let at = self.discarded + (self.start + pos) as u64;
+                        f(r, at, (self.parser.line, self.parser.seen_dump))?
+                    }
+                    Next::End => return Ok(()),
+                    Next::NeedMore => break,
+                }
+            }
+            self.start += pos;
+            if self.end - self.start > self.max_record {
+                if !self.seen_line_end {
+                    return Err(self.not_a_log().into());
+                }
+                let line = self.parser.line();
+                self.skip_line()?;
+                self.parser.line += 1;
+                self.parser.seen_problem = true;
+                let at = self.position();
+                f(
+                    Err(ParseError::new(
+                        line,
+                        1,
+                        ParseErrorKind::TooLong {
+                            max: self.max_record,
+                        },
+                    )),
+                    at,
+                    (self.parser.line, self.parser.seen_dump),
+                )?;
                 continue;
             }
             self.fill()?;

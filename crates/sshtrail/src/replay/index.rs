@@ -4,7 +4,7 @@
 //! byte of output before it: without an index, the log is read and
 //! emulated from its start. A [`KeyframeIndex`] is made by one full pass
 //! over the log, which every [`IndexOptions::spacing`] bytes of terminal
-//! output (4 MiB by default) takes a keyframe: where the next record of
+//! output (2 MiB by default) takes a keyframe: where the next record of
 //! the log starts (a byte offset: reading resumes there without decoding
 //! what is before), the parser's state there, and each terminal's state
 //! ([`ScreenKeyframe`]: avt's dump of the emulator, a character split by
@@ -72,12 +72,14 @@ use crate::format::{Format, StreamReader};
 use crate::replay::{Screen, ScreenKeyframe};
 use crate::time::Nanos;
 
-/// Terminal output between two keyframes by default: 4 MiB. Seeking then
-/// emulates at most about 4 MiB (a few tens of milliseconds) after the
-/// keyframe, while a keyframe costs one screen's dump (a few KiB, at most
+/// Terminal output between two keyframes by default: 2 MiB. Seeking then
+/// emulates at most 2 MiB after the keyframe (about 50 ms; the whole
+/// seek is then dominated by the SHA-256 of the log, which checks the
+/// index), while a keyframe costs one screen's dump (a few KiB, at most
 /// about a MiB for the largest, most coloured screen): an index is well
-/// under 1 % of its log.
-pub const DEFAULT_SPACING: u64 = 4 << 20;
+/// under 1 % of its log (a 256 MiB log of 166 MiB output: 80 keyframes,
+/// about 250 KiB).
+pub const DEFAULT_SPACING: u64 = 2 << 20;
 
 /// The version of the index file, in its first line and its footer.
 pub const FORMAT_VERSION: u32 = 1;
@@ -725,15 +727,91 @@ impl KeyframeIndex {
     /// Channels that showed nothing yet are absent.
     pub fn screens_at(&self, at: Nanos) -> Result<BTreeMap<Context, Vec<String>>, IndexError> {
         let keyframes = &self.header.keyframes;
-        let from = keyframes
-            .iter()
-            .rposition(|k| k.max_step_ts.is_none_or(|m| m <= at));
+        let from = self.keyframe_before(at);
         // Nothing after this keyframe is at or before the moment: stop.
         let stop = keyframes
             .iter()
             .skip(from.unwrap_or(0))
             .find(|k| k.min_step_ts_after.is_none_or(|m| m > at))
             .map_or(self.header.log_size, |k| k.position);
+        let mut terminals = match from {
+            Some(i) => Terminals::from_snapshot(at, self.snapshot(i)?),
+            None => Terminals::new(at),
+        };
+        self.replay_between(
+            from,
+            stop,
+            &terminals_pty(&terminals),
+            &mut Resumed(&mut terminals),
+        )?;
+        Ok(terminals.views())
+    }
+
+    /// The last keyframe before which every output, resize and exit is at
+    /// or before `at`.
+    fn keyframe_before(&self, at: Nanos) -> Option<usize> {
+        self.header
+            .keyframes
+            .iter()
+            .rposition(|k| k.max_step_ts.is_none_or(|m| m <= at))
+    }
+
+    /// Where a replay that reaches `at` can start: the last keyframe before
+    /// which every output, resize and exit is at or before `at` (or the
+    /// log's start), with each terminal channel's screen there.
+    pub fn resume_before(&self, at: Nanos) -> Result<Resumption, IndexError> {
+        let keyframe = self.keyframe_before(at);
+        let mut screens = BTreeMap::new();
+        let mut ptys = BTreeMap::new();
+        if let Some(i) = keyframe {
+            for c in self.snapshot(i)?.channels {
+                let context = Context {
+                    connection_id: c.connection_id,
+                    channel_id: c.channel_id,
+                };
+                ptys.insert(context.clone(), c.pty);
+                if let Some(kf) = c.screen {
+                    screens.insert(context, kf);
+                }
+            }
+        }
+        Ok(Resumption {
+            keyframe,
+            screens,
+            ptys,
+        })
+    }
+
+    /// Replays the log from `resumption`'s keyframe to its end into `sink`
+    /// (a new channel state for each channel, that knows the terminals the
+    /// keyframe knew; channels do not end).
+    pub fn replay_rest(
+        &self,
+        resumption: &Resumption,
+        sink: &mut dyn ChannelSink,
+    ) -> Result<(), IndexError> {
+        self.replay_between(
+            resumption.keyframe,
+            self.header.log_size,
+            &resumption.ptys,
+            sink,
+        )
+    }
+
+    /// Replays the log from keyframe `from` (`None`: the start) up to the
+    /// byte `stop` into `sink`.
+    fn replay_between(
+        &self,
+        from: Option<usize>,
+        stop: u64,
+        ptys: &BTreeMap<Context, (u32, u32)>,
+        sink: &mut dyn ChannelSink,
+    ) -> Result<(), IndexError> {
+        let keyframes = &self.header.keyframes;
+        let position = from.map_or(0, |i| keyframes[i].position);
+        if stop <= position {
+            return Ok(());
+        }
         let unusable = |why: String| IndexError::Unusable {
             path: self.path.clone(),
             why,
@@ -742,45 +820,39 @@ impl KeyframeIndex {
             path: self.log.clone(),
             source: e,
         };
-        let (mut terminals, position) = match from {
-            Some(i) => (
-                Terminals::from_snapshot(at, self.snapshot(i)?),
-                keyframes[i].position,
-            ),
-            None => (Terminals::new(at), 0),
-        };
-        if stop > position {
-            let mut file = File::open(&self.log).map_err(log_error)?;
-            file.seek(SeekFrom::Start(position)).map_err(log_error)?;
-            let input = file.take(stop - position);
-            let format = format_named(&self.header.format)
-                .ok_or_else(|| unusable("an unknown layout".to_string()))?;
-            let mut reader = match from {
-                Some(i) => {
-                    StreamReader::resuming(input, format, keyframes[i].line, keyframes[i].seen_dump)
-                }
-                None => StreamReader::with_format(input, self.requested_format),
-            };
-            let mut conn = ConnectionBuilder::new(self.connection_id.as_deref(), None);
-            conn.open_log(0, &self.context);
-            let mut sink = Resumed(&mut terminals);
-            loop {
-                let record = match reader.next_record() {
-                    Ok(Some(r)) => r,
-                    Ok(None) => break,
-                    Err(e) => return Err(log_error(e)),
-                };
-                let event = record.map_err(|e| unusable(format!("the log now reads: {e}")))?;
-                match conn.push(0, &self.context, &event, &mut sink) {
-                    Ok(()) => {}
-                    Err(ReplayError::Payload(e)) => {
-                        return Err(unusable(format!("the log now reads: {e}")))
-                    }
-                    Err(ReplayError::Io(e)) => return Err(log_error(e)),
-                }
+        let mut file = File::open(&self.log).map_err(log_error)?;
+        file.seek(SeekFrom::Start(position)).map_err(log_error)?;
+        let input = file.take(stop - position);
+        let format = format_named(&self.header.format)
+            .ok_or_else(|| unusable("an unknown layout".to_string()))?;
+        let mut reader = match from {
+            Some(i) => {
+                StreamReader::resuming(input, format, keyframes[i].line, keyframes[i].seen_dump)
             }
+            None => StreamReader::with_format(input, self.requested_format),
+        };
+        let mut conn = ConnectionBuilder::new(self.connection_id.as_deref(), None);
+        conn.open_log(0, &self.context);
+        for (context, &(cols, rows)) in ptys {
+            conn.assume_terminal(context, cols, rows);
         }
-        Ok(terminals.views())
+        let context = &self.context;
+        let read = reader.for_each_at(|record, _, _| -> Result<(), Halt> {
+            let event =
+                record.map_err(|e| Halt::Index(unusable(format!("the log now reads: {e}"))))?;
+            match conn.push(0, context, &event, sink) {
+                Ok(()) => Ok(()),
+                Err(ReplayError::Payload(e)) => {
+                    Err(Halt::Index(unusable(format!("the log now reads: {e}"))))
+                }
+                Err(ReplayError::Io(e)) => Err(Halt::Index(log_error(e))),
+            }
+        });
+        match read {
+            Ok(()) => Ok(()),
+            Err(Halt::Read(e)) => Err(log_error(e)),
+            Err(Halt::Index(e)) => Err(e),
+        }
     }
 
     /// Reads and checks keyframe `i`'s snapshot.
@@ -797,6 +869,37 @@ impl KeyframeIndex {
             return Err(unusable(format!("keyframe {i}: its digest does not match")));
         }
         serde_json::from_slice(&bytes).map_err(|e| unusable(format!("keyframe {i}: {e}")))
+    }
+}
+
+/// The terminals' sizes, for a replay resumed with them.
+fn terminals_pty(terminals: &Terminals) -> BTreeMap<Context, (u32, u32)> {
+    terminals
+        .channels
+        .iter()
+        .map(|(c, t)| (c.clone(), t.pty))
+        .collect()
+}
+
+/// Where a replay resumes ([`KeyframeIndex::resume_before`]).
+#[derive(Debug)]
+pub struct Resumption {
+    keyframe: Option<usize>,
+    /// Each terminal channel's screen at the keyframe (none before the
+    /// first keyframe, nor for a channel that showed nothing yet).
+    pub screens: BTreeMap<Context, ScreenKeyframe>,
+    ptys: BTreeMap<Context, (u32, u32)>,
+}
+
+/// Why reading a log stopped early.
+enum Halt {
+    Read(io::Error),
+    Index(IndexError),
+}
+
+impl From<io::Error> for Halt {
+    fn from(e: io::Error) -> Self {
+        Halt::Read(e)
     }
 }
 
@@ -877,34 +980,30 @@ fn build(
     let mut keyframes: Vec<KeyframeEntry> = Vec::new();
     // The earliest step time of each stretch between keyframes.
     let mut segments: Vec<Option<Nanos>> = Vec::new();
-    loop {
-        let record = match reader.next_record() {
-            Ok(Some(r)) => r,
-            Ok(None) => break,
-            Err(e) => return Err(IndexError::NotIndexable(e.to_string())),
-        };
-        let event = record.map_err(|e| IndexError::NotIndexable(format!("line {e}")))?;
+    let read = reader.for_each_at(|record, position, (line, seen_dump)| -> Result<(), Halt> {
+        let not_indexed =
+            |e: &dyn std::fmt::Display| Halt::Index(IndexError::NotIndexable(format!("line {e}")));
+        let event = record.map_err(|e| not_indexed(&e))?;
         match conn.push(0, &log.context, &event, &mut sink) {
             Ok(()) => {}
-            Err(ReplayError::Payload(e)) => {
-                return Err(IndexError::NotIndexable(format!("line {e}")))
-            }
-            Err(ReplayError::Io(e)) => return Err(log_error(e)),
+            Err(ReplayError::Payload(e)) => return Err(not_indexed(&e)),
+            Err(ReplayError::Io(e)) => return Err(Halt::Index(log_error(e))),
         }
         if sink.output_since < options.spacing {
-            continue;
+            return Ok(());
         }
         // A dump that would not recreate its terminal: try at the next
         // record.
         let Some(snapshot) = sink.terminals.snapshot() else {
-            continue;
+            return Ok(());
         };
-        let bytes = serde_json::to_vec(&snapshot).map_err(|e| cache_error(e.into()))?;
-        out.write_all(&bytes).map_err(cache_error)?;
-        let (line, seen_dump) = reader.parser_state();
+        let bytes =
+            serde_json::to_vec(&snapshot).map_err(|e| Halt::Index(cache_error(e.into())))?;
+        out.write_all(&bytes)
+            .map_err(|e| Halt::Index(cache_error(e)))?;
         segments.push(sink.segment_min.take());
         keyframes.push(KeyframeEntry {
-            position: reader.position(),
+            position,
             line,
             seen_dump,
             max_step_ts: sink.max_step_ts,
@@ -915,6 +1014,12 @@ fn build(
         });
         written += bytes.len() as u64;
         sink.output_since = 0;
+        Ok(())
+    });
+    match read {
+        Ok(()) => {}
+        Err(Halt::Read(e)) => return Err(IndexError::NotIndexable(e.to_string())),
+        Err(Halt::Index(e)) => return Err(e),
     }
     conn.log_ended(0, &mut sink).map_err(log_error)?;
     conn.finish(&mut sink).map_err(log_error)?;

@@ -87,6 +87,19 @@ pub struct ScreenKeyframe {
     alt: bool,
 }
 
+impl ScreenKeyframe {
+    /// The escape sequences that draw the screen on a blank terminal of
+    /// its size: what a player shows at once when it starts at a keyframe.
+    pub fn dump(&self) -> &str {
+        &self.dump
+    }
+
+    /// The terminal's columns and rows.
+    pub fn size(&self) -> (usize, usize) {
+        (self.cols, self.rows)
+    }
+}
+
 /// The longest UTF-8 sequence less its last byte: all a joiner can wait on.
 const MAX_PENDING_UTF8: usize = 3;
 
