@@ -1,16 +1,18 @@
 //! `sshtrail play`: a session replayed in the terminal, in real time.
 
 use std::io::{self, Write};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::Args;
 use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, Stream};
 use sshtrail::connection::Context;
+use sshtrail::replay::index::{IndexError, KeyframeIndex, SessionFacts, DEFAULT_SPACING};
 use sshtrail::time::{parse_rfc3339, Nanos, NANOS_PER_SEC};
 
 use crate::cli::args::{parse_time_arg, FormatArg};
-use crate::cli::input::{self, Survey};
-use crate::cli::report::{usage, CommandResult, Failure, Reporter};
+use crate::cli::input::{self, ChannelInfo, Survey};
+use crate::cli::report::{usage, warn, CommandResult, Failure, Reporter};
 
 /// Arguments of `sshtrail play`.
 #[derive(Args, Debug)]
@@ -27,6 +29,17 @@ pub struct PlayArgs {
     /// Stop here (offset or RFC 3339).
     #[arg(long, value_name = "TIME")]
     to: Option<String>,
+    /// The folder of seek indexes, as `screen --index-dir`: with `--from`,
+    /// the screen at the keyframe before it is drawn at once, and the log
+    /// is read from there.
+    #[arg(long, value_name = "DIR")]
+    index_dir: Option<PathBuf>,
+    /// Read the log from its start, without a seek index.
+    #[arg(long, conflicts_with = "index_dir")]
+    no_index: bool,
+    /// Terminal output between two keyframes of an index built now (tests).
+    #[arg(long, hide = true, value_name = "BYTES", default_value_t = DEFAULT_SPACING)]
+    keyframe_spacing: u64,
     /// The terminal channel to play, when PATH holds several.
     #[arg(long, value_name = "ID")]
     channel: Option<String>,
@@ -136,8 +149,22 @@ pub fn run(args: PlayArgs) -> CommandResult {
     // Decide before playing: which terminal channel, and whether the times
     // make sense (offsets count from the connection's start).
     let format = args.format.to_format();
+    // With --from, what came before is drawn from the keyframe before it.
+    let index = match (&args.from, args.no_index) {
+        (Some(_), false) => crate::screen::open_index(
+            &archive,
+            format,
+            args.index_dir.as_ref(),
+            args.keyframe_spacing,
+        ),
+        _ => None,
+    };
+    let surveyed = match &index {
+        Some(index) => Some(survey_of(index.session())),
+        None => input::survey(&archive, format),
+    };
     let mut channel = None;
-    if let Some(survey) = input::survey(&archive, format) {
+    if let Some(survey) = surveyed {
         let terminals = survey.terminals();
         let all: Vec<_> = survey.channels.iter().collect();
         channel = Some(match (&args.channel, terminals.as_slice()) {
@@ -194,7 +221,7 @@ pub fn run(args: PlayArgs) -> CommandResult {
     let mut out = io::stdout().lock();
     let mut player = Player {
         args: &args,
-        channel,
+        channel: channel.clone(),
         several: false,
         start: None,
         last: 0,
@@ -202,7 +229,14 @@ pub fn run(args: PlayArgs) -> CommandResult {
         done: false,
         out: &mut out,
     };
-    let result = input::replay(&archive, format, &mut player, &mut rep);
+    let resumed = match (&index, &channel) {
+        (Some(index), Some(channel)) => play_from_keyframe(index, channel, &mut player),
+        _ => None,
+    };
+    let result = match resumed {
+        Some(result) => result,
+        None => input::replay(&archive, format, &mut player, &mut rep),
+    };
     if player.several && args.channel.is_none() {
         return Err(usage(
             "standard input holds several terminal channels: give one channel's log",
@@ -212,4 +246,62 @@ pub fn run(args: PlayArgs) -> CommandResult {
         Ok(()) => Ok(rep.code()),
         Err(e) => rep.output_failed(&e),
     }
+}
+
+/// What a first pass would tell, from the index.
+fn survey_of(session: &SessionFacts) -> Survey {
+    Survey {
+        channels: session
+            .channels
+            .iter()
+            .map(|c| ChannelInfo {
+                context: c.context(),
+                kind: c.kind.clone(),
+                terminal: c.terminal,
+            })
+            .collect(),
+        span: session.span,
+        errors: 0,
+    }
+}
+
+/// Plays `channel` from `--from` with the index: a full reset, the screen
+/// at the keyframe before the moment (what the output before it drew),
+/// then the log from that keyframe on, as the replay from the start plays
+/// it. `None` when the index cannot (warned about): the replay from the
+/// start plays.
+fn play_from_keyframe(
+    index: &KeyframeIndex,
+    channel: &Context,
+    player: &mut Player<'_>,
+) -> Option<io::Result<()>> {
+    let start = index.session().first_ts?;
+    let from = parse_time_arg(player.args.from.as_ref()?, start).ok()?;
+    let resumption = match index.resume_before(from) {
+        Ok(r) => r,
+        Err(e) => {
+            warn(&format!("{e}; playing without a seek index"));
+            return None;
+        }
+    };
+    player.start = Some(start);
+    player.last = from;
+    player.to = player
+        .args
+        .to
+        .as_ref()
+        .and_then(|t| parse_time_arg(t, start).ok());
+    if let Some(screen) = resumption.screens.get(channel) {
+        let drawn = player
+            .out
+            .write_all(b"\x1bc")
+            .and_then(|()| player.out.write_all(screen.dump().as_bytes()));
+        if let Err(e) = drawn {
+            return Some(Err(e));
+        }
+    }
+    Some(index.replay_rest(&resumption, player).map_err(|e| match e {
+        IndexError::Log { source, .. } => source,
+        other => io::Error::other(other.to_string()),
+    }))
 }

@@ -72,6 +72,18 @@ impl Utf8Joiner {
         }
     }
 
+    /// The bytes waiting for the rest of their character (a keyframe keeps
+    /// them: the next chunk completes them).
+    pub(crate) fn pending(&self) -> &[u8] {
+        &self.pending
+    }
+
+    /// A joiner in the state [`Utf8Joiner::pending`] and
+    /// [`Utf8Joiner::replaced`] told.
+    pub(crate) fn resumed(pending: Vec<u8>, replaced: u64) -> Self {
+        Utf8Joiner { pending, replaced }
+    }
+
     /// Whether bytes are waiting for the rest of their character.
     pub fn has_pending(&self) -> bool {
         !self.pending.is_empty()

@@ -727,6 +727,23 @@ impl<'m> ConnectionBuilder<'m> {
         slot.builder.push(event, sink)
     }
 
+    /// Tells the channel `context` had a terminal of `cols` x `rows`
+    /// before the events pushed next (a replay resumed in the middle of a
+    /// log, after its `pty-req`): its state says so from now on.
+    pub(crate) fn assume_terminal(&mut self, context: &Context, cols: u32, rows: u32) {
+        let state = &mut self.slot(context).builder.state;
+        if state.pty.is_none() {
+            state.pty = Some(Pty {
+                term: String::new(),
+                cols,
+                rows,
+                width_px: 0,
+                height_px: 0,
+                modes: Vec::new(),
+            });
+        }
+    }
+
     /// Counts a problem found in a log of channel `context`.
     pub fn problem(&mut self, context: &Context, e: &ParseError) {
         self.slot(context).builder.log_problem(e);

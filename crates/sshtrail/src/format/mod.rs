@@ -277,6 +277,9 @@ pub struct StreamReader<R> {
     /// Whether any line end was read yet: an input without one in its
     /// first record's worth of bytes is not a trail log.
     seen_line_end: bool,
+    /// Bytes of the input dropped from the front of `buf` so far: with
+    /// `start`, where in the input the next record begins.
+    discarded: u64,
 }
 
 /// What a probe of the buffer found.
@@ -304,7 +307,32 @@ impl<R: io::Read> StreamReader<R> {
             probed: None,
             pending_error: None,
             seen_line_end: false,
+            discarded: 0,
         }
+    }
+
+    /// A reader of an input that starts in the middle of a log, at a
+    /// record boundary a previous reader gave ([`StreamReader::position`]):
+    /// its layout, the line number there, and whether a hex dump record
+    /// came before (the parser's state at that point).
+    pub(crate) fn resuming(inner: R, format: Format, line: u64, seen_dump: bool) -> Self {
+        let mut reader = Self::with_format(inner, Some(format));
+        reader.parser.line = line;
+        reader.parser.seen_dump = seen_dump;
+        reader.parser.seen_event = true;
+        reader.seen_line_end = true;
+        reader
+    }
+
+    /// The input, given back (what it read stays read).
+    pub(crate) fn into_inner(self) -> R {
+        self.inner
+    }
+
+    /// Where the next record starts: the bytes of the input taken so far
+    /// (records, blank lines and comments), from where this reader began.
+    pub(crate) fn position(&self) -> u64 {
+        self.discarded + self.start as u64
     }
 
     /// Sets the largest record (one event's lines) kept in memory; a longer
@@ -351,6 +379,55 @@ impl<R: io::Read> StreamReader<R> {
                         max: self.max_record,
                     },
                 )))?;
+                continue;
+            }
+            self.fill()?;
+        }
+    }
+
+    /// [`StreamReader::for_each`], also giving `f` where the next record
+    /// starts (as [`StreamReader::position`]) and the parser's state there
+    /// (the line number, whether a hex dump record was read: what
+    /// [`StreamReader::resuming`] takes back): each record is parsed once, as
+    /// `for_each` does, where pulling with `next_record` parses it twice.
+    pub(crate) fn for_each_at<E: From<io::Error>>(
+        &mut self,
+        mut f: impl FnMut(Record<'_>, u64, (u64, bool)) -> Result<(), E>,
+    ) -> Result<(), E> {
+        loop {
+            let mut pos = 0;
+            loop {
+                let window = &self.buf[self.start..self.end];
+                match self.parser.next(window, &mut pos, self.eof) {
+                    Next::Record(r) => {
+                        let at = self.discarded + (self.start + pos) as u64;
+                        f(r, at, (self.parser.line, self.parser.seen_dump))?
+                    }
+                    Next::End => return Ok(()),
+                    Next::NeedMore => break,
+                }
+            }
+            self.start += pos;
+            if self.end - self.start > self.max_record {
+                if !self.seen_line_end {
+                    return Err(self.not_a_log().into());
+                }
+                let line = self.parser.line();
+                self.skip_line()?;
+                self.parser.line += 1;
+                self.parser.seen_problem = true;
+                let at = self.position();
+                f(
+                    Err(ParseError::new(
+                        line,
+                        1,
+                        ParseErrorKind::TooLong {
+                            max: self.max_record,
+                        },
+                    )),
+                    at,
+                    (self.parser.line, self.parser.seen_dump),
+                )?;
                 continue;
             }
             self.fill()?;
@@ -475,6 +552,7 @@ impl<R: io::Read> StreamReader<R> {
     /// record does not fit.
     fn fill(&mut self) -> io::Result<()> {
         if self.start > 0 {
+            self.discarded += self.start as u64;
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;

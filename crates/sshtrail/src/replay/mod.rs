@@ -3,7 +3,8 @@
 //! the keys typed at its prompt.
 
 mod commands;
+pub mod index;
 mod screen;
 
 pub use commands::{Command, CommandRecognizer, Confidence};
-pub use screen::{strip_ansi, Screen};
+pub use screen::{strip_ansi, Screen, ScreenKeyframe};

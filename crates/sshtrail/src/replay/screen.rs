@@ -69,6 +69,40 @@ pub struct Screen {
     program: Option<Program>,
 }
 
+/// Everything a [`Screen`] without a transcript needs to go on from where
+/// it was: its size, avt's dump of the terminal (escape sequences that
+/// recreate the screen's cells, the cursor, the pen, the saved cursors,
+/// both buffers, the scroll region, tab stops, character sets and modes,
+/// and a sequence the parser was in the middle of), the bytes of a
+/// character split by the last chunk, and whether a full-screen program
+/// switched to the alternate screen. A keyframe of a seek index holds one
+/// per terminal ([`crate::replay::index`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ScreenKeyframe {
+    cols: usize,
+    rows: usize,
+    dump: String,
+    pending_utf8: Vec<u8>,
+    replaced: u64,
+    alt: bool,
+}
+
+impl ScreenKeyframe {
+    /// The escape sequences that draw the screen on a blank terminal of
+    /// its size: what a player shows at once when it starts at a keyframe.
+    pub fn dump(&self) -> &str {
+        &self.dump
+    }
+
+    /// The terminal's columns and rows.
+    pub fn size(&self) -> (usize, usize) {
+        (self.cols, self.rows)
+    }
+}
+
+/// The longest UTF-8 sequence less its last byte: all a joiner can wait on.
+const MAX_PENDING_UTF8: usize = 3;
+
 /// A full-screen program on the alternate screen.
 struct Program {
     name: String,
@@ -378,6 +412,43 @@ impl Screen {
         }
         self.dirty = false;
         kept
+    }
+
+    /// The state to go on from ([`Screen::from_keyframe`]). `None` for a
+    /// screen keeping a transcript, whose lines in waiting a keyframe does
+    /// not hold.
+    pub fn keyframe(&self) -> Option<ScreenKeyframe> {
+        if self.transcript.is_some() {
+            return None;
+        }
+        let (cols, rows) = self.vt.size();
+        Some(ScreenKeyframe {
+            cols,
+            rows,
+            dump: self.vt.dump(),
+            pending_utf8: self.joiner.pending().to_vec(),
+            replaced: self.joiner.replaced(),
+            alt: self.alt,
+        })
+    }
+
+    /// A screen (without a transcript) as `keyframe` was taken: fed the
+    /// same bytes next, it shows what the screen it was taken from shows.
+    /// A keyframe read from a file is only terminal input replayed (the
+    /// size is clamped as [`Screen::new`] does), so a damaged one gives a
+    /// wrong screen, never a panic; the seek index checks its keyframes'
+    /// digests before using them.
+    pub fn from_keyframe(keyframe: &ScreenKeyframe) -> Screen {
+        let mut screen = Screen::new(
+            u32::try_from(keyframe.cols).unwrap_or(u32::MAX),
+            u32::try_from(keyframe.rows).unwrap_or(u32::MAX),
+        );
+        screen.vt.feed_str(&keyframe.dump);
+        let mut pending = keyframe.pending_utf8.clone();
+        pending.truncate(MAX_PENDING_UTF8);
+        screen.joiner = Utf8Joiner::resumed(pending, keyframe.replaced);
+        screen.alt = keyframe.alt;
+        screen
     }
 
     /// Resizes the terminal.
