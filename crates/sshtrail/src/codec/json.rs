@@ -265,30 +265,86 @@ impl Iterator for Members<'_> {
     }
 }
 
-/// Appends `s` as a JSON string with quotes, escaping only what JSON requires.
+/// Appends `s` as a JSON string with quotes, escaping only what JSON requires:
+/// `"`, `\\`, `\n`, `\r`, `\t`, and every other control byte as `\u00xx`
+/// (the evidence formats' escaping, which stays as it was written).
 pub(crate) fn push_json_str(out: &mut Vec<u8>, s: &str) {
-    out.push(b'"');
+    push_escaped(out, s, false);
+}
+
+/// Appends `s` as a JSON string with quotes, byte for byte as `serde_json`
+/// writes it: as [`push_json_str`], but backspace and form feed are `\b` and
+/// `\f`. The asciicast writer's escaping: asciinema writes its casts so.
+pub(crate) fn push_serde_json_str(out: &mut Vec<u8>, s: &str) {
+    push_escaped(out, s, true);
+}
+
+/// Whether any of the eight bytes of `word` must be escaped in a JSON
+/// string: a control byte (below 0x20), `"` or `\\`. Exact for "any"; the
+/// lowest flagged byte (see [`push_escaped`]) is the first such byte.
+#[inline]
+fn escape_mask(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
+    let quote = word ^ (ONES * b'"' as u64);
+    let quote = quote.wrapping_sub(ONES) & !quote;
+    let backslash = word ^ (ONES * b'\\' as u64);
+    let backslash = backslash.wrapping_sub(ONES) & !backslash;
+    (below_space | quote | backslash) & HIGH
+}
+
+/// The one escaper behind [`push_json_str`] and [`push_serde_json_str`]:
+/// terminal text is mostly plain runs between escape sequences and line
+/// ends, so runs are skipped eight bytes at a time and copied whole.
+fn push_escaped(out: &mut Vec<u8>, s: &str, short_b_f: bool) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
-    let mut last = 0;
-    for (i, &c) in bytes.iter().enumerate() {
-        let esc: &[u8] = match c {
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        if let Some(chunk) = bytes[i..].first_chunk::<8>() {
+            let mask = escape_mask(u64::from_le_bytes(*chunk));
+            if mask == 0 {
+                i += 8;
+                continue;
+            }
+            // A borrow only carries upwards: the lowest flag is a real one.
+            i += (mask.trailing_zeros() / 8) as usize;
+        }
+        let c = bytes[i];
+        let escape: &[u8] = match c {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
             b'\n' => b"\\n",
             b'\r' => b"\\r",
             b'\t' => b"\\t",
+            0x08 if short_b_f => b"\\b",
+            0x0c if short_b_f => b"\\f",
             0..=0x1f => b"",
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
-        out.extend_from_slice(&bytes[last..i]);
-        if esc.is_empty() {
-            out.extend_from_slice(format!("\\u{c:04x}").as_bytes());
+        out.extend_from_slice(&bytes[start..i]);
+        if escape.is_empty() {
+            out.extend_from_slice(&[
+                b'\\',
+                b'u',
+                b'0',
+                b'0',
+                HEX[usize::from(c >> 4)],
+                HEX[usize::from(c & 0xf)],
+            ]);
         } else {
-            out.extend_from_slice(esc);
+            out.extend_from_slice(escape);
         }
-        last = i + 1;
+        i += 1;
+        start = i;
     }
-    out.extend_from_slice(&bytes[last..]);
+    out.extend_from_slice(&bytes[start..]);
     out.push(b'"');
 }
 
@@ -306,5 +362,51 @@ mod tests {
         );
         let back: String = serde_json::from_slice(&out).unwrap();
         assert_eq!(back, "a\"b\\c\nd\u{1}é/");
+    }
+
+    /// The escaping as it was written before runs were skipped a word at a
+    /// time: every byte looked at alone.
+    fn escaped_bytewise(s: &str, short_b_f: bool) -> Vec<u8> {
+        let mut out = vec![b'"'];
+        for c in s.bytes() {
+            match c {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                0x08 if short_b_f => out.extend_from_slice(b"\\b"),
+                0x0c if short_b_f => out.extend_from_slice(b"\\f"),
+                0..=0x1f => out.extend_from_slice(format!("\\u{c:04x}").as_bytes()),
+                _ => out.push(c),
+            }
+        }
+        out.push(b'"');
+        out
+    }
+
+    proptest::proptest! {
+        /// Every byte value at every place in a word: the word-at-a-time
+        /// skip never misses a byte to escape, and the serde flavour is
+        /// serde_json's own bytes.
+        #[test]
+        fn escaping_matches_bytewise_and_serde_json(
+            chars in proptest::collection::vec(
+                proptest::prop_oneof![
+                    0u32..0x80,
+                    proptest::sample::select(vec![0x7f, 0xe9, 0x2028, 0xfffd, 0x1f600]),
+                ],
+                0..64,
+            )
+        ) {
+            let s: String = chars.into_iter().filter_map(char::from_u32).collect();
+            let mut ours = Vec::new();
+            push_json_str(&mut ours, &s);
+            proptest::prop_assert_eq!(&ours, &escaped_bytewise(&s, false));
+            let mut serde_like = Vec::new();
+            push_serde_json_str(&mut serde_like, &s);
+            proptest::prop_assert_eq!(&serde_like, &escaped_bytewise(&s, true));
+            proptest::prop_assert_eq!(&serde_like, &serde_json::to_vec(&s).unwrap());
+        }
     }
 }

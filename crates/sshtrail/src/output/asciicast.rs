@@ -11,6 +11,7 @@ use serde_json::{json, Map, Value};
 
 use super::{ChannelPart, Note, Output, PartKey, PerChannel, WriterOptions};
 use crate::channel::{ChannelEvent, ChannelEventKind, ChannelState, RequestKind, Stream};
+use crate::codec::json::push_serde_json_str;
 use crate::connection::Context;
 use crate::time::{Nanos, NANOS_PER_SEC};
 use crate::utf8::Utf8Joiner;
@@ -274,7 +275,7 @@ impl CastChannel {
         }
         self.last_us = us;
         write!(line, ", \"{code}\", ")?;
-        serde_json::to_writer(&mut *line, data).map_err(io::Error::other)?;
+        push_serde_json_str(line, data);
         line.extend_from_slice(b"]\n");
         out.part(&PartKey::main(&ch.context, "cast"))?
             .write_all(line)
