@@ -1032,10 +1032,19 @@ fn split_cast(
             put_line(&mut f, &header.to_string())?;
             let mut size = header.to_string().len();
             if !parts.is_empty() {
-                let mut draw = String::from("\x1b[0m\x1b[H\x1b[2J");
-                draw.push_str(&screen.view().join("\r\n"));
-                let (col, row) = screen.cursor();
-                let _ = write!(draw, "\x1b[{};{}H", row + 1, col + 1);
+                // A keyframe, as the seek index keeps them: the terminal's
+                // whole state (colours, pen, modes, alternate screen), not
+                // only its text.
+                let draw = match screen.keyframe() {
+                    Some(keyframe) => keyframe.dump().to_string(),
+                    None => {
+                        let mut draw = String::from("\x1b[0m\x1b[H\x1b[2J");
+                        draw.push_str(&screen.view().join("\r\n"));
+                        let (col, row) = screen.cursor();
+                        let _ = write!(draw, "\x1b[{};{}H", row + 1, col + 1);
+                        draw
+                    }
+                };
                 let ev = serde_json::to_string(&(t, "o", draw)).unwrap_or_default();
                 size += ev.len();
                 put_line(&mut f, &ev)?;
@@ -1222,7 +1231,7 @@ mod tests {
         let mut cast = spool();
         let lines = [
             r#"{"version":2,"width":10,"height":3}"#,
-            r#"[0.5,"o","hello\r\n"]"#,
+            r#"[0.5,"o","\u001b[31mhello\r\n"]"#,
             r#"[1.0,"o","</script>"]"#,
             r#"[2.0,"r","12x4"]"#,
             r#"[3.0,"o","\r\n!"]"#,
@@ -1233,7 +1242,7 @@ mod tests {
         let commands = [command(0.9, "ls"), command(2.5, "pwd")];
         let mut parts = split_cast(cast, &commands, 60).unwrap();
         assert!(parts.len() >= 3, "{} parts", parts.len());
-        let mut seen = Vec::new();
+        let mut seen: Vec<(f64, String, String)> = Vec::new();
         let mut last_width = 0;
         for (k, p) in parts.iter_mut().enumerate() {
             let (start, end) = (p.start, p.end);
@@ -1241,12 +1250,25 @@ mod tests {
             last_width = header["width"].as_u64().unwrap();
             let mut evs = evs.into_iter();
             if k > 0 {
-                // The screen as it stood, drawn first, the cursor put back.
+                // The terminal as it stood, drawn first: on a blank terminal
+                // of the part's size it is the same screen, cursor and pen
+                // (the red of "hello") as everything before the part gives.
                 let (t, code, draw) = evs.next().unwrap();
                 assert_eq!((t, code.as_str()), (start, "o"));
-                assert!(draw.starts_with("\u{1b}[0m\u{1b}[H\u{1b}[2J"));
-                assert!(draw.contains("hello"), "{draw:?}");
-                assert!(draw.ends_with('H'));
+                let height = header["height"].as_u64().unwrap() as u32;
+                let mut drawn = Screen::new(last_width as u32, height);
+                drawn.feed(draw.as_bytes());
+                let mut replayed = Screen::new(10, 3);
+                for (_, code, data) in seen.iter().filter(|e| e.0 < start) {
+                    match code.as_str() {
+                        "o" => replayed.feed(data.as_bytes()),
+                        "r" => replayed.resize(12, 4),
+                        _ => {}
+                    }
+                }
+                assert_eq!(drawn.view(), replayed.view(), "{draw:?}");
+                assert_eq!(drawn.cursor(), replayed.cursor());
+                assert!(draw.contains("31"), "the pen is kept: {draw:?}");
             }
             for e in evs {
                 assert!(e.0 >= start && e.0 <= end + 1e-9, "{e:?} in {start}..{end}");
@@ -1256,7 +1278,7 @@ mod tests {
         // The resize at 2.0 s gives the later parts' size.
         assert_eq!(last_width, 12);
         let want: Vec<(f64, String, String)> = vec![
-            (0.5, "o".into(), "hello\r\n".into()),
+            (0.5, "o".into(), "\u{1b}[31mhello\r\n".into()),
             (0.9, "m".into(), "ls".into()),
             (1.0, "o".into(), "</script>".into()),
             (2.0, "r".into(), "12x4".into()),
