@@ -56,8 +56,13 @@ impl CommandLister {
         let Some(found) = self.channels.get_mut(context) else {
             return Ok(());
         };
+        let commands = found.recognizer.take();
+        if commands.is_empty() {
+            // Most events end no command: no label to make.
+            return Ok(());
+        }
         let label = label(context);
-        for c in found.recognizer.take() {
+        for c in commands {
             if c.confidence == Confidence::Abandoned && !self.all {
                 continue;
             }
@@ -83,14 +88,20 @@ impl CommandLister {
 impl ChannelSink for CommandLister {
     fn event(&mut self, ev: &ChannelEvent<'_>) -> io::Result<()> {
         let context = &ev.channel.context;
-        let found = self
-            .channels
-            .entry(context.clone())
-            .or_insert_with(|| Found {
-                recognizer: CommandRecognizer::default(),
-                start: 0,
-                lines: Spool::default(),
-            });
+        // The channel's key is copied only for its first event.
+        if !self.channels.contains_key(context) {
+            self.channels.insert(
+                context.clone(),
+                Found {
+                    recognizer: CommandRecognizer::default(),
+                    start: 0,
+                    lines: Spool::default(),
+                },
+            );
+        }
+        let Some(found) = self.channels.get_mut(context) else {
+            return Ok(());
+        };
         found.start = ev.channel.start();
         found.recognizer.event(ev);
         self.write(context)?;

@@ -64,6 +64,12 @@ struct Searching {
     recognizer: CommandRecognizer,
     commands: Vec<Command>,
     hits: Spool,
+    /// Output was shown on the terminal (the transcript has begun).
+    shown: bool,
+    /// A window change came before the first output: the recognizer's
+    /// screen was resized, the transcript's starts at the `pty-req` size,
+    /// so this channel's transcript has a screen of its own.
+    own_screen: bool,
 }
 
 /// Searches each channel, writing its hits channel by channel.
@@ -119,11 +125,56 @@ impl Searcher {
 impl ChannelSink for Searcher {
     fn event(&mut self, ev: &ChannelEvent<'_>) -> io::Result<()> {
         let ch = ev.channel;
-        let s = self.channels.entry(ch.context.clone()).or_default();
+        // The channel's key is copied only for its first event.
+        if !self.channels.contains_key(&ch.context) {
+            self.channels
+                .insert(ch.context.clone(), Searching::default());
+        }
+        let Some(s) = self.channels.get_mut(&ch.context) else {
+            return Ok(());
+        };
         s.start = ch.start();
+        // Searching both, what the terminal showed is the transcript of the
+        // recognizer's screen: the emulator runs once, not twice.
+        let shared = self.output && self.commands && !s.own_screen;
+        let mut from_recognizer = false;
+        if shared {
+            match ev.kind {
+                ChannelEventKind::Data {
+                    stream: Stream::Stdout | Stream::Stderr,
+                    ts,
+                    ..
+                } if ch.pty.is_some() => {
+                    let screen = s.recognizer.screen_mut(ev);
+                    if !s.shown {
+                        // It has shown nothing: the same as a new screen
+                        // with a transcript.
+                        screen.keep_transcript();
+                        s.shown = true;
+                    }
+                    screen.set_time(ts);
+                    from_recognizer = true;
+                }
+                ChannelEventKind::Request(r)
+                    if matches!(r.kind, RequestKind::WindowChange { .. }) =>
+                {
+                    if s.shown {
+                        s.recognizer.screen_mut(ev).set_time(r.ts);
+                        from_recognizer = true;
+                    } else {
+                        s.own_screen = true;
+                    }
+                }
+                _ => {}
+            }
+        }
         if self.commands {
             s.recognizer.event(ev);
             s.commands.extend(s.recognizer.take());
+        }
+        if from_recognizer {
+            let lines = s.recognizer.screen_mut(ev).take_timed_transcript();
+            return self.screen_hits(&ch.context, lines);
         }
         match ev.kind {
             // A terminal: what the screen showed, line by line, the
@@ -180,7 +231,12 @@ impl ChannelSink for Searcher {
                 let ended = ch.ended.as_ref().map_or(s.start, |e| e.ts);
                 let rest = std::mem::take(&mut s.line);
                 let commands = std::mem::take(&mut s.commands);
-                if let Some(screen) = s.screen.take() {
+                let screen = if shared && s.shown {
+                    s.recognizer.take_screen()
+                } else {
+                    s.screen.take()
+                };
+                if let Some(screen) = screen {
                     let lines = screen.into_timed_transcript();
                     self.screen_hits(&ch.context, lines)?;
                 }

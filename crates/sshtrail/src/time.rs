@@ -184,17 +184,59 @@ impl TimeCache {
 /// assert_eq!(format_rfc3339(1_686_159_149_000_000_000), "2023-06-07T17:32:29.000000Z");
 /// ```
 pub fn format_rfc3339(nanos: Nanos) -> String {
+    let mut out = String::with_capacity(RFC3339_LEN);
+    write_rfc3339(nanos, &mut out);
+    out
+}
+
+/// The length of [`format_rfc3339`]'s text for years 0 to 9999.
+const RFC3339_LEN: usize = 27;
+
+/// Appends [`format_rfc3339`]'s text to `out`, without a new String: times
+/// are written once per record, line or hit, and `format!`'s machinery
+/// was a good part of writing them.
+///
+/// ```
+/// use sshtrail::time::write_rfc3339;
+/// let mut s = String::from("at ");
+/// write_rfc3339(1_686_159_149_512_344_999, &mut s);
+/// assert_eq!(s, "at 2023-06-07T17:32:29.512344Z");
+/// ```
+pub fn write_rfc3339(nanos: Nanos, out: &mut String) {
     let secs = nanos.div_euclid(NANOS_PER_SEC);
     let frac = nanos.rem_euclid(NANOS_PER_SEC) / 1_000;
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days as i64);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60
-    )
+    if !(0..=9999).contains(&y) {
+        // Four digits do not hold the year: `format!` pads and signs it.
+        let text = format!(
+            "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{frac:06}Z",
+            rem / 3600,
+            rem / 60 % 60,
+            rem % 60
+        );
+        out.push_str(&text);
+        return;
+    }
+    let mut b = *b"0000-00-00T00:00:00.000000Z";
+    let digits = |b: &mut [u8], mut v: i64| {
+        for c in b.iter_mut().rev() {
+            *c = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    digits(&mut b[0..4], y);
+    digits(&mut b[5..7], m);
+    digits(&mut b[8..10], d);
+    // Below a day's seconds and a second's microseconds: they fit.
+    let (rem, frac) = (rem as i64, frac as i64);
+    digits(&mut b[11..13], rem / 3600);
+    digits(&mut b[14..16], rem / 60 % 60);
+    digits(&mut b[17..19], rem % 60);
+    digits(&mut b[20..26], frac);
+    // Only ASCII digits were written over ASCII text.
+    out.push_str(std::str::from_utf8(&b).unwrap_or_default());
 }
 
 /// An RFC 3339 text (a log's, the connection metadata's) written as

@@ -68,15 +68,22 @@ impl SiemWriter {
         problems: &mut dyn FnMut(Problem),
     ) -> io::Result<ReplayCounts> {
         let (format, ext) = (self.format, self.ext());
+        // Records are written into one buffer and copied out at their size:
+        // a new Vec grown record by record cost several reallocations each.
+        let buf = &mut self.line;
         let counts = siem::merge_records(
             archive,
             options,
             self.options,
             self.redact.as_ref(),
             &mut |r| {
-                let mut line = Vec::new();
-                siem::write(format, r, &mut line);
-                (r.conn.connection_id.clone(), r.channel_id.clone(), line)
+                buf.clear();
+                siem::write(format, r, buf);
+                (
+                    r.conn.connection_id.clone(),
+                    r.channel_id.clone(),
+                    buf.clone(),
+                )
             },
             &mut |(connection, channel, line)| {
                 let key = PartKey {

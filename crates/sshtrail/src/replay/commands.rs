@@ -578,6 +578,21 @@ impl CommandRecognizer {
         Line::Done(command)
     }
 
+    /// The terminal the recognizer emulates for `ev`'s channel (made at
+    /// the size of its `pty-req`, if not yet). The recognizer only feeds
+    /// and resizes it; a caller that also wants what the terminal showed
+    /// can keep its transcript ([`Screen::keep_transcript`]) rather than
+    /// run a second emulator on the same output.
+    pub fn screen_mut(&mut self, ev: &ChannelEvent<'_>) -> &mut Screen {
+        self.screen(ev)
+    }
+
+    /// Gives up the emulated screen (at the channel's end, for the rest of
+    /// its transcript); `None` if the channel made none.
+    pub fn take_screen(&mut self) -> Option<Screen> {
+        self.screen.take()
+    }
+
     /// The commands found since the last call, in order.
     pub fn take(&mut self) -> Vec<Command> {
         std::mem::take(&mut self.found)

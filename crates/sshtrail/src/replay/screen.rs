@@ -54,6 +54,8 @@ pub struct Screen {
     joiner: Utf8Joiner,
     alt: bool,
     text: String,
+    /// A row's text being rendered, reused ([`update_row`]).
+    line: String,
     /// Whether output arrived since the last clear (a clear of a screen
     /// with nothing new on it keeps nothing).
     dirty: bool,
@@ -120,7 +122,56 @@ impl std::fmt::Debug for Screen {
 }
 
 fn line_text(line: &avt::Line) -> String {
-    line.text().trim_end().to_string()
+    let mut text = String::new();
+    push_line_text(line, &mut text);
+    text
+}
+
+/// Appends `line`'s text without its trailing whitespace to `out`: what
+/// `line.text().trim_end()` gives, without rendering the blank cells that
+/// fill most of a row only to trim them off again. A cell of width 0 is
+/// the second half of a wide character: no text of its own.
+fn push_line_text(line: &avt::Line, out: &mut String) {
+    let cells = line.cells();
+    let end = cells
+        .iter()
+        .rposition(|c| c.width() != 0 && !c.char().is_whitespace())
+        .map_or(0, |i| i + 1);
+    // At least a byte a character: one allocation, not one per doubling.
+    out.reserve(end);
+    out.extend(
+        cells[..end]
+            .iter()
+            .filter(|c| c.width() != 0)
+            .map(avt::Cell::char),
+    );
+}
+
+/// Sets `row` to `line`'s text (right-trimmed) stamped `now`, unless the
+/// text is the same: most rows a chunk touches show what they showed, so
+/// the text is rendered into `buf` (reused) and the row's own String is
+/// reused when it changed, rather than two new Strings a row a chunk.
+fn update_row(row: &mut (String, Nanos), line: &avt::Line, buf: &mut String, now: Nanos) {
+    buf.clear();
+    push_line_text(line, buf);
+    if row.0 != *buf {
+        row.0.clear();
+        row.0.push_str(buf);
+        row.1 = now;
+    }
+}
+
+/// The first clearing sequence ([`CLEARS`]) in `text`: where, and which.
+/// Each one starts with ESC, so one scan for ESC finds them all, instead of
+/// a search of the whole text for each sequence.
+fn next_clear(text: &str) -> Option<(usize, &'static str)> {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(0x1b, bytes).find_map(|i| {
+        CLEARS
+            .iter()
+            .find(|c| bytes[i..].starts_with(c.as_bytes()))
+            .map(|c| (i, *c))
+    })
 }
 
 /// `mm:ss.d` (tenths), for the markers around a full-screen program.
@@ -151,6 +202,7 @@ impl Screen {
             joiner: Utf8Joiner::default(),
             alt: false,
             text: String::new(),
+            line: String::new(),
             dirty: false,
             now: 0,
             rows: Vec::new(),
@@ -167,6 +219,19 @@ impl Screen {
         screen
     }
 
+    /// Keeps the lines leaving the screen from now on, as
+    /// [`Screen::with_transcript`] does: a screen that has shown nothing
+    /// yet is then the same as one made with it. This lets a screen made
+    /// for something else (the one a
+    /// [`CommandRecognizer`](super::CommandRecognizer) reads) give the
+    /// transcript too, so the emulator runs once for both.
+    pub fn keep_transcript(&mut self) {
+        if self.transcript.is_none() {
+            self.transcript = Some(Vec::new());
+            self.rows = vec![(String::new(), 0); self.vt.size().1];
+        }
+    }
+
     /// Sets the time of the output fed next (for the transcript's times
     /// and markers: an offset from the session's start, say).
     pub fn set_time(&mut self, now: Nanos) {
@@ -180,11 +245,7 @@ impl Screen {
         self.joiner.push(bytes, &mut text);
         let mut rest = text.as_str();
         // Feed up to each clearing sequence, keeping the screen it wipes.
-        while let Some((at, seq)) = CLEARS
-            .iter()
-            .filter_map(|c| rest.find(c).map(|i| (i, *c)))
-            .min()
-        {
+        while let Some((at, seq)) = next_clear(rest) {
             self.feed_str(&rest[..at]);
             if ALT_ON.contains(&seq) {
                 if !self.alt {
@@ -252,8 +313,8 @@ impl Screen {
         }
         let (scrolled, changed): (Vec<String>, Vec<usize>) = {
             let changes = self.vt.feed_str(s);
-            let changed = changes.lines.clone();
-            (changes.scrollback.map(|l| line_text(&l)).collect(), changed)
+            let scrolled = changes.scrollback.map(|l| line_text(&l)).collect();
+            (scrolled, changes.lines)
         };
         if !scrolled.is_empty() && !self.alt {
             // The rows move up: their times go with them.
@@ -281,15 +342,14 @@ impl Screen {
     fn sync_changed(&mut self, changed: &[usize]) {
         let rows = self.vt.size().1;
         self.rows.resize(rows, (String::new(), self.now));
+        let mut buf = std::mem::take(&mut self.line);
         for &i in changed {
             if i >= rows {
                 continue;
             }
-            let text = line_text(self.vt.line(i));
-            if self.rows[i].0 != text {
-                self.rows[i] = (text, self.now);
-            }
+            update_row(&mut self.rows[i], self.vt.line(i), &mut buf, self.now);
         }
+        self.line = buf;
     }
 
     /// Brings each row's text up to date, stamping rows whose text changed
@@ -300,12 +360,11 @@ impl Screen {
         }
         let rows = self.vt.size().1;
         self.rows.resize(rows, (String::new(), self.now));
-        for (i, line) in self.vt.view().enumerate().take(rows) {
-            let text = line_text(line);
-            if self.rows[i].0 != text {
-                self.rows[i] = (text, self.now);
-            }
+        let mut buf = std::mem::take(&mut self.line);
+        for (row, line) in self.rows.iter_mut().zip(self.vt.view()) {
+            update_row(row, line, &mut buf, self.now);
         }
+        self.line = buf;
     }
 
     /// A full-screen program starts: the shell's screen goes to the
@@ -509,16 +568,27 @@ impl Screen {
     /// emulator gives them) over its rows; `None` when they cannot be laid
     /// out unambiguously (a wrapped row followed by a blank one).
     fn row_span(&self, row: usize) -> Option<(usize, usize)> {
-        let rows: Vec<String> = self.vt.view().map(|l| l.text()).collect();
+        // A logical line spans the fewest rows whose joined text, trimmed,
+        // is that line: the joined text is the line, then whitespace only.
+        // The rows' characters are compared as they come, without joining
+        // them into a String (this runs at every line typed); once they
+        // differ, no more rows can make them match.
+        let mut rows = self.vt.view();
         let logical = self.vt.text();
         let mut r = 0;
         for line in &logical {
             let start = r;
-            let mut joined = String::new();
+            let mut want = line.chars();
             loop {
-                joined.push_str(rows.get(r)?);
+                for c in rows.next()?.chars() {
+                    match want.next() {
+                        Some(w) if w == c => {}
+                        None if c.is_whitespace() => {}
+                        _ => return None,
+                    }
+                }
                 r += 1;
-                if joined.trim_end() == line {
+                if want.as_str().is_empty() {
                     break;
                 }
             }

@@ -27,6 +27,9 @@ struct Doc<'a>(BTreeMap<&'static str, Node<'a>>);
 enum Node<'a> {
     Object(Doc<'a>),
     Str(Cow<'a, str>),
+    /// An array of strings: written as a `Value` array of them is, with
+    /// no String copied for it.
+    Strs(Vec<&'a str>),
     Json(Value),
 }
 
@@ -46,6 +49,17 @@ impl From<String> for Node<'_> {
     fn from(s: String) -> Self {
         Node::Str(Cow::Owned(s))
     }
+}
+
+impl<'a> From<Vec<&'a str>> for Node<'a> {
+    fn from(v: Vec<&'a str>) -> Self {
+        Node::Strs(v)
+    }
+}
+
+/// The strings of `v`, borrowed.
+fn strs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
 }
 
 impl From<Value> for Node<'_> {
@@ -80,6 +94,7 @@ impl Serialize for Node<'_> {
         match self {
             Node::Object(d) => d.serialize(s),
             Node::Str(t) => s.serialize_str(t),
+            Node::Strs(v) => s.collect_seq(v),
             Node::Json(v) => v.serialize(s),
         }
     }
@@ -168,8 +183,8 @@ fn build(ev: &SiemEvent) -> Doc<'_> {
 
     let (category, types) = categorize(ev);
     put(&mut d, "event.kind", "event");
-    put(&mut d, "event.category", json!([category]));
-    put(&mut d, "event.type", json!(types));
+    put(&mut d, "event.category", vec![category]);
+    put(&mut d, "event.type", types);
     put(&mut d, "event.action", ev.action.name());
     put(&mut d, "event.outcome", ev.outcome.name());
     put(&mut d, "event.dataset", "sshtrail.ssh");
@@ -185,7 +200,7 @@ fn build(ev: &SiemEvent) -> Doc<'_> {
     put_opt(&mut d, "user.effective.name", c.account.as_ref());
     put_opt(&mut d, "host.name", c.host.as_ref());
     put_opt(&mut d, "host.id", c.host_id.as_ref());
-    put_opt(&mut d, "host.ip", c.host_ip().map(|ip| json!([ip])));
+    put_opt(&mut d, "host.ip", c.host_ip().map(|ip| vec![ip]));
     if let Some(a) = &c.host_address {
         put(&mut d, "destination.address", a);
         put(
@@ -220,18 +235,18 @@ fn build(ev: &SiemEvent) -> Doc<'_> {
         .collect();
     users.dedup();
     if !users.is_empty() {
-        put(&mut d, "related.user", json!(users));
+        put(&mut d, "related.user", users);
     }
     let mut ips: Vec<&str> = [c.remote_ip(), c.host_ip()].into_iter().flatten().collect();
     ips.dedup();
     if !ips.is_empty() {
-        put(&mut d, "related.ip", json!(ips));
+        put(&mut d, "related.ip", ips);
     }
     if let Some(h) = &c.host {
-        put(&mut d, "related.hosts", json!([h]));
+        put(&mut d, "related.hosts", vec![h.as_str()]);
     }
     if !c.tags.is_empty() {
-        put(&mut d, "tags", json!(c.tags));
+        put(&mut d, "tags", strs(&c.tags));
     }
 
     // Ours.
@@ -242,7 +257,7 @@ fn build(ev: &SiemEvent) -> Doc<'_> {
         put(
             &mut d,
             "sshtrail.authentication_method",
-            json!(c.authentication_method),
+            strs(&c.authentication_method),
         );
     }
     put_opt(&mut d, "sshtrail.request", ev.request.as_ref());
@@ -257,7 +272,7 @@ fn build(ev: &SiemEvent) -> Doc<'_> {
         put(&mut d, "process.entity_id", &p.entity_id);
         put_opt(&mut d, "process.command_line", p.command_line.as_ref());
         if !p.args.is_empty() {
-            put(&mut d, "process.args", json!(p.args));
+            put(&mut d, "process.args", strs(&p.args));
             put(&mut d, "process.args_count", p.args.len());
         }
         put_opt(&mut d, "process.name", p.name.as_ref());
@@ -324,7 +339,7 @@ fn build(ev: &SiemEvent) -> Doc<'_> {
             s.integrity_verdict.name(),
         );
         if !s.problems.is_empty() {
-            put(&mut d, "sshtrail.integrity.problems", json!(s.problems));
+            put(&mut d, "sshtrail.integrity.problems", strs(&s.problems));
         }
     }
     if let Some(f) = &ev.connection {
