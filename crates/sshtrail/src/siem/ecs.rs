@@ -6,29 +6,29 @@
 //! `event.type` is one ECS expects for the `event.category` beside it.
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Value};
+
+use crate::codec::json::push_serde_json_str;
 
 use super::{is_ip, rfc3339, Action, EventOutcome, FileAction, FileType, SiemEvent};
 
 /// The ECS version the documents follow.
 pub const ECS_VERSION: &str = "8.11.0";
 
-/// A document being built: field names are the literals of [`document`]
-/// and values borrow from the record where they can, so a record a line
-/// (`--io`) costs no allocation per field name and no copy of its text.
-/// Keys sort as `serde_json`'s own maps do (by bytes), so the JSON is the
-/// same as a `serde_json::Value`'s.
+/// A document being built: its fields as dotted paths, the literals of
+/// [`build`], each with its value, in the order they were set. Values borrow
+/// from the record where they can, so a record a line (`--io`) costs no
+/// allocation per field name and no copy of its text, and the document is
+/// written straight as JSON ([`write`]) with no tree of maps built and
+/// dropped a record. The JSON is a `serde_json::Value`'s: keys sorted by
+/// bytes at each level, strings escaped as serde_json escapes them.
 #[derive(Default)]
-struct Doc<'a>(BTreeMap<&'static str, Node<'a>>);
+struct Doc<'a>(Vec<(&'static str, Node<'a>)>);
 
 enum Node<'a> {
-    Object(Doc<'a>),
     Str(Cow<'a, str>),
-    /// An array of strings: written as a `Value` array of them is, with
-    /// no String copied for it.
+    /// An array of strings.
     Strs(Vec<&'a str>),
     Json(Value),
 }
@@ -79,47 +79,91 @@ macro_rules! node_from_json {
 }
 node_from_json!(bool, u8, u16, u32, u64, i32, i64, usize);
 
-impl Serialize for Doc<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut map = s.serialize_map(Some(self.0.len()))?;
-        for (k, v) in &self.0 {
-            map.serialize_entry(k, v)?;
-        }
-        map.end()
-    }
-}
-
-impl Serialize for Node<'_> {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        match self {
-            Node::Object(d) => d.serialize(s),
-            Node::Str(t) => s.serialize_str(t),
-            Node::Strs(v) => s.collect_seq(v),
-            Node::Json(v) => v.serialize(s),
-        }
-    }
-}
-
-/// Sets `path` (dotted) in `doc`, creating the objects on the way.
+/// Sets `path` (dotted) in `doc`; set again, the later value is kept.
 fn put<'a>(doc: &mut Doc<'a>, path: &'static str, value: impl Into<Node<'a>>) {
-    let mut parts = path.split('.').peekable();
-    let mut cur = doc;
-    while let Some(part) = parts.next() {
-        if parts.peek().is_none() {
-            cur.0.insert(part, value.into());
-            return;
+    doc.0.push((path, value.into()));
+}
+
+/// Whether `path` is a dotted path of ECS-style names: `a-z`, `0-9`, `_`
+/// and `@`. Every such byte sorts above `.`, so sorting the paths by their
+/// bytes gives nested maps' order (component by component, each by bytes),
+/// and no name needs escaping in JSON.
+fn is_plain_path(path: &str) -> bool {
+    path.bytes()
+        .all(|c| matches!(c, b'a'..=b'z' | b'0'..=b'9' | b'_' | b'@' | b'.'))
+}
+
+impl Doc<'_> {
+    /// Writes the document as one compact JSON object.
+    fn write_json(mut self, out: &mut Vec<u8>) {
+        // Stable: a path set twice keeps its later value last.
+        self.0.sort_by(|a, b| a.0.cmp(b.0));
+        let fields = &self.0;
+        // The objects open, outermost first, and whether the innermost has
+        // a member written yet.
+        let mut open: Vec<&[u8]> = Vec::new();
+        let mut has_member = false;
+        out.push(b'{');
+        for (i, (path, node)) in fields.iter().enumerate() {
+            if fields.get(i + 1).is_some_and(|next| next.0 == *path) {
+                continue;
+            }
+            debug_assert!(is_plain_path(path), "{path}");
+            debug_assert!(
+                fields
+                    .get(i + 1)
+                    .is_none_or(|next| !next.0.starts_with(&format!("{path}."))),
+                "{path} is both a value and an object"
+            );
+            let mut names = path.as_bytes().split(|&c| c == b'.').peekable();
+            let mut keep = 0;
+            while keep < open.len() && names.peek() == Some(&open[keep]) {
+                names.next();
+                keep += 1;
+            }
+            for _ in keep..open.len() {
+                out.push(b'}');
+                has_member = true;
+            }
+            open.truncate(keep);
+            while let Some(name) = names.next() {
+                if has_member {
+                    out.push(b',');
+                }
+                out.push(b'"');
+                out.extend_from_slice(name);
+                out.extend_from_slice(b"\":");
+                if names.peek().is_some() {
+                    out.push(b'{');
+                    open.push(name);
+                    has_member = false;
+                } else {
+                    has_member = true;
+                }
+            }
+            match node {
+                Node::Str(text) => push_serde_json_str(out, text),
+                Node::Strs(items) => {
+                    out.push(b'[');
+                    for (k, item) in items.iter().enumerate() {
+                        if k > 0 {
+                            out.push(b',');
+                        }
+                        push_serde_json_str(out, item);
+                    }
+                    out.push(b']');
+                }
+                Node::Json(value) => {
+                    // Writing into a Vec cannot fail; a value that could not
+                    // be written (none can) would leave it unfinished.
+                    let _ = serde_json::to_writer(&mut *out, value);
+                }
+            }
         }
-        let next = cur
-            .0
-            .entry(part)
-            .or_insert_with(|| Node::Object(Doc::default()));
-        if !matches!(next, Node::Object(_)) {
-            *next = Node::Object(Doc::default());
+        for _ in 0..open.len() {
+            out.push(b'}');
         }
-        let Node::Object(d) = next else {
-            unreachable!("just made an object")
-        };
-        cur = d;
+        out.push(b'}');
     }
 }
 
@@ -412,6 +456,6 @@ fn build(ev: &SiemEvent) -> Doc<'_> {
 
 /// Writes the record as one ECS JSON line.
 pub fn write(ev: &SiemEvent, out: &mut Vec<u8>) {
-    serde_json::to_writer(&mut *out, &build(ev)).expect("writing JSON to a Vec cannot fail");
+    build(ev).write_json(out);
     out.push(b'\n');
 }
