@@ -101,7 +101,14 @@ impl Split {
         if self.threads < 2 || path == "-" {
             return None;
         }
+        // Looked at before it is opened: opening a FIFO whose writer is
+        // gone would wait for another one.
+        let meta = std::fs::metadata(Path::new(path)).ok()?;
+        if !meta.is_file() || meta.len() < self.min_size.max(1) {
+            return None;
+        }
         let mut file = File::open(Path::new(path)).ok()?;
+        // Replaced by something else meanwhile: read as it is.
         let meta = file.metadata().ok()?;
         if !meta.is_file() || meta.len() < self.min_size.max(1) {
             return None;

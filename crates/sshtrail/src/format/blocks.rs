@@ -113,33 +113,48 @@ impl<R: Read> RecordBlocks<R> {
         self.eof && self.carry.is_empty()
     }
 
-    /// Fills `block` (cleared first) with the next records. `Ok(false)` when
-    /// the input is exhausted and `block` is empty.
+    /// Fills `block` (whatever it held is replaced) with the next records.
+    /// `Ok(false)` when the input is exhausted and `block` is empty.
     pub fn next_block(&mut self, block: &mut Vec<u8>) -> io::Result<bool> {
-        block.clear();
-        block.append(&mut self.carry);
+        // The buffer is read into in place, past the bytes carried over:
+        // growing it to the size wanted then zeroes only what it did not
+        // hold last time (zeroing a whole block again each time was 5% of
+        // a 2-thread `cat`).
+        let mut filled = self.carry.len();
+        if block.len() < filled {
+            block.resize(filled, 0);
+        }
+        block[..filled].copy_from_slice(&self.carry);
+        self.carry.clear();
         let mut want = self.target;
         loop {
-            while !self.eof && block.len() < want {
-                let need = want - block.len();
-                // Room first, so that `read_to_end` reads straight into it
-                // rather than probing and growing the buffer.
-                block.reserve(need);
-                if (&mut self.inner).take(need as u64).read_to_end(block)? == 0 {
-                    self.eof = true;
+            while !self.eof && filled < want {
+                if block.len() < want {
+                    block.resize(want, 0);
+                }
+                match self.inner.read(&mut block[filled..want]) {
+                    Ok(0) => self.eof = true,
+                    Ok(n) => filled += n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => {
+                        block.truncate(filled);
+                        return Err(e);
+                    }
                 }
             }
             if self.eof {
-                self.offset += block.len() as u64;
-                return Ok(!block.is_empty());
+                block.truncate(filled);
+                self.offset += filled as u64;
+                return Ok(filled > 0);
             }
-            if let Some(cut) = record_boundary(block) {
-                self.carry.extend_from_slice(&block[cut..]);
+            if let Some(cut) = record_boundary(&block[..filled]) {
+                self.carry.extend_from_slice(&block[cut..filled]);
                 block.truncate(cut);
                 self.offset += cut as u64;
                 return Ok(true);
             }
-            if block.len() > self.max {
+            if filled > self.max {
+                block.truncate(filled);
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
@@ -149,7 +164,7 @@ impl<R: Read> RecordBlocks<R> {
                 ));
             }
             // No record starts after the first one yet: read twice as much.
-            want = block.len().saturating_mul(2);
+            want = filled.saturating_mul(2);
         }
     }
 }
