@@ -1,16 +1,17 @@
 //! `sshtrail cat`: print events, filtered, in any layout.
 
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Seek, Write};
 
 use clap::{Args, ValueEnum};
-use sshtrail::archive::open_input;
+use sshtrail::archive::{open_input, FileStream};
 use sshtrail::encode::{
     EncodeError, Encoder, HexDumpEncoder, HexLineEncoder, JsonlEncoder, PrettyEncoder, RawEncoder,
 };
-use sshtrail::{ParseError, StreamReader};
+use sshtrail::{ParseError, SliceReader, StreamReader};
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::Mutex;
 
 use sshtrail::archive::{Archive, Discovery, ReplayOptions};
 use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, Stream};
@@ -19,6 +20,7 @@ use sshtrail::redact::{SecretFilter, SecretRules};
 use sshtrail::{Event, EventType, Filter, Payload};
 
 use crate::cli::args::{parse_filter, FormatArg, OnError, Redaction};
+use crate::cli::blocks::{self, for_each_block, Block, End, Split};
 use crate::cli::report::{self, usage, CommandResult, Reporter};
 
 /// Arguments of `sshtrail cat`.
@@ -39,6 +41,15 @@ pub struct CatArgs {
     on_error: OnError,
     #[command(flatten)]
     redaction: Redaction,
+    /// Threads that decode one large log (default: one per core); the
+    /// output is the same for any number. Standard input, compressed logs
+    /// and `--to hexdump` (and the redacted listing) are read on one thread.
+    #[arg(short = 'j', long = "threads", value_name = "N")]
+    threads: Option<usize>,
+    /// Block size for splitting a log between threads (tests use small
+    /// blocks to get many on a small log; any size splits every log).
+    #[arg(long, value_name = "BYTES", hide = true)]
+    block_size: Option<usize>,
     /// Trail logs to read; `-` is standard input.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<String>,
@@ -84,8 +95,160 @@ pub fn display_name(path: &str) -> &str {
     }
 }
 
+/// What `cat` does with each record, whichever thread reads it.
+struct Cat {
+    filter: Filter,
+    stop: bool,
+    /// The output drops extra keys: say so once a file.
+    warn_extras: bool,
+}
+
+/// What is said about a file, in order: right away in one pass, after the
+/// block's output when blocks are read on several threads.
+trait Says {
+    fn parse_error(&mut self, e: &ParseError);
+    /// The first event of the block (or file) whose extra keys are dropped.
+    fn extras(&mut self, line: u64, keys: &[&str]);
+}
+
+/// Says it right away.
+struct SayNow<'a> {
+    rep: &'a mut Reporter,
+    name: &'a str,
+    extras_warned: bool,
+}
+
+impl Says for SayNow<'_> {
+    fn parse_error(&mut self, e: &ParseError) {
+        self.rep.parse_error(self.name, e);
+    }
+
+    fn extras(&mut self, line: u64, keys: &[&str]) {
+        if !self.extras_warned {
+            self.extras_warned = true;
+            report::warn(&format!("{}:{line}: extra keys ({}) cannot be written in the hex layouts and are dropped from this file's output", self.name, keys.join(", ")));
+        }
+    }
+}
+
+/// Something said about a block, kept until the block's turn.
+enum Said {
+    Parse(ParseError),
+    Extras { line: u64, keys: String },
+}
+
+/// Keeps what is said about a block.
+#[derive(Default)]
+struct SayLater {
+    said: Vec<Said>,
+    extras_kept: bool,
+}
+
+impl Says for SayLater {
+    fn parse_error(&mut self, e: &ParseError) {
+        self.said.push(Said::Parse(e.clone()));
+    }
+
+    fn extras(&mut self, line: u64, keys: &[&str]) {
+        // Only a file's first is said: a block's first is enough.
+        if !self.extras_kept {
+            self.extras_kept = true;
+            self.said.push(Said::Extras {
+                line,
+                keys: keys.join(", "),
+            });
+        }
+    }
+}
+
+impl SayLater {
+    /// Says it all now, in order, the block's line numbers moved past the
+    /// `before` lines before it.
+    fn say(self, now: &mut SayNow<'_>, before: u64) {
+        for said in self.said {
+            match said {
+                Said::Parse(mut e) => {
+                    e.line += before;
+                    now.parse_error(&e)
+                }
+                Said::Extras { line, keys } => now.extras(before + line, &[keys.as_str()]),
+            }
+        }
+    }
+}
+
+impl Cat {
+    /// Writes one record's event with `encoder` into `out`, or says what
+    /// is wrong with it.
+    fn record(
+        &self,
+        record: sshtrail::Record<'_>,
+        encoder: &mut dyn Encoder,
+        out: &mut dyn Write,
+        payload: &mut Vec<u8>,
+        says: &mut impl Says,
+    ) -> Result<(), Flow> {
+        let event = match record {
+            Ok(ev) => ev,
+            Err(e) => {
+                says.parse_error(&e);
+                return if self.stop && !e.is_warning() {
+                    Err(Flow::Halt)
+                } else {
+                    Ok(())
+                };
+            }
+        };
+        if let Err(e) = event.decode_payload(payload) {
+            says.parse_error(&e);
+            return if self.stop { Err(Flow::Halt) } else { Ok(()) };
+        }
+        if !self.filter.matches(&event.kind) {
+            return Ok(());
+        }
+        if self.warn_extras && !event.extras.is_empty() {
+            let keys: Vec<&str> = event.extras.iter().map(|(k, _)| k).collect();
+            says.extras(event.line, &keys);
+        }
+        match encoder.event(out, &event, payload) {
+            Ok(()) => Ok(()),
+            Err(EncodeError::Io(e)) => Err(Flow::Output(e)),
+            Err(e) => {
+                says.parse_error(&ParseError::syntax(event.line, 1, e.to_string()));
+                if self.stop {
+                    Err(Flow::Halt)
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+}
+
+/// A fresh encoder for `to`, one a block: those of the split layouts keep
+/// nothing from one event to the next.
+fn encoder_for(to: To) -> Box<dyn Encoder> {
+    match to {
+        To::Pretty => Box::new(PrettyEncoder::default()),
+        To::Jsonl => Box::new(JsonlEncoder::default()),
+        To::Hex => Box::new(HexLineEncoder::default()),
+        To::Hexdump => Box::new(HexDumpEncoder::default()),
+        To::Raw => Box::new(RawEncoder),
+    }
+}
+
+/// A block's output and what was said about it.
+struct CatBlock {
+    out: Vec<u8>,
+    said: SayLater,
+    halted: bool,
+}
+
 /// Runs `sshtrail cat`.
 pub fn run(args: CatArgs) -> CommandResult {
+    if args.threads == Some(0) {
+        return Err(usage("-j/--threads must be at least 1"));
+    }
     let filter = parse_filter(args.filter.as_deref()).map_err(usage)?;
     // The listing is for people: secrets typed at prompts are judged on
     // each channel and shown as `*`. The layouts are the evidence.
@@ -94,16 +257,23 @@ pub fn run(args: CatArgs) -> CommandResult {
             return judged_listing(&args, filter, rules);
         }
     }
-    let mut encoder: Box<dyn Encoder> = match args.to {
-        To::Pretty => Box::new(PrettyEncoder::default()),
-        To::Jsonl => Box::new(JsonlEncoder::default()),
-        To::Hex => Box::new(HexLineEncoder::default()),
-        To::Hexdump => Box::new(HexDumpEncoder::default()),
-        To::Raw => Box::new(RawEncoder),
+    let mut encoder = encoder_for(args.to);
+    let cat = Cat {
+        filter,
+        stop: args.on_error == OnError::Stop,
+        warn_extras: matches!(args.to, To::Hex | To::Hexdump),
     };
-    let warn_extras = matches!(args.to, To::Hex | To::Hexdump);
-    let stop = args.on_error == OnError::Stop;
+    let stop = cat.stop;
     let format = args.format.to_format();
+    // The hex dump layout opens the output with a comment line: one pass.
+    let split = Split::new(
+        if args.to == To::Hexdump {
+            Some(1)
+        } else {
+            args.threads
+        },
+        args.block_size,
+    );
     let mut rep = Reporter::default();
     let mut out = BufWriter::with_capacity(256 << 10, io::stdout().lock());
     let mut payload = Vec::new();
@@ -119,44 +289,20 @@ pub fn run(args: CatArgs) -> CommandResult {
                 continue;
             }
         };
-        let mut extras_warned = false;
-        let result = StreamReader::with_format(input, format).for_each(|record| {
-            let event = match record {
-                Ok(ev) => ev,
-                Err(e) => {
-                    rep.parse_error(name, &e);
-                    return if stop && !e.is_warning() {
-                        Err(Flow::Halt)
-                    } else {
-                        Ok(())
-                    };
-                }
-            };
-            if let Err(e) = event.decode_payload(&mut payload) {
-                rep.parse_error(name, &e);
-                return if stop { Err(Flow::Halt) } else { Ok(()) };
+        let mut now = SayNow {
+            rep: &mut rep,
+            name,
+            extras_warned: false,
+        };
+        let result = match split.log_to_split(path) {
+            Some((file, len)) => {
+                drop(input);
+                cat_split(&cat, args.to, file, len, format, split, &mut out, &mut now)
             }
-            if !filter.matches(&event.kind) {
-                return Ok(());
-            }
-            if warn_extras && !extras_warned && !event.extras.is_empty() {
-                extras_warned = true;
-                let keys: Vec<&str> = event.extras.iter().map(|(k, _)| k).collect();
-                report::warn(&format!("{name}:{}: extra keys ({}) cannot be written in the hex layouts and are dropped from this file's output", event.line, keys.join(", ")));
-            }
-            match encoder.event(&mut out, &event, &payload) {
-                Ok(()) => Ok(()),
-                Err(EncodeError::Io(e)) => Err(Flow::Output(e)),
-                Err(e) => {
-                    rep.parse_error(name, &ParseError::syntax(event.line, 1, e.to_string()));
-                    if stop {
-                        Err(Flow::Halt)
-                    } else {
-                        Ok(())
-                    }
-                }
-            }
-        });
+            None => StreamReader::with_format(input, format).for_each(|record| {
+                cat.record(record, encoder.as_mut(), &mut out, &mut payload, &mut now)
+            }),
+        };
         match result {
             Ok(()) => {}
             Err(Flow::Halt) => break,
@@ -178,6 +324,96 @@ pub fn run(args: CatArgs) -> CommandResult {
         return rep.output_failed(&e);
     }
     Ok(rep.code())
+}
+
+/// `cat` of one log split into blocks read on several threads; the output
+/// and what is said are those of one pass.
+#[allow(clippy::too_many_arguments)]
+fn cat_split(
+    cat: &Cat,
+    to: To,
+    file: std::fs::File,
+    len: u64,
+    format: Option<sshtrail::Format>,
+    split: Split,
+    out: &mut dyn Write,
+    now: &mut SayNow<'_>,
+) -> Result<(), Flow> {
+    let mut failed = None;
+    // The outputs' buffers go round: the taker gives them back emptied.
+    let spare: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+    let end = for_each_block(
+        file,
+        len,
+        format,
+        split,
+        |block: &Block<'_>| {
+            let mut encoder = encoder_for(to);
+            let out = spare
+                .lock()
+                .ok()
+                .and_then(|mut s| s.pop())
+                .unwrap_or_default();
+            let mut result = CatBlock {
+                out,
+                said: SayLater::default(),
+                halted: false,
+            };
+            let mut payload = Vec::new();
+            let mut reader = SliceReader::with_state(block.bytes, block.start);
+            for record in reader.by_ref() {
+                let done = cat.record(
+                    record,
+                    encoder.as_mut(),
+                    &mut result.out,
+                    &mut payload,
+                    &mut result.said,
+                );
+                if done.is_err() {
+                    result.halted = true;
+                    break;
+                }
+            }
+            (result, reader.state())
+        },
+        |block: CatBlock, before| {
+            if let Err(e) = out.write_all(&block.out) {
+                failed = Some(e);
+                return blocks::Flow::Stop;
+            }
+            let mut buffer = block.out;
+            buffer.clear();
+            if let Ok(mut s) = spare.lock() {
+                s.push(buffer);
+            }
+            block.said.say(now, before);
+            if block.halted {
+                blocks::Flow::Stop
+            } else {
+                blocks::Flow::Continue
+            }
+        },
+    );
+    if let Some(e) = failed {
+        return Err(Flow::Output(e));
+    }
+    let mut encoder = encoder_for(to);
+    let mut payload = Vec::new();
+    match end {
+        Ok(End::Stopped) => Err(Flow::Halt),
+        Ok(End::Done(mut state)) => match state.judge_end() {
+            Some(e) => cat.record(Err(e), encoder.as_mut(), out, &mut payload, now),
+            None => Ok(()),
+        },
+        Ok(End::Rest { offset, state }) => {
+            let mut file = std::fs::File::open(now.name)?;
+            file.seek(io::SeekFrom::Start(offset))?;
+            let rest = FileStream::new(file, len.saturating_sub(offset));
+            StreamReader::with_state(rest, state)
+                .for_each(|record| cat.record(record, encoder.as_mut(), out, &mut payload, now))
+        }
+        Err(e) => Err(Flow::Read(e)),
+    }
 }
 
 /// `cat --to pretty` with secrets redacted: each file is replayed as

@@ -144,6 +144,57 @@ impl Stats {
         self.last_text.push_str(&event.ts_text);
     }
 
+    /// Adds the statistics of what follows: `later` counted the events of
+    /// the next block of the same log (from [`Stats::default`]), so the
+    /// result is what counting both in one pass gives, including a step
+    /// back in time between the last event here and the first there.
+    ///
+    /// ```
+    /// use sshtrail::{stats::Stats, SliceReader};
+    /// let log = b"2023-06-07T17:32:30Z stdin 6c\n2023-06-07T17:32:29Z stdout 6c6c\n";
+    /// let count = |log: &[u8]| {
+    ///     let mut stats = Stats::default();
+    ///     for ev in SliceReader::new(log) {
+    ///         let ev = ev.unwrap();
+    ///         stats.add(&ev, ev.payload_len_hint() as u64);
+    ///     }
+    ///     stats
+    /// };
+    /// let mut joined = count(&log[..30]);
+    /// joined.merge(&count(&log[30..]));
+    /// assert_eq!(joined.events, 2);
+    /// assert_eq!(joined.backwards_steps, 1);
+    /// assert_eq!(joined.last_ts(), Some("2023-06-07T17:32:29Z"));
+    /// ```
+    pub fn merge(&mut self, later: &Stats) {
+        self.events += later.events;
+        for (a, b) in self.known.iter_mut().zip(&later.known) {
+            a.events += b.events;
+            a.bytes += b.bytes;
+        }
+        for (name, c) in &later.unknown {
+            let slot = self.unknown.entry(name.clone()).or_default();
+            slot.events += c.events;
+            slot.bytes += c.bytes;
+        }
+        if let (Some(prev), Some((first, _))) = (self.prev, &later.first) {
+            if *first < prev {
+                self.backwards_steps += 1;
+            }
+        }
+        self.backwards_steps += later.backwards_steps;
+        if self.first.is_none() {
+            self.first = later.first.clone();
+        }
+        if later.last.is_some() {
+            self.last = later.last;
+            self.last_text.clone_from(&later.last_text);
+        }
+        self.prev = later.prev.or(self.prev);
+        self.warnings += later.warnings;
+        self.errors += later.errors;
+    }
+
     /// Counts per type name, for the types that occurred.
     pub fn by_type(&self) -> BTreeMap<String, TypeCount> {
         let mut out = self.unknown.clone();
@@ -261,5 +312,41 @@ mod tests {
         }
         assert_eq!(s.backwards_steps, 0);
         assert_eq!(s.to_json()["duration_s"], -1.0);
+    }
+
+    /// Statistics counted in pieces cut after any line and merged in
+    /// order are those counted in one pass.
+    #[test]
+    fn merged_pieces_count_as_one_pass() {
+        let log = b"2023-06-07T17:32:30Z stdin 6c\n2023-06-07T17:32:29.5Z stdout 6c6c\n2023-06-07T17:32:31Z x-note\n2023-06-07T17:32:31Z stdout 00\n2023-06-07T17:32:20Z x-note 00\n2023-06-07T17:32:40Z stderr 01\n";
+        let count = |part: &[u8]| {
+            let mut s = Stats::default();
+            let mut buf = Vec::new();
+            for ev in SliceReader::new(part) {
+                let ev = ev.unwrap();
+                ev.decode_payload(&mut buf).unwrap();
+                s.add(&ev, buf.len() as u64);
+            }
+            s
+        };
+        let whole = count(log).to_json();
+        assert_eq!(whole["backwards_steps"], 2);
+        let cuts: Vec<usize> = std::iter::once(0)
+            .chain(
+                log.iter()
+                    .enumerate()
+                    .filter(|(_, &c)| c == b'\n')
+                    .map(|(i, _)| i + 1),
+            )
+            .collect();
+        for &a in &cuts {
+            for &b in cuts.iter().filter(|&&b| b >= a) {
+                let mut merged = Stats::default();
+                for part in [&log[..a], &log[a..b], &log[b..]] {
+                    merged.merge(&count(part));
+                }
+                assert_eq!(merged.to_json(), whole, "cut at {a} and {b}");
+            }
+        }
     }
 }

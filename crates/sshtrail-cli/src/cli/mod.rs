@@ -2,6 +2,7 @@
 //! statuses, reading what the user pointed at, and writing outputs safely.
 
 pub mod args;
+pub mod blocks;
 pub mod exit;
 pub mod input;
 pub mod output;

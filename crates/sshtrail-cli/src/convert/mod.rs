@@ -62,7 +62,8 @@ pub struct ConvertArgs {
     /// Input layout.
     #[arg(long, value_enum, default_value_t = FormatArg::Auto)]
     pub format: FormatArg,
-    /// Batch: worker threads (default: one per core).
+    /// Worker threads (default: one per core): a batch's, or those that
+    /// convert one large log into the file `-o` names.
     #[arg(short = 'j', long = "jobs", value_name = "N")]
     pub jobs: Option<usize>,
     /// Batch: no progress bar.

@@ -29,7 +29,7 @@ use sshtrail::output::{event_encoder, OutputFormat};
 use sshtrail::stats::EventCounts;
 use sshtrail::{Filter, Format, Payload, SliceReader};
 
-use crate::cli::output::AtomicFile;
+use crate::cli::output::{AtomicFile, Replace};
 
 /// The size a block aims at: a block and its outputs stay in the core's
 /// cache from reading to hashing the output (measured on 2 threads: 256 KiB
@@ -49,7 +49,11 @@ pub struct Large<'a> {
     pub filter: &'a Filter,
     /// One output path per format.
     pub outputs: &'a [PathBuf],
-    pub force: bool,
+    /// Whether an existing output may be replaced.
+    pub replace: Replace,
+    /// Whether the input and outputs are hashed (a batch's manifest lists
+    /// their SHA-256; a single conversion has no use for them).
+    pub hashes: bool,
     pub fsync: bool,
     /// Called with the size of each block read.
     pub progress: &'a (dyn Fn(u64) + Sync),
@@ -188,7 +192,7 @@ pub fn convert_large(job: &Large<'_>) -> Outcome {
 fn convert_stream(job: &Large<'_>, input: FileStream) -> Outcome {
     let mut files = Vec::new();
     for path in job.outputs {
-        match AtomicFile::create(path, job.force) {
+        match AtomicFile::create_with(path, job.replace.clone()) {
             Ok(f) => files.push(f),
             Err(e) => return Outcome::Failed(format!("{}: {e}", path.display())),
         }
@@ -350,7 +354,9 @@ impl Pipe<'_> {
                 Some(Some(Err(why))) => return self.stop(why),
             };
             let hashed = self.gate(Some(k), |h: &mut Hasher<Sha256>| {
-                h.hash.update(&input);
+                if self.job.hashes {
+                    h.hash.update(&input);
+                }
                 h.next += 1;
             });
             if hashed.is_none() {
@@ -397,8 +403,10 @@ impl Pipe<'_> {
                 Some(Ok(())) => {}
             }
             let hashed = self.gate(Some(k), |h: &mut Hasher<Vec<Sha256>>| {
-                for (hash, out) in h.hash.iter_mut().zip(&outputs) {
-                    hash.update(out);
+                if self.job.hashes {
+                    for (hash, out) in h.hash.iter_mut().zip(&outputs) {
+                        hash.update(out);
+                    }
                 }
                 h.next += 1;
             });
@@ -509,7 +517,8 @@ mod tests {
             formats: &[OutputFormat::Jsonl],
             filter: &Filter::default(),
             outputs: &outputs,
-            force: false,
+            replace: Replace::Never,
+            hashes: true,
             fsync: false,
             progress: &|_| {},
             interrupted: &|| false,

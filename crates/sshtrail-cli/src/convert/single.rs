@@ -9,7 +9,9 @@ use sshtrail::connection::Context;
 use sshtrail::output::{ChannelWriter, Output, OutputFormat, SiemWriter, StreamOutput, Writing};
 use sshtrail::StreamReader;
 
+use super::pipeline::{convert_large, Large, Outcome};
 use super::plan::{Plan, Target};
+use crate::cli::blocks::Split;
 use crate::cli::input;
 use crate::cli::output::{same_file, DirOutput, FileOutput, Replace, Stamp};
 use crate::cli::report::{
@@ -68,6 +70,9 @@ pub fn channel(plan: &Plan) -> CommandResult {
             }
         }
     }
+    if let Some(done) = one_large_log(plan, &archive, &selected, &mut rep) {
+        return done;
+    }
     let channels = count_channels(&selected, plan.input_format);
     match &plan.target {
         Target::Stdout if channels > 1 => {
@@ -86,6 +91,92 @@ pub fn channel(plan: &Plan) -> CommandResult {
         _ => {}
     }
     write(plan, &archive, &selected, &mut rep, false)
+}
+
+/// Converts one large log of one channel into the file `-o` names on
+/// every thread (the batch's pipeline), when that is what the command
+/// asks: one log (not standard input, not compressed) of at least
+/// [`SPLIT_AT`](crate::cli::blocks::SPLIT_AT) bytes, one evidence format, a file (not a device) that is
+/// not the log, and more than one thread. `None` when the careful path
+/// must do it: not such a conversion, a log that holds anything unusual
+/// (a bad line, an event of another channel), or a failure (an output that
+/// exists): the pipeline then leaves without writing anything.
+fn one_large_log(
+    plan: &Plan,
+    archive: &Archive,
+    selected: &Archive,
+    rep: &mut Reporter,
+) -> Option<CommandResult> {
+    let Target::File(path) = &plan.target else {
+        return None;
+    };
+    let ([format], [connection]) = (plan.formats.as_slice(), selected.connections.as_slice())
+    else {
+        return None;
+    };
+    let [log] = connection.logs.as_slice() else {
+        return None;
+    };
+    let split = Split::new(plan.jobs, None);
+    let large_enough =
+        std::fs::metadata(&log.path).is_ok_and(|m| m.is_file() && m.len() >= split.min_size);
+    let plain_file = !path.exists() || path.is_file();
+    if !format.is_evidence()
+        || split.threads < 2
+        || !large_enough
+        || !plain_file
+        || !matches!(log.compression(), Ok(None))
+        || rep.errors > 0
+        || rep.warnings > 0
+        || archive
+            .connections
+            .iter()
+            .flat_map(|c| c.logs.iter())
+            .any(|l| same_file(path, &l.path))
+    {
+        return None;
+    }
+    let replace = if plan.force {
+        Replace::Always
+    } else {
+        Replace::OwnOutput(Stamp::of(
+            archive
+                .connections
+                .iter()
+                .flat_map(|c| c.logs.iter())
+                .map(|l| l.path.as_path()),
+        ))
+    };
+    let outputs = [path.clone()];
+    let large = Large {
+        path: &log.path,
+        channel_id: &log.context.channel_id,
+        format: plan.input_format,
+        formats: &plan.formats,
+        filter: &plan.writer.filter,
+        outputs: &outputs,
+        replace,
+        hashes: false,
+        fsync: plan.fsync,
+        progress: &|_| {},
+        interrupted: &|| false,
+    };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(split.threads)
+        .build()
+        .ok()?;
+    match pool.install(|| convert_large(&large)) {
+        Outcome::Converted { warning, .. } => {
+            // Said as the careful path says it.
+            if let Some(w) = &warning {
+                rep.parse_error(&log.name(), w);
+            }
+            Some(Ok(rep.code()))
+        }
+        // Nothing was written: the careful path tries again and reports
+        // what fails in its own words (an existing output, a read error).
+        Outcome::Failed(_) | Outcome::Careful | Outcome::Interrupted => None,
+    }
 }
 
 /// The connections `--where`, `--since` and `--until` select, as the batch

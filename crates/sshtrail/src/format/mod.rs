@@ -8,7 +8,7 @@ mod blocks;
 pub(crate) mod hex;
 pub(crate) mod jsonl;
 
-pub use blocks::{record_boundary, RecordBlocks};
+pub use blocks::{record_boundary, ReaderState, RecordBlocks};
 
 use std::io;
 

@@ -30,7 +30,7 @@ use crate::cli::exit;
 use crate::cli::input;
 use crate::cli::output::{
     channel_path, create_dirs_under, existing, existing_output, open_no_follow, part_path,
-    write_atomically, Claims, DirOutput, Existing, Finished,
+    write_atomically, Claims, DirOutput, Existing, Finished, Replace,
 };
 use crate::cli::report::{self, note_warning, usage, CommandResult, Failure, Reporter};
 use journal::{remove_stale_temporaries, Journal, JOURNAL};
@@ -518,7 +518,8 @@ impl Batch<'_> {
                 formats,
                 filter: &self.plan.writer.filter,
                 outputs: &paths,
-                force: self.plan.force || self.plan.resume,
+                replace: Replace::force(self.plan.force || self.plan.resume),
+                hashes: true,
                 fsync: self.plan.fsync,
                 progress: &|n| {
                     read.fetch_add(n, Ordering::Relaxed);
