@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Peak memory and time of the whole-session commands on one large trail,
-# whole process, as a user runs them:
+# Peak memory and time of every command and every output format on one
+# large trail, whole process, as a user runs them:
 #
 #   benches/memory.sh [MB]          (default 256)
 #
@@ -28,12 +28,32 @@ run() {
   read -r secs kib < <(tail -n 1 "$work/time")
   printf '| `%s` | %s s | %.1f MiB | %s |\n' "$label" "$secs" "$(echo "$kib / 1024" | bc -l)" "$status"
 }
-run "convert --to text" convert --to text "$log" -o "$work/out.txt"
-run "convert --to ecs --io" convert --to ecs --io "$log" -o "$work/out.ecs"
-run "convert --to asciicast" convert --to asciicast "$log" -o "$work/out.cast"
+# Every output format of convert: one-file formats write to /dev/null (a
+# 2 GiB trail makes about 20 GB of ECS records a line; the writers are the
+# same, the atomic temporary file aside), folder formats into the work folder.
+for to in text asciicast asciicast-v3 script script-advanced jsonl hex hexdump raw ecs ocsf cef hec; do
+  run "convert --to $to" convert --to "$to" "$log" -o /dev/null
+done
+run "convert --to ecs --io" convert --to ecs --io "$log" -o /dev/null
+run "convert --to ocsf --io" convert --to ocsf --io "$log" -o /dev/null
+run "convert --to html" convert --to html "$log" -o "$work/out.html"
+run "convert --to files" convert --to files "$log" -o "$work/out.files"
+run "convert --to ocsf-parquet" convert --to ocsf-parquet --source sshtrail --region eu-west-1 \
+  --account 123456789012 "$log" -o "$work/out.lake"
+# Every command.
+run "cat --to jsonl" cat --to jsonl "$log"
+run "cat -j 1 --to jsonl" cat -j 1 --to jsonl "$log"
+run "stats" stats "$log"
 run "inspect" inspect "$log"
 run "commands" commands "$log"
-run "grep ERROR" grep ERROR "$log"
-run "screen --at 1h" screen --at 1h "$log"
+run "grep warning:" grep warning: "$log"
+run "files" files "$log"
+run "report" report "$log" -o "$work/out.report.html"
 run "streams" streams -o "$work/out.streams" "$log"
-run "cat --to jsonl" cat --to jsonl "$log"
+# The end of the session: the first `screen` builds the seek index, the
+# second reads it; `play` from a minute before the end, at full speed.
+end=$("$bin" stats --json "$log" | python3 -c 'import json, sys; print(max(0, int(json.load(sys.stdin)["duration_s"]) - 60))')
+run "screen --at END (builds the index)" screen --at "${end}s" --index-dir "$work/index" "$log"
+run "screen --at END (with the index)" screen --at "${end}s" --index-dir "$work/index" "$log"
+run "screen --at END --no-index" screen --at "${end}s" --no-index "$log"
+run "play --from END" play --from "${end}s" --speed 1000000 --idle-limit 0.001 --index-dir "$work/index" "$log"

@@ -72,12 +72,16 @@ impl Utf8Joiner {
         }
     }
 
+    // Only the seek index (feature `terminal`) resumes a replay.
+    #[cfg(feature = "terminal")]
     /// The bytes waiting for the rest of their character (a keyframe keeps
     /// them: the next chunk completes them).
     pub(crate) fn pending(&self) -> &[u8] {
         &self.pending
     }
 
+    // Only the seek index (feature `terminal`) resumes a replay.
+    #[cfg(feature = "terminal")]
     /// A joiner in the state [`Utf8Joiner::pending`] and
     /// [`Utf8Joiner::replaced`] told.
     pub(crate) fn resumed(pending: Vec<u8>, replaced: u64) -> Self {

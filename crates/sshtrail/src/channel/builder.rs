@@ -727,6 +727,8 @@ impl<'m> ConnectionBuilder<'m> {
         slot.builder.push(event, sink)
     }
 
+    // Only the seek index (feature `terminal`) resumes a replay.
+    #[cfg(feature = "terminal")]
     /// Tells the channel `context` had a terminal of `cols` x `rows`
     /// before the events pushed next (a replay resumed in the middle of a
     /// log, after its `pty-req`): its state says so from now on.

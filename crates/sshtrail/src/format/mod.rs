@@ -311,6 +311,8 @@ impl<R: io::Read> StreamReader<R> {
         }
     }
 
+    // Only the seek index (feature `terminal`) resumes a replay.
+    #[cfg(feature = "terminal")]
     /// A reader of an input that starts in the middle of a log, at a
     /// record boundary a previous reader gave ([`StreamReader::position`]):
     /// its layout, the line number there, and whether a hex dump record
@@ -324,11 +326,15 @@ impl<R: io::Read> StreamReader<R> {
         reader
     }
 
+    // Only the seek index (feature `terminal`) resumes a replay.
+    #[cfg(feature = "terminal")]
     /// The input, given back (what it read stays read).
     pub(crate) fn into_inner(self) -> R {
         self.inner
     }
 
+    // Only the seek index (feature `terminal`) resumes a replay.
+    #[cfg(feature = "terminal")]
     /// Where the next record starts: the bytes of the input taken so far
     /// (records, blank lines and comments), from where this reader began.
     pub(crate) fn position(&self) -> u64 {
@@ -385,6 +391,8 @@ impl<R: io::Read> StreamReader<R> {
         }
     }
 
+    // Only the seek index (feature `terminal`) resumes a replay.
+    #[cfg(feature = "terminal")]
     /// [`StreamReader::for_each`], also giving `f` where the next record
     /// starts (as [`StreamReader::position`]) and the parser's state there
     /// (the line number, whether a hex dump record was read: what
