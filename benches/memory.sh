@@ -30,10 +30,13 @@ run() {
 }
 # Every output format of convert: one-file formats write to /dev/null (a
 # 2 GiB trail makes about 20 GB of ECS records a line; the writers are the
-# same, the atomic temporary file aside), folder formats into the work folder.
-for to in text asciicast asciicast-v3 script script-advanced jsonl hex hexdump raw ecs ocsf cef hec; do
+# same, the atomic temporary file aside), formats of several files (script
+# and its .timing) and folders into the work folder.
+for to in text asciicast asciicast-v3 jsonl hex hexdump raw ecs ocsf cef hec; do
   run "convert --to $to" convert --to "$to" "$log" -o /dev/null
 done
+run "convert --to script" convert --to script "$log" -o "$work/out.script"
+run "convert --to script-advanced" convert --to script-advanced "$log" -o "$work/out.script"
 run "convert --to ecs --io" convert --to ecs --io "$log" -o /dev/null
 run "convert --to ocsf --io" convert --to ocsf --io "$log" -o /dev/null
 run "convert --to html" convert --to html "$log" -o "$work/out.html"
