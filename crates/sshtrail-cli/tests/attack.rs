@@ -365,6 +365,23 @@ fn dash_o_writes_into_a_fifo_or_a_device_and_dash_is_standard_output() {
         .is_char_device());
 }
 
+#[test]
+fn a_format_of_two_files_refuses_a_device_rather_than_write_beside_it() {
+    let s = Scratch::new();
+    let log = s.fixture("session.jsonl", "in.jsonl");
+    let log_arg = log.to_string_lossy().into_owned();
+    // A script is the typescript and its `.timing`: the second would be a
+    // regular file in /dev.
+    let o = run(&["convert", "--to", "script", "-o", "/dev/null", &log_arg]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("/dev/null is not a file"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!Path::new("/dev/null.timing").exists());
+}
+
 // ---------------------------------------------------------------------------
 // 3. Symbolic links inside the output folder.
 

@@ -756,6 +756,15 @@ impl Output for FileOutput {
             None => {
                 let path = match &suffix {
                     None => self.path.clone(),
+                    // A file beside a device or FIFO (`-o /dev/null` of a
+                    // script and its `.timing`) would be a file in /dev.
+                    Some(s) if matches!(existing(&self.path)?, Existing::Special) => {
+                        return Err(io::Error::other(format!(
+                            "{} is not a file: this format also writes {}.{s}; give a file",
+                            self.path.display(),
+                            self.path.display()
+                        )))
+                    }
                     Some(s) => PathBuf::from(format!("{}.{s}", self.path.display())),
                 };
                 // A device or FIFO is written to, as a shell redirection
