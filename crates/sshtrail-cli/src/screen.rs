@@ -209,16 +209,7 @@ impl ChannelSink for ScreenAt<'_> {
                 Screen::new(cols, rows)
             })
         }
-        let step = match ev.kind {
-            ChannelEventKind::Data { .. } => true,
-            ChannelEventKind::Request(req) => matches!(
-                req.kind,
-                RequestKind::WindowChange { .. }
-                    | RequestKind::ExitStatus { .. }
-                    | RequestKind::ExitSignal(_)
-            ),
-            _ => false,
-        };
+        let step = sshtrail::replay::index::is_step(&ev.kind);
         if step && !r.past && ts > at {
             r.past = true;
         }

@@ -136,17 +136,7 @@ fn one_large_log(
     {
         return None;
     }
-    let replace = if plan.force {
-        Replace::Always
-    } else {
-        Replace::OwnOutput(Stamp::of(
-            archive
-                .connections
-                .iter()
-                .flat_map(|c| c.logs.iter())
-                .map(|l| l.path.as_path()),
-        ))
-    };
+    let replace = replace_rule(plan, archive);
     let outputs = [path.clone()];
     let large = Large {
         path: &log.path,
@@ -298,18 +288,7 @@ fn write(
                     log.name()
                 )));
             }
-            // Running the same conversion again replaces what it wrote.
-            let replace = if plan.force {
-                Replace::Always
-            } else {
-                Replace::OwnOutput(Stamp::of(
-                    archive
-                        .connections
-                        .iter()
-                        .flat_map(|c| c.logs.iter())
-                        .map(|l| l.path.as_path()),
-                ))
-            };
+            let replace = replace_rule(plan, archive);
             let mut out = FileOutput::new(path, replace, merge);
             let replayed = replay_into(plan, selected, &mut writer, &mut out, rep, merge);
             match replayed {
@@ -340,5 +319,22 @@ fn write(
         Ok(()) => Ok(rep.code()),
         Err((_, e)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(rep.code()),
         Err((target, e)) => Err(Failure::Output(format!("writing {target} failed: {e}"))),
+    }
+}
+
+/// What an existing output may be replaced by: anything with `--force`;
+/// otherwise only what the same conversion of these inputs wrote (running
+/// it again replaces its own output).
+fn replace_rule(plan: &Plan, archive: &Archive) -> Replace {
+    if plan.force {
+        Replace::Always
+    } else {
+        Replace::OwnOutput(Stamp::of(
+            archive
+                .connections
+                .iter()
+                .flat_map(|c| c.logs.iter())
+                .map(|l| l.path.as_path()),
+        ))
     }
 }

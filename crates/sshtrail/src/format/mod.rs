@@ -333,8 +333,6 @@ impl<R: io::Read> StreamReader<R> {
         self.inner
     }
 
-    // Only the seek index (feature `terminal`) resumes a replay.
-    #[cfg(feature = "terminal")]
     /// Where the next record starts: the bytes of the input taken so far
     /// (records, blank lines and comments), from where this reader began.
     pub(crate) fn position(&self) -> u64 {
@@ -359,40 +357,9 @@ impl<R: io::Read> StreamReader<R> {
         &mut self,
         mut f: impl FnMut(Record<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        loop {
-            let mut pos = 0;
-            loop {
-                let window = &self.buf[self.start..self.end];
-                match self.parser.next(window, &mut pos, self.eof) {
-                    Next::Record(r) => f(r)?,
-                    Next::End => return Ok(()),
-                    Next::NeedMore => break,
-                }
-            }
-            self.start += pos;
-            if self.end - self.start > self.max_record {
-                if !self.seen_line_end {
-                    return Err(self.not_a_log().into());
-                }
-                let line = self.parser.line();
-                self.skip_line()?;
-                self.parser.line += 1;
-                self.parser.seen_problem = true;
-                f(Err(ParseError::new(
-                    line,
-                    1,
-                    ParseErrorKind::TooLong {
-                        max: self.max_record,
-                    },
-                )))?;
-                continue;
-            }
-            self.fill()?;
-        }
+        self.for_each_at(|record, _, _| f(record))
     }
 
-    // Only the seek index (feature `terminal`) resumes a replay.
-    #[cfg(feature = "terminal")]
     /// [`StreamReader::for_each`], also giving `f` where the next record
     /// starts (as [`StreamReader::position`]) and the parser's state there
     /// (the line number, whether a hex dump record was read: what

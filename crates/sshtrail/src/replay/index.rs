@@ -369,9 +369,10 @@ struct Terminals {
     channels: BTreeMap<Context, Tracked>,
 }
 
-/// Whether an event moves a screen, or ends its replay once after the
-/// moment.
-fn is_step(kind: &ChannelEventKind<'_>) -> bool {
+/// Whether an event moves a screen (output, a resize, the exit), so a
+/// replay to a moment stops at the first one after it: `screen --at` with
+/// or without the index.
+pub fn is_step(kind: &ChannelEventKind<'_>) -> bool {
     match kind {
         ChannelEventKind::Data { .. } => true,
         ChannelEventKind::Request(req) => matches!(
