@@ -9,7 +9,7 @@ use serde_json::json;
 use sshtrail::channel::RequestKind;
 use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ConnectionRef, Stream};
 use sshtrail::connection::Context;
-use sshtrail::replay::{strip_ansi, Command, CommandRecognizer, Confidence, Screen};
+use sshtrail::replay::{strip_ansi, CommandRecognizer, Confidence, Screen};
 use sshtrail::time::{format_rfc3339, Nanos, NANOS_PER_SEC};
 use sshtrail::Utf8Joiner;
 
@@ -62,8 +62,12 @@ struct Searching {
     /// What a terminal showed: its lines are searched as they leave it.
     screen: Option<Screen>,
     recognizer: CommandRecognizer,
-    commands: Vec<Command>,
+    /// The hits among what the terminal showed, then among the output.
     hits: Spool,
+    /// The hits among the commands typed, searched as the recognizer gives
+    /// them (holding the commands until the channel ends grew with the
+    /// log) and written after `hits` when the channel ends.
+    command_hits: Spool,
     /// Output was shown on the terminal (the transcript has begun).
     shown: bool,
     /// A window change came before the first output: the recognizer's
@@ -90,13 +94,43 @@ impl Searcher {
         let Some(s) = self.channels.get_mut(context) else {
             return Ok(());
         };
-        let start = s.start;
-        if self.json {
+        let hit = Hit {
+            context,
+            start: s.start,
+            what,
+            ts,
+            text,
+        };
+        hit.write(&mut s.hits, self.json)
+    }
+}
+
+/// One match, as `grep` prints it.
+struct Hit<'a> {
+    context: &'a Context,
+    /// The channel's start: times are shown as offsets from it.
+    start: Nanos,
+    /// `output` or `command`.
+    what: &'a str,
+    ts: Nanos,
+    text: &'a str,
+}
+
+impl Hit<'_> {
+    fn write(&self, out: &mut Spool, json: bool) -> io::Result<()> {
+        let Hit {
+            context,
+            start,
+            what,
+            ts,
+            text,
+        } = *self;
+        if json {
             let v = json!({"connection_id": context.connection_id, "channel_id": context.channel_id, "ts": format_rfc3339(ts), "offset_s": (ts - start) as f64 / NANOS_PER_SEC as f64, "in": what, "text": text});
-            writeln!(s.hits, "{v}")
+            writeln!(out, "{v}")
         } else {
             person_line!(
-                s.hits,
+                out,
                 "{}  +{}  {}  {what}: {text}",
                 label(context),
                 offset_text(ts - start),
@@ -170,7 +204,20 @@ impl ChannelSink for Searcher {
         }
         if self.commands {
             s.recognizer.event(ev);
-            s.commands.extend(s.recognizer.take());
+            for c in s.recognizer.take() {
+                // Lines given up never ran: not searched as commands.
+                if c.confidence != Confidence::Abandoned && self.re.is_match(&c.command) {
+                    self.hits += 1;
+                    let hit = Hit {
+                        context: &ch.context,
+                        start: s.start,
+                        what: "command",
+                        ts: c.ts,
+                        text: &c.command,
+                    };
+                    hit.write(&mut s.command_hits, self.json)?;
+                }
+            }
         }
         if from_recognizer {
             let lines = s.recognizer.screen_mut(ev).take_timed_transcript();
@@ -230,7 +277,7 @@ impl ChannelSink for Searcher {
             ChannelEventKind::Ended { .. } => {
                 let ended = ch.ended.as_ref().map_or(s.start, |e| e.ts);
                 let rest = std::mem::take(&mut s.line);
-                let commands = std::mem::take(&mut s.commands);
+                let command_hits = std::mem::take(&mut s.command_hits);
                 let screen = if shared && s.shown {
                     s.recognizer.take_screen()
                 } else {
@@ -243,16 +290,8 @@ impl ChannelSink for Searcher {
                 if self.output && self.re.is_match(&rest) {
                     self.hit(&ch.context, "output", ended, &rest)?;
                 }
-                // Lines given up never ran: not searched as commands.
-                for c in commands
-                    .iter()
-                    .filter(|c| c.confidence != Confidence::Abandoned)
-                {
-                    if self.re.is_match(&c.command) {
-                        self.hit(&ch.context, "command", c.ts, &c.command)?;
-                    }
-                }
-                if let Some(s) = self.channels.remove(&ch.context) {
+                if let Some(mut s) = self.channels.remove(&ch.context) {
+                    command_hits.drain_into(&mut s.hits)?;
                     self.ended.ended(&ch.context, s.hits);
                 }
             }
