@@ -219,7 +219,108 @@ struct Terminal {
     /// Transcript lines as HTML.
     transcript: SpooledTempFile,
     commands: CommandRecognizer,
-    found: Vec<crate::replay::Command>,
+    /// The commands recognised so far, kept on disk past a MiB: a page of a
+    /// day-long session lists hundreds of thousands.
+    found: CommandSpool,
+}
+
+/// Commands written one after another to a spooled buffer, read back in
+/// order as many times as the page needs them (the timeline, then the
+/// markers of the recording).
+struct CommandSpool {
+    file: SpooledTempFile,
+    /// Every command recognised, those given up included (the page's count
+    /// has always included them).
+    recognised: usize,
+    /// The commands kept in `file`: those not given up.
+    kept: usize,
+}
+
+impl CommandSpool {
+    fn new() -> Self {
+        CommandSpool {
+            file: spool(),
+            recognised: 0,
+            kept: 0,
+        }
+    }
+
+    /// Keeps `c` unless it was given up: a command never run is not on the
+    /// page's timeline or in its recording.
+    fn push(&mut self, c: &crate::replay::Command) -> io::Result<()> {
+        self.recognised += 1;
+        if c.confidence == Confidence::Abandoned {
+            return Ok(());
+        }
+        let confidence: u8 = match c.confidence {
+            Confidence::Exact => 0,
+            Confidence::Echo => 1,
+            Confidence::Uncertain => 2,
+            // Not kept (above); any later kind reads back as uncertain.
+            _ => 3,
+        };
+        let len = u32::try_from(c.command.len()).map_err(io::Error::other)?;
+        self.file.seek(io::SeekFrom::End(0))?;
+        self.file.write_all(&c.ts.to_le_bytes())?;
+        self.file.write_all(&[confidence])?;
+        self.file.write_all(&len.to_le_bytes())?;
+        self.file.write_all(c.command.as_bytes())?;
+        self.kept += 1;
+        Ok(())
+    }
+
+    /// The kept commands, in order, from the first.
+    fn read(&mut self) -> io::Result<SpooledCommands<'_>> {
+        self.file.rewind()?;
+        Ok(SpooledCommands {
+            file: io::BufReader::new(&mut self.file),
+            left: self.kept,
+        })
+    }
+}
+
+/// The size of a spooled command's time.
+const TS_BYTES: usize = std::mem::size_of::<Nanos>();
+
+/// The commands of a [`CommandSpool`], read back.
+struct SpooledCommands<'a> {
+    file: io::BufReader<&'a mut SpooledTempFile>,
+    left: usize,
+}
+
+impl Iterator for SpooledCommands<'_> {
+    type Item = io::Result<crate::replay::Command>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        self.left -= 1;
+        let mut read = || -> io::Result<crate::replay::Command> {
+            let mut head = [0u8; TS_BYTES + 5];
+            io::Read::read_exact(&mut self.file, &mut head)?;
+            let (ts, rest) = head.split_at(TS_BYTES);
+            let ts = Nanos::from_le_bytes(ts.try_into().map_err(io::Error::other)?);
+            let confidence = match rest[0] {
+                0 => Confidence::Exact,
+                1 => Confidence::Echo,
+                _ => Confidence::Uncertain,
+            };
+            let len = u32::from_le_bytes(rest[1..5].try_into().map_err(io::Error::other)?);
+            let mut command = vec![0u8; len as usize];
+            io::Read::read_exact(&mut self.file, &mut command)?;
+            Ok(crate::replay::Command {
+                ts,
+                command: String::from_utf8(command).map_err(io::Error::other)?,
+                confidence,
+            })
+        };
+        let item = read();
+        if item.is_err() {
+            self.left = 0;
+        }
+        Some(item)
+    }
 }
 
 /// A channel without a terminal: its output, shown up to a cap.
@@ -612,7 +713,7 @@ impl Page {
             }
             if let Some(mut t) = self.terminals.remove(context) {
                 let cast = self.casts.files.remove(&context.channel_id);
-                n_commands += t.found.len();
+                n_commands += t.found.recognised;
                 t.write(w, i, base, cast, options)?;
             } else if let Some(o) = self.others.remove(context) {
                 let report = self.files.report(context);
@@ -755,18 +856,17 @@ impl Terminal {
             index_entries: 0,
             transcript: spool(),
             commands: CommandRecognizer::default(),
-            found: Vec::new(),
+            found: CommandSpool::new(),
         }
     }
 
     fn event(&mut self, ev: &ChannelEvent<'_>) -> io::Result<()> {
         let start = ev.channel.start();
         self.commands.event(ev);
-        self.found
-            .extend(self.commands.take().into_iter().map(|mut c| {
-                c.ts -= start;
-                c
-            }));
+        for mut c in self.commands.take() {
+            c.ts -= start;
+            self.found.push(&c)?;
+        }
         match ev.kind {
             ChannelEventKind::Data {
                 stream: Stream::Stdout | Stream::Stderr,
@@ -832,7 +932,6 @@ impl Terminal {
         let screen = std::mem::replace(&mut self.screen, Screen::new(1, 1));
         let rest = screen.into_timed_transcript();
         write_transcript(&mut self.transcript, &rest)?;
-        self.found.retain(|c| c.confidence != Confidence::Abandoned);
 
         // The player (filled by the script).
         writeln!(w, "<div class=\"terminal\" data-channel=\"{i}\" data-base=\"{base:.6}\" data-idle=\"{}\">", options.idle_time_limit)?;
@@ -853,11 +952,12 @@ impl Terminal {
 
         // The command timeline.
         writeln!(w, "<h4>Commands typed</h4>")?;
-        if self.found.is_empty() {
+        if self.found.kept == 0 {
             writeln!(w, "<p>None recognised.</p>")?;
         }
         writeln!(w, "<ol class=\"timeline\">")?;
-        for c in &self.found {
+        for c in self.found.read()? {
+            let c = c?;
             let t = base + secs_f(c.ts);
             writeln!(
                 w,
@@ -871,7 +971,7 @@ impl Terminal {
 
         // The recording, in parts.
         let mut parts = match cast {
-            Some(cast) => split_cast(cast, &self.found, options.part_bytes)?,
+            Some(cast) => split_cast(cast, self.found.read()?, options.part_bytes)?,
             None => Vec::new(),
         };
         // Each part apart: the page reads a part when it plays it.
@@ -985,7 +1085,7 @@ pub fn esc(s: &str) -> String {
 /// screen as it stood drawn first. Markers go in at the commands' times.
 fn split_cast(
     mut cast: SpooledTempFile,
-    commands: &[crate::replay::Command],
+    commands: impl Iterator<Item = io::Result<crate::replay::Command>>,
     max: usize,
 ) -> io::Result<Vec<CastPart>> {
     cast.rewind()?;
@@ -1001,7 +1101,7 @@ fn split_cast(
     let mut screen = Screen::new(cols, rows);
     let mut parts: Vec<CastPart> = Vec::new();
     let mut cur: Option<(SpooledTempFile, usize, f64, f64)> = None;
-    let mut markers = commands.iter().peekable();
+    let mut markers = commands.peekable();
     let mut last_t = 0.0f64;
     let finish = |cur: &mut Option<(SpooledTempFile, usize, f64, f64)>,
                   parts: &mut Vec<CastPart>| {
@@ -1072,6 +1172,7 @@ fn split_cast(
     }
     if let Some(c) = cur.as_mut() {
         for m in markers {
+            let m = m?;
             let ev = serde_json::to_string(&(secs_f(m.ts).max(last_t), "m", &m.command))
                 .unwrap_or_default();
             put_line(&mut c.0, &ev)?;
@@ -1082,12 +1183,14 @@ fn split_cast(
 }
 
 /// Writes the markers of the commands up to `t` into the part `c`.
-fn put_markers<'c>(
+fn put_markers(
     c: &mut (SpooledTempFile, usize, f64, f64),
-    markers: &mut std::iter::Peekable<impl Iterator<Item = &'c crate::replay::Command>>,
+    markers: &mut std::iter::Peekable<impl Iterator<Item = io::Result<crate::replay::Command>>>,
     t: f64,
 ) -> io::Result<()> {
-    while let Some(m) = markers.next_if(|m| secs_f(m.ts) <= t) {
+    // A read error stops here, not at the end of the recording.
+    while let Some(m) = markers.next_if(|m| m.as_ref().map_or(true, |m| secs_f(m.ts) <= t)) {
+        let m = m?;
         let at = secs_f(m.ts).max(c.2);
         let ev = serde_json::to_string(&(at, "m", &m.command)).map_err(io::Error::other)?;
         c.1 += ev.len();
@@ -1227,6 +1330,38 @@ mod tests {
     }
 
     #[test]
+    fn spooled_commands_read_back_in_order_as_often_as_asked_without_those_given_up() {
+        let mut spool = CommandSpool::new();
+        let mut want = Vec::new();
+        // Past the spool's memory, so the commands go through a file too.
+        for i in 0..40_000u32 {
+            let mut c = command(f64::from(i) / 10.0, &format!("echo {i} é \u{202e}"));
+            c.confidence = match i % 4 {
+                0 => Confidence::Exact,
+                1 => Confidence::Echo,
+                2 => Confidence::Uncertain,
+                _ => Confidence::Abandoned,
+            };
+            spool.push(&c).unwrap();
+            if c.confidence != Confidence::Abandoned {
+                want.push(c);
+            }
+        }
+        assert!(
+            spool.file.is_rolled(),
+            "the test should cover a spool on disk"
+        );
+        assert_eq!(spool.recognised, 40_000);
+        assert_eq!(spool.kept, want.len());
+        for _ in 0..2 {
+            let got: Vec<_> = spool.read().unwrap().map(Result::unwrap).collect();
+            assert_eq!(got, want);
+        }
+        let mut empty = CommandSpool::new();
+        assert_eq!(empty.read().unwrap().count(), 0);
+    }
+
+    #[test]
     fn a_cast_is_split_into_parts_that_start_with_the_screen_and_keep_every_event() {
         let mut cast = spool();
         let lines = [
@@ -1240,7 +1375,7 @@ mod tests {
             writeln!(cast, "{l}").unwrap();
         }
         let commands = [command(0.9, "ls"), command(2.5, "pwd")];
-        let mut parts = split_cast(cast, &commands, 60).unwrap();
+        let mut parts = split_cast(cast, commands.iter().cloned().map(Ok), 60).unwrap();
         assert!(parts.len() >= 3, "{} parts", parts.len());
         let mut seen: Vec<(f64, String, String)> = Vec::new();
         let mut last_width = 0;
@@ -1293,7 +1428,12 @@ mod tests {
         let mut cast = spool();
         writeln!(cast, r#"{{"version":2,"width":10,"height":3}}"#).unwrap();
         writeln!(cast, r#"[0.5,"o","hi"]"#).unwrap();
-        let mut parts = split_cast(cast, &[command(9.0, "late")], DEFAULT_PART_BYTES).unwrap();
+        let mut parts = split_cast(
+            cast,
+            [command(9.0, "late")].into_iter().map(Ok),
+            DEFAULT_PART_BYTES,
+        )
+        .unwrap();
         assert_eq!(parts.len(), 1);
         let (_, evs) = events(&mut parts[0]);
         // A command after the last output still gets its marker.
