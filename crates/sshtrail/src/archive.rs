@@ -345,6 +345,16 @@ impl FileStream {
         }
     }
 
+    /// Wraps `file`, whose size was `expected` when it was opened and which
+    /// is read on from byte `done` (where `file` stands).
+    pub fn resumed(file: File, expected: u64, done: u64) -> Self {
+        FileStream {
+            file,
+            expected,
+            done,
+        }
+    }
+
     fn shrank(&self) -> io::Error {
         io::Error::new(
             io::ErrorKind::UnexpectedEof,

@@ -4,8 +4,12 @@
 //! in the log's order, so that what the caller writes is what one pass
 //! over the log writes.
 //!
-//! Every thread of the pool loops: read the next block (one thread at a
-//! time), work on it, hand the result over. The calling thread takes the
+//! Every thread of the pool loops: read the next block, work on it, hand
+//! the result over. Where a block ends is found one thread at a time, by
+//! reading only the lines around the cut ([`sshtrail::format::RecordCuts`]);
+//! the block itself is read by its thread, alongside the others. The first
+//! block (which tells the layout) and the end of the log (which may still
+//! grow) are read one thread at a time, as a stream. The calling thread takes the
 //! results in order (it holds what cannot move between threads, such as
 //! the locked standard output). Memory stays bounded: at most two blocks a
 //! thread are read and not yet taken.
@@ -22,7 +26,9 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use sshtrail::archive::FileStream;
 use sshtrail::compression::Compression;
-use sshtrail::format::{ReaderState, RecordBlocks, DEFAULT_MAX_RECORD};
+use sshtrail::format::{
+    read_exact_at, Cut, ReaderState, RecordBlocks, RecordCuts, DEFAULT_MAX_RECORD,
+};
 use sshtrail::Format;
 
 /// The size a block aims at: a block and its output stay in the core's
@@ -125,7 +131,14 @@ impl Split {
 
 /// The reading side: one thread at a time.
 struct Reading {
-    blocks: RecordBlocks<FileStream>,
+    /// Where the next blocks end, read around the cuts only.
+    cuts: RecordCuts,
+    /// The first block, and the rest of the log from where the cuts gave
+    /// over, read as a stream; `base` is where it starts in the log.
+    stream: Option<(RecordBlocks<FileStream>, u64)>,
+    /// The file's size when it was opened.
+    len: u64,
+    split: Split,
     /// The index the next block gets.
     next: usize,
     /// The layout at the next block's start.
@@ -182,7 +195,10 @@ where
     T: FnMut(R, u64) -> Flow,
 {
     let reading = Mutex::new(Reading {
-        blocks: RecordBlocks::new(FileStream::new(file, len), split.block, split.max_record),
+        cuts: RecordCuts::new(len, split.block, split.max_record),
+        stream: None,
+        len,
+        split,
         next: 0,
         format,
         done: false,
@@ -214,7 +230,7 @@ where
                     g = changed.wait(g).unwrap_or_else(|e| e.into_inner());
                 }
             }
-            let (index, made) = match read(&reading, &mut bytes) {
+            let (index, made) = match read(&reading, &file, &mut bytes) {
                 None => return,
                 Some((index, Ok((start, last)))) => {
                     // A thread that panics must not leave the taker
@@ -326,6 +342,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[allow(clippy::type_complexity)]
 fn read<R>(
     reading: &Mutex<Reading>,
+    file: &File,
     bytes: &mut Vec<u8>,
 ) -> Option<(usize, Result<(ReaderState, bool), Made<R>>)> {
     let mut r = lock(reading);
@@ -334,13 +351,101 @@ fn read<R>(
     }
     let index = r.next;
     r.next += 1;
-    match r.blocks.next_block(bytes) {
-        Ok(true) => {
-            let start = ReaderState::block(r.format);
-            if r.format.is_none() {
-                r.format = ReaderState::detect_format(bytes);
+    // Once the layout is known, a range of whole records is cut here and
+    // read outside the lock.
+    if r.stream.is_none() && r.format.is_some() {
+        match r.cuts.next_cut(file) {
+            Ok(Cut::Range { start, end }) => {
+                let state = ReaderState::block(r.format);
+                let len = r.len;
+                drop(r);
+                // A range is at most twice the longest record.
+                bytes.resize((end - start) as usize, 0);
+                return match read_exact_at(file, bytes, start, len) {
+                    Ok(()) => Some((index, Ok((state, false)))),
+                    Err(error) => {
+                        lock(reading).done = true;
+                        Some((index, Err(Made::Failed(error))))
+                    }
+                };
             }
-            let last = r.blocks.is_done();
+            Ok(Cut::TooLong { offset }) => {
+                r.done = true;
+                return Some((index, Err(Made::TooLong { offset })));
+            }
+            Ok(Cut::Rest { start }) => {
+                let rest = file.try_clone().and_then(|mut f| {
+                    f.seek(SeekFrom::Start(start))?;
+                    Ok(f)
+                });
+                match rest {
+                    Ok(f) => {
+                        let rest = FileStream::resumed(f, r.len, start);
+                        r.stream = Some((
+                            RecordBlocks::new(rest, r.split.block, r.split.max_record),
+                            start,
+                        ));
+                    }
+                    Err(error) => {
+                        r.done = true;
+                        return Some((index, Err(Made::Failed(error))));
+                    }
+                }
+            }
+            Err(error) => {
+                r.done = true;
+                return Some((index, Err(Made::Failed(error))));
+            }
+        }
+    }
+    read_stream(&mut r, file, index, bytes)
+}
+
+/// Reads the next block of the stream part of the log under the lock: the
+/// first block, or the rest.
+#[allow(clippy::type_complexity)]
+fn read_stream<R>(
+    r: &mut Reading,
+    file: &File,
+    index: usize,
+    bytes: &mut Vec<u8>,
+) -> Option<(usize, Result<(ReaderState, bool), Made<R>>)> {
+    if r.stream.is_none() {
+        // The first block: read from the start of the log.
+        let first = file.try_clone().and_then(|mut f| {
+            f.seek(SeekFrom::Start(0))?;
+            Ok(f)
+        });
+        match first {
+            Ok(f) => {
+                r.stream = Some((
+                    RecordBlocks::new(FileStream::new(f, r.len), r.split.block, r.split.max_record),
+                    0,
+                ))
+            }
+            Err(error) => {
+                r.done = true;
+                return Some((index, Err(Made::Failed(error))));
+            }
+        }
+    }
+    let format = r.format;
+    let (blocks, base) = r.stream.as_mut()?;
+    let base = *base;
+    match blocks.next_block(bytes) {
+        Ok(true) => {
+            let start = ReaderState::block(format);
+            let last = blocks.is_done();
+            let read_to = base + blocks.offset();
+            if format.is_none() {
+                r.format = ReaderState::detect_format(bytes);
+                // The layout is known: the blocks after this one are cut
+                // from where this one ended.
+                if r.format.is_some() && !last {
+                    r.cuts.skip_to(read_to);
+                    r.stream = None;
+                }
+            }
             r.done = last;
             Some((index, Ok((start, last))))
         }
@@ -352,7 +457,7 @@ fn read<R>(
             r.done = true;
             let made = if error.kind() == io::ErrorKind::InvalidData {
                 Made::TooLong {
-                    offset: r.blocks.offset(),
+                    offset: base + blocks.offset(),
                 }
             } else {
                 Made::Failed(error)

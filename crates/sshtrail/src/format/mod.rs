@@ -8,7 +8,7 @@ mod blocks;
 pub(crate) mod hex;
 pub(crate) mod jsonl;
 
-pub use blocks::{record_boundary, ReaderState, RecordBlocks};
+pub use blocks::{read_exact_at, record_boundary, Cut, ReaderState, RecordBlocks, RecordCuts};
 
 use std::io;
 
