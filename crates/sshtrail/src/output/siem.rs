@@ -7,7 +7,7 @@ use super::{ChannelWriter, Output, PartKey, WriterOptions};
 use crate::archive::{Archive, Problem, ReplayCounts, ReplayOptions};
 use crate::channel::{ChannelEvent, ChannelEventKind, ConnectionRef};
 use crate::connection::Context;
-use crate::siem::{self, RecordBuilder, SiemEvent, SiemFormat, SiemOptions};
+use crate::siem::{self, RecordBuilder, RecordWriter, SiemEvent, SiemFormat, SiemOptions};
 
 /// Writes the SIEM records of each connection in time order, each record
 /// into the part of its channel: a stream output (standard output, one
@@ -32,6 +32,8 @@ pub struct SiemWriter {
     /// Channels whose part exists (every channel gets one, even without
     /// records).
     touched: HashSet<Context>,
+    /// Writes the records (what they share, once).
+    writer: RecordWriter,
     line: Vec<u8>,
 }
 
@@ -53,6 +55,7 @@ impl SiemWriter {
             connection: None,
             home: None,
             touched: HashSet::new(),
+            writer: RecordWriter::new(format),
             line: Vec::new(),
         }
     }
@@ -67,10 +70,10 @@ impl SiemWriter {
         out: &mut dyn Output,
         problems: &mut dyn FnMut(Problem),
     ) -> io::Result<ReplayCounts> {
-        let (format, ext) = (self.format, self.ext());
+        let ext = self.ext();
         // Records are written into one buffer and copied out at their size:
         // a new Vec grown record by record cost several reallocations each.
-        let buf = &mut self.line;
+        let (buf, writer) = (&mut self.line, &mut self.writer);
         let counts = siem::merge_records(
             archive,
             options,
@@ -78,7 +81,7 @@ impl SiemWriter {
             self.redact.as_ref(),
             &mut |r| {
                 buf.clear();
-                siem::write(format, r, buf);
+                writer.write(r, buf);
                 (
                     r.conn.connection_id.clone(),
                     r.channel_id.clone(),
@@ -122,7 +125,7 @@ impl SiemWriter {
 /// Writes one record into its channel's part (a record of the connection
 /// itself: into the part of `home`).
 fn write_record(
-    format: SiemFormat,
+    writer: &mut RecordWriter,
     ext: &str,
     (connection, home): (Option<&str>, Option<&str>),
     line: &mut Vec<u8>,
@@ -130,7 +133,7 @@ fn write_record(
     record: &SiemEvent,
 ) -> io::Result<()> {
     line.clear();
-    siem::write(format, record, line);
+    writer.write(record, line);
     let key = PartKey {
         connection,
         channel: record.channel_id.as_deref().or(home),
@@ -158,7 +161,7 @@ impl ChannelWriter for SiemWriter {
     }
 
     fn event(&mut self, ev: &ChannelEvent<'_>, out: &mut dyn Output) -> io::Result<()> {
-        let (format, ext) = (self.format, self.ext());
+        let ext = self.ext();
         if self.home.is_none() {
             self.home = Some(ev.channel.context.channel_id.clone());
         }
@@ -174,9 +177,9 @@ impl ChannelWriter for SiemWriter {
                 })?;
             }
         }
-        let line = &mut self.line;
+        let (line, writer) = (&mut self.line, &mut self.writer);
         self.records.event(ev, &mut |r| {
-            write_record(format, ext, (connection, home), line, out, r)
+            write_record(writer, ext, (connection, home), line, out, r)
         })
     }
 
@@ -185,10 +188,10 @@ impl ChannelWriter for SiemWriter {
         _conn: &ConnectionRef<'_>,
         out: &mut dyn Output,
     ) -> io::Result<()> {
-        let (format, ext) = (self.format, self.ext());
+        let ext = self.ext();
         let (connection, home) = (self.connection.as_deref(), self.home.as_deref());
-        let line = &mut self.line;
+        let (line, writer) = (&mut self.line, &mut self.writer);
         self.records
-            .connection_end(&mut |r| write_record(format, ext, (connection, home), line, out, r))
+            .connection_end(&mut |r| write_record(writer, ext, (connection, home), line, out, r))
     }
 }
