@@ -1,5 +1,6 @@
 //! SIEM records (ECS, OCSF, CEF, Splunk HEC), one a line.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::io;
 
@@ -71,34 +72,64 @@ impl SiemWriter {
         problems: &mut dyn FnMut(Problem),
     ) -> io::Result<ReplayCounts> {
         let ext = self.ext();
-        // Records are written into one buffer and copied out at their size:
-        // a new Vec grown record by record cost several reallocations each.
         let (buf, writer) = (&mut self.line, &mut self.writer);
-        let counts = siem::merge_records(
-            archive,
-            options,
-            self.options,
-            self.redact.as_ref(),
-            &mut |r| {
-                buf.clear();
-                writer.write(r, buf);
-                (
-                    r.conn.connection_id.clone(),
-                    r.channel_id.clone(),
-                    buf.clone(),
-                )
-            },
-            &mut |(connection, channel, line)| {
-                let key = PartKey {
-                    connection: connection.as_deref(),
-                    channel: channel.as_deref(),
-                    ext,
-                    name: super::PartName::Main,
-                };
-                out.part(&key)?.write_all(&line)
-            },
-            problems,
-        )?;
+        let counts = if let [_] = archive.connections.as_slice() {
+            // One connection: each record goes to `emit` as soon as `make`
+            // has turned it ([`siem::merge_records`]), so `make` writes it
+            // out itself, with no copy of its line and its ids kept for
+            // `emit`; `emit` hands on how the write went.
+            let failed: Cell<Option<io::Error>> = Cell::new(None);
+            siem::merge_records(
+                archive,
+                options,
+                self.options,
+                self.redact.as_ref(),
+                &mut |r| {
+                    buf.clear();
+                    writer.write(r, buf);
+                    let key = PartKey {
+                        connection: r.conn.connection_id.as_deref(),
+                        channel: r.channel_id.as_deref(),
+                        ext,
+                        name: super::PartName::Main,
+                    };
+                    if let Err(e) = out.part(&key).and_then(|part| part.write_all(buf)) {
+                        failed.set(Some(e));
+                    }
+                },
+                &mut |()| failed.take().map_or(Ok(()), Err),
+                problems,
+            )?
+        } else {
+            // Records are written into one buffer and copied out at their
+            // size: a new Vec grown record by record cost several
+            // reallocations each.
+            siem::merge_records(
+                archive,
+                options,
+                self.options,
+                self.redact.as_ref(),
+                &mut |r| {
+                    buf.clear();
+                    writer.write(r, buf);
+                    (
+                        r.conn.connection_id.clone(),
+                        r.channel_id.clone(),
+                        buf.clone(),
+                    )
+                },
+                &mut |(connection, channel, line)| {
+                    let key = PartKey {
+                        connection: connection.as_deref(),
+                        channel: channel.as_deref(),
+                        ext,
+                        name: super::PartName::Main,
+                    };
+                    out.part(&key)?.write_all(&line)
+                },
+                problems,
+            )?
+        };
         self.redactions.add(counts.redactions);
         Ok(counts.replay)
     }
