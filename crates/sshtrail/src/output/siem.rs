@@ -1,5 +1,6 @@
 //! SIEM records (ECS, OCSF, CEF, Splunk HEC), one a line.
 
+use std::cell::Cell;
 use std::collections::HashSet;
 use std::io;
 
@@ -7,7 +8,7 @@ use super::{ChannelWriter, Output, PartKey, WriterOptions};
 use crate::archive::{Archive, Problem, ReplayCounts, ReplayOptions};
 use crate::channel::{ChannelEvent, ChannelEventKind, ConnectionRef};
 use crate::connection::Context;
-use crate::siem::{self, RecordBuilder, SiemEvent, SiemFormat, SiemOptions};
+use crate::siem::{self, RecordBuilder, RecordWriter, SiemEvent, SiemFormat, SiemOptions};
 
 /// Writes the SIEM records of each connection in time order, each record
 /// into the part of its channel: a stream output (standard output, one
@@ -32,6 +33,8 @@ pub struct SiemWriter {
     /// Channels whose part exists (every channel gets one, even without
     /// records).
     touched: HashSet<Context>,
+    /// Writes the records (what they share, once).
+    writer: RecordWriter,
     line: Vec<u8>,
 }
 
@@ -53,6 +56,7 @@ impl SiemWriter {
             connection: None,
             home: None,
             touched: HashSet::new(),
+            writer: RecordWriter::new(format),
             line: Vec::new(),
         }
     }
@@ -67,35 +71,65 @@ impl SiemWriter {
         out: &mut dyn Output,
         problems: &mut dyn FnMut(Problem),
     ) -> io::Result<ReplayCounts> {
-        let (format, ext) = (self.format, self.ext());
-        // Records are written into one buffer and copied out at their size:
-        // a new Vec grown record by record cost several reallocations each.
-        let buf = &mut self.line;
-        let counts = siem::merge_records(
-            archive,
-            options,
-            self.options,
-            self.redact.as_ref(),
-            &mut |r| {
-                buf.clear();
-                siem::write(format, r, buf);
-                (
-                    r.conn.connection_id.clone(),
-                    r.channel_id.clone(),
-                    buf.clone(),
-                )
-            },
-            &mut |(connection, channel, line)| {
-                let key = PartKey {
-                    connection: connection.as_deref(),
-                    channel: channel.as_deref(),
-                    ext,
-                    name: super::PartName::Main,
-                };
-                out.part(&key)?.write_all(&line)
-            },
-            problems,
-        )?;
+        let ext = self.ext();
+        let (buf, writer) = (&mut self.line, &mut self.writer);
+        let counts = if let [_] = archive.connections.as_slice() {
+            // One connection: each record goes to `emit` as soon as `make`
+            // has turned it ([`siem::merge_records`]), so `make` writes it
+            // out itself, with no copy of its line and its ids kept for
+            // `emit`; `emit` hands on how the write went.
+            let failed: Cell<Option<io::Error>> = Cell::new(None);
+            siem::merge_records(
+                archive,
+                options,
+                self.options,
+                self.redact.as_ref(),
+                &mut |r| {
+                    buf.clear();
+                    writer.write(r, buf);
+                    let key = PartKey {
+                        connection: r.conn.connection_id.as_deref(),
+                        channel: r.channel_id.as_deref(),
+                        ext,
+                        name: super::PartName::Main,
+                    };
+                    if let Err(e) = out.part(&key).and_then(|part| part.write_all(buf)) {
+                        failed.set(Some(e));
+                    }
+                },
+                &mut |()| failed.take().map_or(Ok(()), Err),
+                problems,
+            )?
+        } else {
+            // Records are written into one buffer and copied out at their
+            // size: a new Vec grown record by record cost several
+            // reallocations each.
+            siem::merge_records(
+                archive,
+                options,
+                self.options,
+                self.redact.as_ref(),
+                &mut |r| {
+                    buf.clear();
+                    writer.write(r, buf);
+                    (
+                        r.conn.connection_id.clone(),
+                        r.channel_id.clone(),
+                        buf.clone(),
+                    )
+                },
+                &mut |(connection, channel, line)| {
+                    let key = PartKey {
+                        connection: connection.as_deref(),
+                        channel: channel.as_deref(),
+                        ext,
+                        name: super::PartName::Main,
+                    };
+                    out.part(&key)?.write_all(&line)
+                },
+                problems,
+            )?
+        };
         self.redactions.add(counts.redactions);
         Ok(counts.replay)
     }
@@ -122,7 +156,7 @@ impl SiemWriter {
 /// Writes one record into its channel's part (a record of the connection
 /// itself: into the part of `home`).
 fn write_record(
-    format: SiemFormat,
+    writer: &mut RecordWriter,
     ext: &str,
     (connection, home): (Option<&str>, Option<&str>),
     line: &mut Vec<u8>,
@@ -130,7 +164,7 @@ fn write_record(
     record: &SiemEvent,
 ) -> io::Result<()> {
     line.clear();
-    siem::write(format, record, line);
+    writer.write(record, line);
     let key = PartKey {
         connection,
         channel: record.channel_id.as_deref().or(home),
@@ -158,7 +192,7 @@ impl ChannelWriter for SiemWriter {
     }
 
     fn event(&mut self, ev: &ChannelEvent<'_>, out: &mut dyn Output) -> io::Result<()> {
-        let (format, ext) = (self.format, self.ext());
+        let ext = self.ext();
         if self.home.is_none() {
             self.home = Some(ev.channel.context.channel_id.clone());
         }
@@ -174,9 +208,9 @@ impl ChannelWriter for SiemWriter {
                 })?;
             }
         }
-        let line = &mut self.line;
+        let (line, writer) = (&mut self.line, &mut self.writer);
         self.records.event(ev, &mut |r| {
-            write_record(format, ext, (connection, home), line, out, r)
+            write_record(writer, ext, (connection, home), line, out, r)
         })
     }
 
@@ -185,10 +219,10 @@ impl ChannelWriter for SiemWriter {
         _conn: &ConnectionRef<'_>,
         out: &mut dyn Output,
     ) -> io::Result<()> {
-        let (format, ext) = (self.format, self.ext());
+        let ext = self.ext();
         let (connection, home) = (self.connection.as_deref(), self.home.as_deref());
-        let line = &mut self.line;
+        let (line, writer) = (&mut self.line, &mut self.writer);
         self.records
-            .connection_end(&mut |r| write_record(format, ext, (connection, home), line, out, r))
+            .connection_end(&mut |r| write_record(writer, ext, (connection, home), line, out, r))
     }
 }

@@ -173,7 +173,9 @@ impl<'a, T> Flow<'a, T> {
 /// Replays every connection of `archive` and hands their SIEM records to
 /// `emit`, in time order across all of them (ties: the connections in
 /// archive order); each record is first turned by `make` into what waits
-/// in the queues (the record itself, or the line it is written as).
+/// in the queues (the record itself, or the line it is written as). With
+/// one connection there is nothing to merge: each record goes to `emit` as
+/// soon as `make` has turned it.
 /// Problems go to `problems`, as in [`Archive::replay_with`]. With
 /// `redact`, secrets typed at prompts are judged before the records are
 /// made ([`crate::redact`]), as every derived output does.

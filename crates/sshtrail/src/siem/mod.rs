@@ -808,6 +808,50 @@ impl SiemEvent {
     }
 }
 
+/// Writes records in one format, as [`write()`] does, keeping what the
+/// records of a connection share written once between records (ECS: see
+/// `ecs::EcsWriter`): what a writer of many records should use.
+///
+/// ```
+/// use sshtrail::archive::Archive;
+/// use sshtrail::siem::{self, RecordSink, RecordWriter, SiemFormat, SiemOptions};
+///
+/// let log = b"2023-06-07T17:32:29Z stdin 6c730a\n2023-06-07T17:32:30Z stdout 6869\n";
+/// let options = SiemOptions { io: true, ..SiemOptions::default() };
+/// let (mut kept, mut each) = (Vec::new(), Vec::new());
+/// let mut writer = RecordWriter::new(SiemFormat::Ecs);
+/// let mut sink = RecordSink::new(options, |r| {
+///     writer.write(r, &mut kept);
+///     siem::write(SiemFormat::Ecs, r, &mut each);
+///     Ok(())
+/// });
+/// Archive::from_bytes("0.hex", log).replay(&mut sink, &mut |_| {}).unwrap();
+/// drop(sink);
+/// assert_eq!(kept, each);
+/// ```
+pub struct RecordWriter {
+    format: SiemFormat,
+    ecs: ecs::EcsWriter,
+}
+
+impl RecordWriter {
+    /// A writer of records in `format`.
+    pub fn new(format: SiemFormat) -> Self {
+        RecordWriter {
+            format,
+            ecs: ecs::EcsWriter::default(),
+        }
+    }
+
+    /// Writes one record, ending with a line feed: the bytes of [`write()`].
+    pub fn write(&mut self, ev: &SiemEvent, out: &mut Vec<u8>) {
+        match self.format {
+            SiemFormat::Ecs => self.ecs.write(ev, out),
+            format => write(format, ev, out),
+        }
+    }
+}
+
 /// Writes one record in `format`, ending with a line feed.
 pub fn write(format: SiemFormat, ev: &SiemEvent, out: &mut Vec<u8>) {
     match format {

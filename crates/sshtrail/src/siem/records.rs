@@ -156,10 +156,18 @@ struct Draft {
 }
 
 impl Draft {
-    fn new(ts: Nanos, ts_text: &str, local_id: String, action: Action, message: String) -> Draft {
+    /// `ts_text` is taken as it is when it is made for the record (a
+    /// line's, a command's), copied when it is the log's.
+    fn new(
+        ts: Nanos,
+        ts_text: impl Into<String>,
+        local_id: String,
+        action: Action,
+        message: String,
+    ) -> Draft {
         Draft {
             ts,
-            ts_text: ts_text.to_string(),
+            ts_text: ts_text.into(),
             local_id,
             rank: 1,
             class: Class::Request,
@@ -245,20 +253,35 @@ impl Draft {
 /// class and position.
 #[derive(Debug)]
 struct Held {
+    /// The draft's time, scope, rank, class and position ([`Held::key`]),
+    /// beside it: the heap compares records far more often than it makes
+    /// them.
+    order: (Nanos, u8, u8, Class, u64),
     /// `None` for a record of the connection itself.
     channel: Option<Arc<Context>>,
-    draft: Draft,
+    /// Boxed: the heap moves a record at each level it sifts through, and
+    /// a draft is some hundreds of bytes (moving them was a tenth of
+    /// `convert --to ecs --io`).
+    draft: Box<Draft>,
 }
 
 impl Held {
-    fn key(&self) -> (Nanos, u8, Option<&Context>, u8, Class, u64) {
-        let d = &self.draft;
-        let scope = match d.action {
+    fn new(channel: Option<Arc<Context>>, draft: Draft) -> Held {
+        let scope = match draft.action {
             Action::ConnectionStart => 0,
             Action::ConnectionEnd => 2,
             _ => 1,
         };
-        (d.ts, scope, self.channel.as_deref(), d.rank, d.class, d.idx)
+        Held {
+            order: (draft.ts, scope, draft.rank, draft.class, draft.idx),
+            channel,
+            draft: Box::new(draft),
+        }
+    }
+
+    fn key(&self) -> (Nanos, u8, Option<&Context>, u8, Class, u64) {
+        let (ts, scope, rank, class, idx) = self.order;
+        (ts, scope, self.channel.as_deref(), rank, class, idx)
     }
 }
 
@@ -879,7 +902,7 @@ impl RecordBuilder {
         let id = format!("{}/cmd-{n}", chan.prefix);
         let mut d = Draft::new(
             cmd.ts,
-            &format_rfc3339(cmd.ts),
+            format_rfc3339(cmd.ts),
             id.clone(),
             Action::Command,
             format!("command: {}", cmd.command),
@@ -1039,7 +1062,7 @@ impl RecordBuilder {
         }
         let mut d = Draft::new(
             ts,
-            &format_rfc3339(ts),
+            format_rfc3339(ts),
             format!("{}/file-{n}", chan.prefix),
             action,
             message,
@@ -1076,7 +1099,7 @@ impl RecordBuilder {
         let chan = &self.chans[c];
         let mut d = Draft::new(
             line.ts,
-            &format_rfc3339(line.ts),
+            format_rfc3339(line.ts),
             format!("{}/{}@{}", chan.prefix, stream.name(), line.offset),
             action,
             format!(
@@ -1166,10 +1189,8 @@ impl RecordBuilder {
     }
 
     fn hold(&mut self, c: usize, draft: Draft) {
-        self.held.push(Held {
-            channel: Some(self.chans[c].context.clone()),
-            draft,
-        });
+        self.held
+            .push(Held::new(Some(self.chans[c].context.clone()), draft));
     }
 
     /// The earliest time a record still to be made can have.
@@ -1252,13 +1273,13 @@ impl RecordBuilder {
 
     fn emit(&mut self, h: Held, emit: &mut Emit<'_>) -> io::Result<()> {
         let Some(channel) = h.channel else {
-            return self.emit_connection(h.draft, emit);
+            return self.emit_connection(*h.draft, emit);
         };
         let Some(&c) = self.index.get(&*channel) else {
             return Ok(());
         };
         let chan = &mut self.chans[c];
-        let mut d = h.draft;
+        let mut d = *h.draft;
         // The first command that is the exec command has its exec record.
         if d.action == Action::Command
             && !chan.exec_listed
@@ -1463,10 +1484,7 @@ impl RecordBuilder {
             status: None,
             channels: None,
         });
-        self.held.push(Held {
-            channel: None,
-            draft: d,
-        });
+        self.held.push(Held::new(None, d));
     }
 
     /// The connection's end record, once its events are over.
@@ -1528,10 +1546,7 @@ impl RecordBuilder {
         );
         d.outcome = EventOutcome::Success;
         d.connection = Some(facts);
-        self.held.push(Held {
-            channel: None,
-            draft: d,
-        });
+        self.held.push(Held::new(None, d));
     }
 
     /// `<connection>/`, or nothing without a connection id.
