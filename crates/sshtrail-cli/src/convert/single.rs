@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use sshtrail::archive::{Archive, ReplayOptions};
 use sshtrail::connection::Context;
+use sshtrail::format::DEFAULT_MAX_RECORD;
 use sshtrail::output::{ChannelWriter, Output, OutputFormat, SiemWriter, StreamOutput, Writing};
 use sshtrail::StreamReader;
 
@@ -53,7 +54,9 @@ fn count_channels(archive: &Archive, format: Option<sshtrail::Format>) -> usize 
 
 /// Whether `input` holds the bytes `"channel_id"` (the key, with its
 /// quotes, as [`sshtrail::Event::channel_id`] looks for it); `true` when it
-/// cannot be read to the end (the parse then decides).
+/// cannot be read to the end, or has no line end in its first
+/// [`DEFAULT_MAX_RECORD`] bytes (`/dev/zero`): the parse then decides, and
+/// stops there as it does.
 fn mentions_channel_id(mut input: impl io::Read) -> bool {
     const KEY: &[u8] = b"\"channel_id\"";
     let finder = memchr::memmem::Finder::new(KEY);
@@ -61,6 +64,8 @@ fn mentions_channel_id(mut input: impl io::Read) -> bool {
     // The last bytes of a chunk are kept before the next: a key cut by a
     // read is found whole.
     let mut kept = 0;
+    let mut read = 0usize;
+    let mut line_end = false;
     loop {
         let n = match input.read(&mut buf[kept..]) {
             Ok(0) => return false,
@@ -70,6 +75,11 @@ fn mentions_channel_id(mut input: impl io::Read) -> bool {
         };
         let end = kept + n;
         if finder.find(&buf[..end]).is_some() {
+            return true;
+        }
+        read = read.saturating_add(n);
+        line_end = line_end || memchr::memchr(b'\n', &buf[kept..end]).is_some();
+        if !line_end && read > DEFAULT_MAX_RECORD {
             return true;
         }
         kept = (KEY.len() - 1).min(end);
@@ -393,6 +403,9 @@ mod tests {
         for step in 1..log.len() {
             assert!(mentions_channel_id(Dribble(log, step)), "step {step}");
         }
+        // An endless input without line ends is left to the parser, which
+        // stops after its first record's worth.
+        assert!(mentions_channel_id(io::repeat(0)));
         let plain = br#"{"type":"stdin","ts":"2023-06-07T17:32:29Z","data":"bA==","channel":"1"}"#;
         for step in 1..plain.len() {
             assert!(!mentions_channel_id(Dribble(plain, step)), "step {step}");
