@@ -24,6 +24,7 @@
 //! ```
 
 mod asciicast;
+mod behind;
 mod events;
 mod files;
 #[cfg(feature = "terminal")]
@@ -36,6 +37,7 @@ mod streams;
 mod text;
 
 pub use asciicast::{CastVersion, CastWriter};
+pub use behind::{WriteBehind, BEHIND_BUFFER, BEHIND_DEPTH};
 pub use events::{event_encoder, EventWriter};
 pub use files::{Extracted, FilesWriter, INDEX_NAME};
 pub use script::{ScriptFormat, ScriptWriter};
