@@ -336,6 +336,78 @@ impl Context {
     }
 }
 
+/// Values by channel, for the per-event lookups of the builders, the
+/// redaction judge and the writers: consecutive events are nearly always of
+/// the same channel, so the channel last asked for is kept apart and found
+/// by comparing its ids, without hashing; the others wait in a hash map
+/// (SipHash: a log naming many channels cannot make it slow).
+#[derive(Debug)]
+pub(crate) struct ChannelMap<V> {
+    /// Boxed: the owners stay small (the map sits inline in writers).
+    hot: Option<Box<(Context, V)>>,
+    rest: std::collections::HashMap<Context, V>,
+}
+
+impl<V> Default for ChannelMap<V> {
+    fn default() -> Self {
+        ChannelMap {
+            hot: None,
+            rest: std::collections::HashMap::new(),
+        }
+    }
+}
+
+impl<V> ChannelMap<V> {
+    /// Makes `context`'s entry, if it has one, the hot one.
+    fn heat(&mut self, context: &Context) -> bool {
+        if matches!(&self.hot, Some(hot) if hot.0 == *context) {
+            return true;
+        }
+        let Some(entry) = self.rest.remove_entry(context) else {
+            return false;
+        };
+        if let Some(old) = self.hot.replace(Box::new(entry)) {
+            let (c, v) = *old;
+            self.rest.insert(c, v);
+        }
+        true
+    }
+
+    /// The value of `context`, if any.
+    pub(crate) fn get_mut(&mut self, context: &Context) -> Option<&mut V> {
+        if !self.heat(context) {
+            return None;
+        }
+        self.hot.as_mut().map(|hot| &mut hot.1)
+    }
+
+    /// The value of `context`, made by `make` if there is none.
+    pub(crate) fn get_or_insert_with(
+        &mut self,
+        context: &Context,
+        make: impl FnOnce() -> V,
+    ) -> &mut V {
+        if !self.heat(context) {
+            if let Some(old) = self.hot.take() {
+                let (c, v) = *old;
+                self.rest.insert(c, v);
+            }
+        }
+        &mut self
+            .hot
+            .get_or_insert_with(|| Box::new((context.clone(), make())))
+            .1
+    }
+
+    /// Takes the value of `context` out.
+    pub(crate) fn remove(&mut self, context: &Context) -> Option<V> {
+        if matches!(&self.hot, Some(hot) if hot.0 == *context) {
+            return self.hot.take().map(|hot| hot.1);
+        }
+        self.rest.remove(context)
+    }
+}
+
 /// True for the 8-4-4-4-12 hex form of a UUID.
 pub fn is_uuid(s: &str) -> bool {
     let b = s.as_bytes();

@@ -197,6 +197,10 @@ impl<'a> Event<'a> {
     /// The channel id carried by the event's `channel_id` key, if any
     /// (a string's content, or a number's digits).
     pub fn channel_id(&self) -> Option<Cow<'a, str>> {
+        // Most events have no extra key: nothing to scan.
+        if self.extras.is_empty() {
+            return None;
+        }
         let (_, value) = self.extras.iter().find(|(k, _)| *k == "\"channel_id\"")?;
         // The common shapes borrow: a string without escapes, an integer.
         let bare = value.trim_matches([' ', '\t', '\r', '\n']);

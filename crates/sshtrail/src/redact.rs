@@ -46,13 +46,12 @@
 //! assert_eq!(filter.into_inner().0, b"*******\r");
 //! ```
 
-use std::collections::HashMap;
+use crate::connection::ChannelMap;
 use std::io;
 
 use regex::Regex;
 
 use crate::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ConnectionRef, Stream};
-use crate::connection::Context;
 use crate::time::Nanos;
 
 /// The prompts that ask for a secret: sudo's default (`[Pp]assword[: ]*`),
@@ -167,7 +166,7 @@ struct Watch {
 #[derive(Debug, Default)]
 pub struct SecretJudge {
     rules: SecretRules,
-    channels: HashMap<Context, Watch>,
+    channels: ChannelMap<Watch>,
     counts: Redactions,
 }
 
@@ -176,7 +175,7 @@ impl SecretJudge {
     pub fn new(rules: SecretRules) -> Self {
         SecretJudge {
             rules,
-            channels: HashMap::new(),
+            channels: ChannelMap::default(),
             counts: Redactions::default(),
         }
     }
@@ -204,16 +203,10 @@ impl SecretJudge {
                 line,
                 ..
             } if terminal => {
-                let watch = match self.channels.get_mut(context) {
-                    Some(w) => w,
-                    None => self
-                        .channels
-                        .entry(context.clone())
-                        .or_insert_with(|| Watch {
-                            line_start: true,
-                            ..Watch::default()
-                        }),
-                };
+                let watch = self.channels.get_or_insert_with(context, || Watch {
+                    line_start: true,
+                    ..Watch::default()
+                });
                 if stream == Stream::Stdin {
                     if watch.alt {
                         return emit(ev);

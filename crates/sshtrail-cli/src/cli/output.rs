@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
-use sshtrail::output::{OneChannel, Output, PartKey, PartName};
+use sshtrail::output::{OneChannel, Output, PartKey, PartName, WriteBehind};
 
 /// True when `id` can name a file or folder: no separators, no `..`, no NUL,
 /// not empty, not hidden, not too long.
@@ -431,7 +431,7 @@ pub fn part_path(outdir: &Path, key: &PartKey<'_>) -> Result<PathBuf, String> {
 /// [`Sha256`] (a batch's outputs, listed in its manifest), its SHA-256.
 pub struct Written<H: OutputHash = Sha256> {
     destination: Destination,
-    out: BufWriter<fs::File>,
+    out: Sink,
     hash: H,
     len: u64,
 }
@@ -468,6 +468,47 @@ impl OutputHash for NotHashed {
     fn digest(self) {}
 }
 
+/// How a [`Written`] file's bytes reach it.
+enum Sink {
+    /// Buffered, written by the converting thread.
+    Buffered(BufWriter<fs::File>),
+    /// Written by a thread of its own while the conversion goes on.
+    Behind(WriteBehind<fs::File>),
+}
+
+impl Sink {
+    /// Writes what is left; the first error of any write.
+    fn close(self) -> io::Result<()> {
+        match self {
+            Sink::Buffered(mut out) => out.flush(),
+            Sink::Behind(out) => out.finish().map(drop),
+        }
+    }
+}
+
+impl Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Sink::Buffered(out) => out.write(buf),
+            Sink::Behind(out) => out.write(buf),
+        }
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        match self {
+            Sink::Buffered(out) => out.write_all(buf),
+            Sink::Behind(out) => out.write_all(buf),
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Buffered(out) => out.flush(),
+            Sink::Behind(out) => out.flush(),
+        }
+    }
+}
+
 /// Where a [`Written`] file's bytes go.
 enum Destination {
     /// A temporary file, renamed into place when finished.
@@ -479,7 +520,25 @@ enum Destination {
 impl<H: OutputHash> Written<H> {
     fn create(path: &Path, replace: Replace) -> io::Result<Written<H>> {
         let file = AtomicFile::create_with(path, replace)?;
-        let out = BufWriter::with_capacity(256 << 10, file.file().try_clone()?);
+        let out = Sink::Buffered(BufWriter::with_capacity(
+            256 << 10,
+            file.file().try_clone()?,
+        ));
+        Ok(Written {
+            destination: Destination::Atomic(file),
+            out,
+            hash: H::default(),
+            len: 0,
+        })
+    }
+
+    /// [`Written::create`], its bytes written by a thread of its own
+    /// ([`WriteBehind`]): for the one file of `-o FILE`, where the
+    /// kernel's copy of the output then overlaps the conversion (a batch
+    /// writes many files at once and has its threads busy already).
+    fn create_behind(path: &Path, replace: Replace) -> io::Result<Written<H>> {
+        let file = AtomicFile::create_with(path, replace)?;
+        let out = Sink::Behind(WriteBehind::new(file.file().try_clone()?));
         Ok(Written {
             destination: Destination::Atomic(file),
             out,
@@ -507,7 +566,7 @@ impl<H: OutputHash> Written<H> {
         }
         Ok(Written {
             destination: Destination::Direct,
-            out: BufWriter::with_capacity(256 << 10, file),
+            out: Sink::Buffered(BufWriter::with_capacity(256 << 10, file)),
             hash: H::default(),
             len: 0,
         })
@@ -515,9 +574,8 @@ impl<H: OutputHash> Written<H> {
 
     /// Flushes, syncs with `fsync` and renames the file into place; returns
     /// its digest and size.
-    fn finish(mut self, fsync: bool) -> io::Result<(H::Digest, u64)> {
-        self.out.flush()?;
-        drop(self.out);
+    fn finish(self, fsync: bool) -> io::Result<(H::Digest, u64)> {
+        self.out.close()?;
         if let Destination::Atomic(file) = self.destination {
             file.commit(fsync)?;
         }
@@ -771,7 +829,7 @@ impl Output for FileOutput {
                 // would; anything else goes through a temporary file.
                 let written = match existing(&path)? {
                     Existing::Special => Written::direct(&path)?,
-                    _ => Written::create(&path, self.replace.clone())?,
+                    _ => Written::create_behind(&path, self.replace.clone())?,
                 };
                 self.parts.push((suffix, written));
                 self.parts.len() - 1

@@ -6,6 +6,7 @@ use std::io::{self, Write};
 
 use sshtrail::archive::{Archive, ReplayOptions};
 use sshtrail::connection::Context;
+use sshtrail::format::DEFAULT_MAX_RECORD;
 use sshtrail::output::{ChannelWriter, Output, OutputFormat, SiemWriter, StreamOutput, Writing};
 use sshtrail::StreamReader;
 
@@ -28,6 +29,12 @@ fn count_channels(archive: &Archive, format: Option<sshtrail::Format>) -> usize 
             continue;
         }
         let Ok(input) = log.open() else { continue };
+        // No event names a channel without the key's bytes: looking for
+        // them is several times faster than parsing the log.
+        if !mentions_channel_id(input) {
+            continue;
+        }
+        let Ok(input) = log.open() else { continue };
         let _ = StreamReader::with_format(input, format).for_each(|r| -> io::Result<()> {
             if let Ok(ev) = r {
                 if let Some(id) = ev.channel_id() {
@@ -43,6 +50,41 @@ fn count_channels(archive: &Archive, format: Option<sshtrail::Format>) -> usize 
         });
     }
     channels.len()
+}
+
+/// Whether `input` holds the bytes `"channel_id"` (the key, with its
+/// quotes, as [`sshtrail::Event::channel_id`] looks for it); `true` when it
+/// cannot be read to the end, or has no line end in its first
+/// [`DEFAULT_MAX_RECORD`] bytes (`/dev/zero`): the parse then decides, and
+/// stops there as it does.
+fn mentions_channel_id(mut input: impl io::Read) -> bool {
+    const KEY: &[u8] = b"\"channel_id\"";
+    let finder = memchr::memmem::Finder::new(KEY);
+    let mut buf = vec![0u8; 256 << 10];
+    // The last bytes of a chunk are kept before the next: a key cut by a
+    // read is found whole.
+    let mut kept = 0;
+    let mut read = 0usize;
+    let mut line_end = false;
+    loop {
+        let n = match input.read(&mut buf[kept..]) {
+            Ok(0) => return false,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return true,
+        };
+        let end = kept + n;
+        if finder.find(&buf[..end]).is_some() {
+            return true;
+        }
+        read = read.saturating_add(n);
+        line_end = line_end || memchr::memchr(b'\n', &buf[kept..end]).is_some();
+        if !line_end && read > DEFAULT_MAX_RECORD {
+            return true;
+        }
+        kept = (KEY.len() - 1).min(end);
+        buf.copy_within(end - kept..end, 0);
+    }
 }
 
 /// Converts the one channel the paths name (one format); a log holding
@@ -336,5 +378,37 @@ fn replace_rule(plan: &Plan, archive: &Archive) -> Replace {
                 .flat_map(|c| c.logs.iter())
                 .map(|l| l.path.as_path()),
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Hands out `step` bytes a read.
+    struct Dribble<'a>(&'a [u8], usize);
+
+    impl io::Read for Dribble<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn the_channel_id_key_is_found_across_reads() {
+        let log = br#"{"type":"stdin","ts":"2023-06-07T17:32:29Z","data":"bA==","channel_id":"1"}"#;
+        for step in 1..log.len() {
+            assert!(mentions_channel_id(Dribble(log, step)), "step {step}");
+        }
+        // An endless input without line ends is left to the parser, which
+        // stops after its first record's worth.
+        assert!(mentions_channel_id(io::repeat(0)));
+        let plain = br#"{"type":"stdin","ts":"2023-06-07T17:32:29Z","data":"bA==","channel":"1"}"#;
+        for step in 1..plain.len() {
+            assert!(!mentions_channel_id(Dribble(plain, step)), "step {step}");
+        }
     }
 }

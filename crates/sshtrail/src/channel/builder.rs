@@ -271,11 +271,20 @@ impl ChannelBuilder {
                 text: event.ts_text.to_string(),
             });
         }
-        if self.state.ended.as_ref().is_none_or(|e| event.ts >= e.ts) {
-            self.state.ended = Some(Stamp {
-                ts: event.ts,
-                text: event.ts_text.to_string(),
-            });
+        match &mut self.state.ended {
+            // The text's buffer is reused: no allocation an event.
+            Some(e) if event.ts >= e.ts => {
+                e.ts = event.ts;
+                e.text.clear();
+                e.text.push_str(&event.ts_text);
+            }
+            Some(_) => {}
+            None => {
+                self.state.ended = Some(Stamp {
+                    ts: event.ts,
+                    text: event.ts_text.to_string(),
+                })
+            }
         }
         if first {
             self.emit(sink, ChannelEventKind::Started { ts: event.ts })?;
@@ -628,6 +637,9 @@ pub struct ConnectionBuilder<'m> {
     logs: Option<&'m dyn super::LogFiles>,
     slots: Vec<Slot>,
     index: HashMap<Context, usize>,
+    /// The slot found last: consecutive events are nearly always of the
+    /// same channel, found again by comparing ids rather than hashing.
+    last: usize,
 }
 
 impl<'m> ConnectionBuilder<'m> {
@@ -641,6 +653,7 @@ impl<'m> ConnectionBuilder<'m> {
             logs: None,
             slots: Vec::new(),
             index: HashMap::new(),
+            last: 0,
         }
     }
 
@@ -678,6 +691,13 @@ impl<'m> ConnectionBuilder<'m> {
     }
 
     fn slot(&mut self, context: &Context) -> &mut Slot {
+        if self
+            .slots
+            .get(self.last)
+            .is_some_and(|s| s.builder.state.context == *context)
+        {
+            return &mut self.slots[self.last];
+        }
         let i = match self.index.get(context) {
             Some(&i) => i,
             None => {
@@ -689,6 +709,7 @@ impl<'m> ConnectionBuilder<'m> {
                 self.slots.len() - 1
             }
         };
+        self.last = i;
         &mut self.slots[i]
     }
 

@@ -24,6 +24,7 @@
 //! ```
 
 mod asciicast;
+mod behind;
 mod events;
 mod files;
 #[cfg(feature = "terminal")]
@@ -36,6 +37,7 @@ mod streams;
 mod text;
 
 pub use asciicast::{CastVersion, CastWriter};
+pub use behind::{WriteBehind, BEHIND_BUFFER, BEHIND_DEPTH};
 pub use events::{event_encoder, EventWriter};
 pub use files::{Extracted, FilesWriter, INDEX_NAME};
 pub use script::{ScriptFormat, ScriptWriter};
@@ -45,13 +47,13 @@ pub use streams::StreamsWriter;
 #[cfg(feature = "terminal")]
 pub use text::TextWriter;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io::{self, Write};
 use std::str::FromStr;
 
 use crate::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ChannelState, ConnectionRef};
-use crate::connection::Context;
+use crate::connection::{ChannelMap, Context};
 use crate::filter::Filter;
 use crate::redact::{Redactions, SecretJudge, SecretRules};
 
@@ -464,6 +466,13 @@ impl OneChannel {
 
     /// Whether the part `key` may go to this output.
     pub fn check(&mut self, key: &PartKey<'_>) -> io::Result<()> {
+        // Every write of a channel asks: the same owner is found without
+        // allocating.
+        if let Some((connection, channel)) = &self.first {
+            if connection.as_deref() == key.connection && channel.as_deref() == key.channel {
+                return Ok(());
+            }
+        }
         let owner = (
             key.connection.map(str::to_string),
             key.channel.map(str::to_string),
@@ -751,7 +760,7 @@ pub(crate) trait ChannelPart {
 /// Routes each channel's events to its own [`ChannelPart`].
 pub(crate) struct PerChannel<P: ChannelPart> {
     config: P::Config,
-    channels: HashMap<Context, P>,
+    channels: ChannelMap<P>,
     title: Option<String>,
     notes: Vec<Note>,
 }
@@ -760,7 +769,7 @@ impl<P: ChannelPart> PerChannel<P> {
     pub(crate) fn new(config: P::Config) -> Self {
         PerChannel {
             config,
-            channels: HashMap::new(),
+            channels: ChannelMap::default(),
             title: None,
             notes: Vec::new(),
         }
@@ -772,13 +781,10 @@ impl<P: ChannelPart> PerChannel<P> {
 
     pub(crate) fn event(&mut self, ev: &ChannelEvent<'_>, out: &mut dyn Output) -> io::Result<()> {
         let context = &ev.channel.context;
-        let part = match self.channels.get_mut(context) {
-            Some(p) => p,
-            None => self
-                .channels
-                .entry(context.clone())
-                .or_insert_with(|| P::start(&self.config, ev.channel, self.title.as_deref())),
-        };
+        let (config, title) = (&self.config, self.title.as_deref());
+        let part = self
+            .channels
+            .get_or_insert_with(context, || P::start(config, ev.channel, title));
         part.event(ev, out)?;
         if let ChannelEventKind::Ended { .. } = ev.kind {
             if let Some(mut p) = self.channels.remove(context) {
