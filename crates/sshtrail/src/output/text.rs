@@ -134,7 +134,8 @@ impl TextChannel {
     fn screen(&mut self, ch: &ChannelState) -> &mut Screen {
         self.screen.get_or_insert_with(|| {
             let (cols, rows) = ch.pty.as_ref().map_or((80, 24), |p| (p.cols, p.rows));
-            Screen::with_transcript(cols, rows)
+            // The transcript's lines are written without their times.
+            Screen::with_untimed_transcript(cols, rows)
         })
     }
 

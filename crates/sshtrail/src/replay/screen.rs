@@ -63,6 +63,24 @@ pub struct Screen {
     now: Nanos,
     /// Each visible row's text and the time it last changed.
     rows: Vec<(String, Nanos)>,
+    /// Whether each row's time is kept. Without times (a text transcript
+    /// needs none), a row changed by the output is only marked `stale` and
+    /// rendered when its text is read (a clear, a full-screen program),
+    /// rather than after every chunk.
+    timed: bool,
+    /// Rows whose text in `rows` is out of date: the row as the terminal
+    /// shows it now is what `rows` would hold ([`Screen::render_stale`]).
+    /// Used only without times.
+    stale: Vec<bool>,
+    /// A scroll region may be set: a region scrolling away its top line
+    /// leaves the rows below it where they were while `rows` moves them
+    /// up, so a stale row could no longer be rendered from the terminal
+    /// later. Meanwhile stale rows are rendered after each piece of output,
+    /// as with times.
+    scroll_region: bool,
+    /// Where the search for a scroll region stands at the end of the last
+    /// chunk (a sequence can be split across chunks).
+    region_scan: CsiScan,
     /// Rows at the top of the screen already in the transcript (the shell's
     /// lines kept before a full-screen program, shown again after it).
     emitted: usize,
@@ -174,6 +192,72 @@ fn next_clear(text: &str) -> Option<(usize, &'static str)> {
     })
 }
 
+/// Where a scan for a sequence setting a scroll region stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum CsiScan {
+    /// Outside any sequence.
+    Ground,
+    /// After ESC.
+    Escape,
+    /// Inside a control sequence (after ESC `[`, or the C1 CSI).
+    Csi,
+}
+
+/// Whether `text` (following a chunk that left `scan` where it stood)
+/// holds a control sequence ending in `r`, as the one setting a scroll
+/// region (DECSTBM) does; `scan` is left where the scan ends. Any such
+/// sequence counts, and controls inside a sequence are passed over as the
+/// terminal executes them: a false alarm costs time, a miss a wrong line.
+fn sets_scroll_region(scan: &mut CsiScan, text: &[u8]) -> bool {
+    let mut i = 0;
+    while i < text.len() {
+        match *scan {
+            CsiScan::Ground => match memchr::memchr2(0x1b, 0x9b, &text[i..]) {
+                None => return false,
+                Some(at) => {
+                    let at = i + at;
+                    i = at + 1;
+                    if text[at] == 0x1b {
+                        *scan = CsiScan::Escape;
+                    } else if at > 0 && text[at - 1] == 0xc2 {
+                        // U+009B, the C1 control sequence introducer.
+                        *scan = CsiScan::Csi;
+                    }
+                }
+            },
+            CsiScan::Escape => {
+                *scan = match text[i] {
+                    b'[' => CsiScan::Csi,
+                    0x1b => CsiScan::Escape,
+                    _ => CsiScan::Ground,
+                };
+                i += 1;
+            }
+            CsiScan::Csi => {
+                let b = text[i];
+                i += 1;
+                match b {
+                    b'r' => {
+                        *scan = CsiScan::Ground;
+                        return true;
+                    }
+                    0x1b => *scan = CsiScan::Escape,
+                    0x18 | 0x1a => *scan = CsiScan::Ground,
+                    0x00..=0x3f => {}
+                    _ => *scan = CsiScan::Ground,
+                }
+            }
+        }
+    }
+    false
+}
+
+/// Whether `vt` has a scroll region narrower than its screen: its dump
+/// sets one only then.
+fn scroll_region_set(vt: &avt::Vt) -> bool {
+    sets_scroll_region(&mut CsiScan::Ground, vt.dump().as_bytes())
+}
+
 /// `mm:ss.d` (tenths), for the markers around a full-screen program.
 fn clock(ns: Nanos) -> String {
     let tenths = ns.max(0) / 100_000_000;
@@ -206,9 +290,27 @@ impl Screen {
             dirty: false,
             now: 0,
             rows: Vec::new(),
+            timed: true,
+            stale: Vec::new(),
+            scroll_region: false,
+            region_scan: CsiScan::Ground,
             emitted: 0,
             program: None,
         }
+    }
+
+    /// A blank screen that keeps the lines leaving it, for a transcript,
+    /// without the time each line last changed: the times of
+    /// [`Screen::take_timed_transcript`] and
+    /// [`Screen::into_timed_transcript`] are then meaningless (the markers
+    /// around a full-screen program keep theirs). The lines are the same as
+    /// [`Screen::with_transcript`]'s, for less work: a row changed by the
+    /// output is rendered only when its text is needed.
+    pub fn with_untimed_transcript(cols: u32, rows: u32) -> Self {
+        let mut screen = Screen::with_transcript(cols, rows);
+        screen.timed = false;
+        screen.stale = vec![false; screen.rows.len()];
+        screen
     }
 
     /// A blank screen that keeps the lines leaving it, for a transcript.
@@ -243,6 +345,13 @@ impl Screen {
         let mut text = std::mem::take(&mut self.text);
         text.clear();
         self.joiner.push(bytes, &mut text);
+        let region_seq = !self.timed && sets_scroll_region(&mut self.region_scan, text.as_bytes());
+        if region_seq && !self.scroll_region {
+            // Stale rows are rendered while the terminal still shows them
+            // where `rows` has them.
+            self.render_stale();
+            self.scroll_region = true;
+        }
         let mut rest = text.as_str();
         // Feed up to each clearing sequence, keeping the screen it wipes.
         while let Some((at, seq)) = next_clear(rest) {
@@ -273,6 +382,9 @@ impl Screen {
         }
         self.feed_str(rest);
         self.text = text;
+        if region_seq {
+            self.scroll_region = scroll_region_set(&self.vt);
+        }
     }
 
     fn feed_str(&mut self, s: &str) {
@@ -292,6 +404,7 @@ impl Screen {
                 self.feed_timed(&rest[..nl]);
                 let bottom = self.vt.size().1 - 1;
                 if self.vt.cursor().row == bottom {
+                    self.render_stale();
                     let top = self.rows.first().cloned().unwrap_or_default();
                     if let Some(p) = &mut self.program {
                         p.scrolled.push(top);
@@ -320,6 +433,9 @@ impl Screen {
             // The rows move up: their times go with them.
             let n = scrolled.len().min(self.rows.len());
             let times: Vec<Nanos> = self.rows.drain(..n).map(|(_, t)| t).collect();
+            if !self.timed {
+                self.stale.drain(..n.min(self.stale.len()));
+            }
             let mut taken = Vec::new();
             for (line, t) in scrolled.into_iter().zip(times) {
                 if self.emitted > 0 {
@@ -342,6 +458,18 @@ impl Screen {
     fn sync_changed(&mut self, changed: &[usize]) {
         let rows = self.vt.size().1;
         self.rows.resize(rows, (String::new(), self.now));
+        if !self.timed {
+            self.stale.resize(rows, false);
+            for &i in changed {
+                if let Some(s) = self.stale.get_mut(i) {
+                    *s = true;
+                }
+            }
+            if self.scroll_region {
+                self.render_stale();
+            }
+            return;
+        }
         let mut buf = std::mem::take(&mut self.line);
         for &i in changed {
             if i >= rows {
@@ -360,11 +488,35 @@ impl Screen {
         }
         let rows = self.vt.size().1;
         self.rows.resize(rows, (String::new(), self.now));
+        if !self.timed {
+            self.stale.clear();
+            self.stale.resize(rows, true);
+            if self.scroll_region {
+                self.render_stale();
+            }
+            return;
+        }
         let mut buf = std::mem::take(&mut self.line);
         for (row, line) in self.rows.iter_mut().zip(self.vt.view()) {
             update_row(row, line, &mut buf, self.now);
         }
         self.line = buf;
+    }
+
+    /// Renders the rows marked stale (a screen without times), so that
+    /// `rows` holds what each row shows.
+    fn render_stale(&mut self) {
+        for ((row, stale), line) in self
+            .rows
+            .iter_mut()
+            .zip(self.stale.iter_mut())
+            .zip(self.vt.view())
+        {
+            if std::mem::take(stale) {
+                row.0.clear();
+                push_line_text(line, &mut row.0);
+            }
+        }
     }
 
     /// A full-screen program starts: the shell's screen goes to the
@@ -373,6 +525,7 @@ impl Screen {
         if self.transcript.is_none() {
             return;
         }
+        self.render_stale();
         let name = self.program_name();
         let shown = self.snapshot();
         self.emitted = shown;
@@ -388,6 +541,7 @@ impl Screen {
         if !self.dirty {
             return;
         }
+        self.render_stale();
         let mut view = self.rows.clone();
         while view.last().is_some_and(|(l, _)| l.is_empty()) {
             view.pop();
@@ -460,6 +614,7 @@ impl Screen {
         if self.transcript.is_none() || !self.dirty {
             return 0;
         }
+        self.render_stale();
         let mut view = self.rows.clone();
         while view.last().is_some_and(|(l, _)| l.is_empty()) {
             view.pop();
@@ -524,6 +679,10 @@ impl Screen {
             t.extend(scrolled.into_iter().map(|l| (l, now)));
         }
         self.sync_rows();
+        if self.scroll_region {
+            // A change of the number of rows resets the margins.
+            self.scroll_region = scroll_region_set(&self.vt);
+        }
     }
 
     /// The visible lines, right-trimmed.
@@ -788,6 +947,76 @@ mod tests {
         // Each line with the time it was written.
         assert_eq!(t[0].1, 1_000_000_000);
         assert_eq!(t[2].1, 2_000_000_000);
+    }
+
+    /// Feeds `chunks` to a screen with times and one without, and checks
+    /// that both give the same transcript, as it is taken and at the end.
+    fn same_untimed_transcript(cols: u32, rows: u32, chunks: &[&[u8]]) {
+        let mut timed = Screen::with_transcript(cols, rows);
+        let mut untimed = Screen::with_untimed_transcript(cols, rows);
+        for (i, chunk) in chunks.iter().enumerate() {
+            timed.feed(chunk);
+            untimed.feed(chunk);
+            assert_eq!(
+                timed.take_transcript(),
+                untimed.take_transcript(),
+                "chunk {i}"
+            );
+        }
+        assert_eq!(timed.into_transcript(), untimed.into_transcript());
+    }
+
+    #[test]
+    fn a_transcript_without_times_has_the_same_lines() {
+        // Typing, scrolling, a clear, a full-screen program whose lines
+        // scroll away, and a screen full of output left at the end.
+        same_untimed_transcript(
+            12,
+            3,
+            &[
+                b"$ ",
+                b"l",
+                b"s",
+                b"\r\na\r\nb\r\nc\r\n$ ",
+                b"x\x08 \x08",
+                b"clear\r\n\x1b[H\x1b[2J$ less f\r\n",
+                b"\x1b[?1049h\x1b[H1\r\n2\r\n3",
+                b"\r\n4\r\n5",
+                b"\x1b[?1049l$ a long line that wraps\r\nend",
+            ],
+        );
+        // A scroll region over the top two of four rows: scrolling it moves
+        // its top line away and leaves the bottom rows where they are (the
+        // transcript keeps the rows as the screen with times keeps them).
+        // The sequence setting it comes split over two chunks.
+        same_untimed_transcript(
+            10,
+            4,
+            &[
+                b"one\r\ntwo\r\nthree\r\nfour",
+                b"\x1b[1;",
+                b"2r\x1b[2;1Hx\ny\nz",
+                b"\x1b[2J",
+                b"\x1b[rfive\r\nsix\r\nseven\r\neight\r\nnine",
+                b"\x1b[2J",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_scroll_region_is_seen_in_the_output() {
+        let mut scan = CsiScan::Ground;
+        assert!(sets_scroll_region(&mut scan, b"a\x1b[1;20rb"));
+        assert!(!sets_scroll_region(&mut scan, b"\x1b[0m\x1b[2J x r"));
+        assert!(!sets_scroll_region(&mut scan, b"\x1b[3"));
+        assert!(sets_scroll_region(&mut scan, b";9r"));
+        assert!(sets_scroll_region(&mut scan, "\u{9b}r".as_bytes()));
+        let mut s = Screen::new(10, 5);
+        assert!(!scroll_region_set(&s.vt));
+        s.feed(b"\x1b[2;4r");
+        assert!(scroll_region_set(&s.vt));
+        s.feed(b"\x1b[r");
+        assert!(!scroll_region_set(&s.vt));
     }
 
     #[test]
