@@ -445,6 +445,59 @@ fn screen_grep_and_play() {
     );
 }
 
+/// One output of more lines than the terminal has rows (`cat` of a file
+/// in one SSH packet): the text, grep and the report's transcript have
+/// every line, in order, once. They lost all but a screenful before.
+#[test]
+fn an_output_of_more_lines_than_rows_is_read_whole() {
+    let many: String = (0..300).map(|i| format!("row{i:03}\r\n")).collect();
+    let log = tmp("many-lines.hex");
+    std::fs::write(
+        &log,
+        trail(&[
+            (0.0, "forward-request", &pty_req(80, 24)),
+            (1.0, "stdout", b"$ cat rows\r\n"),
+            (2.0, "stdout", many.as_bytes()),
+            (3.0, "stdout", b"$ "),
+        ]),
+    )
+    .unwrap();
+    let log = log.to_str().unwrap();
+    let want: Vec<String> = (0..300).map(|i| format!("row{i:03}")).collect();
+    let o = sshtrail(&["convert", "--to", "text", log]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let rows: Vec<&str> = text.lines().filter(|l| l.starts_with("row")).collect();
+    assert_eq!(rows, want, "{text}");
+    for (i, row) in want.iter().enumerate() {
+        let o = sshtrail(&["grep", "--only", "output", &format!("^{row}$"), log]);
+        assert_eq!(o.status.code(), Some(0), "{row}");
+        let hit = String::from_utf8(o.stdout).unwrap();
+        // Written at 2 s: every row, those scrolled away too.
+        assert!(hit.contains("+0m02.000s"), "{hit}");
+        if i > 5 {
+            break;
+        }
+    }
+    let o = sshtrail(&["grep", "--only", "output", "^row", log]);
+    assert_eq!(String::from_utf8(o.stdout).unwrap().lines().count(), 300);
+    let page = tmp("many-lines.html");
+    let _ = std::fs::remove_file(&page);
+    let o = sshtrail(&["report", log, "-o", page.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0));
+    let html = std::fs::read_to_string(&page).unwrap();
+    let transcript = &html[html.find("<pre class=\"transcript\"").unwrap()..];
+    let rows: Vec<&str> = transcript
+        .lines()
+        .filter_map(|l| {
+            let at = l.find("row")?;
+            let row = l.get(at..at + 6)?;
+            row[3..].bytes().all(|b| b.is_ascii_digit()).then_some(row)
+        })
+        .collect();
+    assert_eq!(rows, want);
+}
+
 fn load_cast(path: &Path) -> (Value, Vec<(f64, String, String)>) {
     let whole = std::fs::read_to_string(path).unwrap();
     if let Ok(v) = serde_json::from_str::<Value>(&whole) {

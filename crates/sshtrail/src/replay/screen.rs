@@ -432,10 +432,23 @@ impl Screen {
         if !scrolled.is_empty() && !self.alt {
             // The rows move up: their times go with them.
             let n = scrolled.len().min(self.rows.len());
-            let times: Vec<Nanos> = self.rows.drain(..n).map(|(_, t)| t).collect();
+            let before: Vec<(String, Nanos)> = self.rows.drain(..n).collect();
             if !self.timed {
                 self.stale.drain(..n.min(self.stale.len()));
             }
+            // A row scrolled away as it stood keeps its time. One this very
+            // output wrote before scrolling it away takes the output's time,
+            // as do the lines past a screenful (a chunk of 1,000 lines on a
+            // 24-row screen keeps all 1,000).
+            let now = self.now;
+            let times: Vec<Nanos> = scrolled
+                .iter()
+                .enumerate()
+                .map(|(i, line)| match before.get(i) {
+                    Some((text, t)) if text == line => *t,
+                    _ => now,
+                })
+                .collect();
             let mut taken = Vec::new();
             for (line, t) in scrolled.into_iter().zip(times) {
                 if self.emitted > 0 {
@@ -877,6 +890,41 @@ mod tests {
             &mut out,
         );
         assert_eq!(out, "bin\n$ ls");
+    }
+
+    /// One output of more lines than the screen has rows: every line is in
+    /// the transcript, in order, those written by that output at its time.
+    #[test]
+    fn an_output_scrolling_more_than_a_screenful_keeps_every_line() {
+        for timed in [true, false] {
+            let mut s = if timed {
+                Screen::with_transcript(20, 4)
+            } else {
+                Screen::with_untimed_transcript(20, 4)
+            };
+            s.set_time(1);
+            s.feed(b"$ seq\r\n");
+            s.set_time(2);
+            let many: String = (0..100).map(|i| format!("line{i}\r\n")).collect();
+            s.feed(many.as_bytes());
+            s.set_time(3);
+            s.feed(b"$ ");
+            let t = s.into_timed_transcript();
+            let mut want = vec![("$ seq".to_string(), 1)];
+            want.extend((0..100).map(|i| (format!("line{i}"), 2)));
+            want.push(("$".to_string(), 3));
+            let got: Vec<_> = t
+                .iter()
+                .map(|(l, at)| (l.trim_end().to_string(), *at))
+                .collect();
+            if timed {
+                assert_eq!(got, want);
+            } else {
+                let lines: Vec<_> = got.into_iter().map(|(l, _)| l).collect();
+                let want: Vec<_> = want.into_iter().map(|(l, _)| l).collect();
+                assert_eq!(lines, want);
+            }
+        }
     }
 
     #[test]
