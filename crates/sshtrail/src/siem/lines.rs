@@ -15,15 +15,18 @@
 
 use crate::time::Nanos;
 
-/// A line, finished (or cut off at its channel's end).
+/// A line, finished (or cut off at its channel's end). Its bytes are lent
+/// from the [`Lines`] that gathered them, which keeps its buffer for the
+/// next line: a line a record, a new buffer grown byte by byte for each was
+/// several allocations a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Line {
+pub(crate) struct Line<'a> {
     /// The time of its first byte.
     pub ts: Nanos,
     /// The offset of its first byte in the stream.
     pub offset: u64,
     /// Its first bytes (at most the limit and a character's worth more).
-    pub kept: Vec<u8>,
+    pub kept: &'a [u8],
     /// The bytes of its text (its end not counted).
     pub text_len: u64,
     /// The bytes of its end: 1 (LF or CR), 2 (CR LF), 0 (none: the
@@ -65,16 +68,22 @@ impl Lines {
         self.text_len += bytes.len() as u64;
     }
 
-    fn take(&mut self, end_len: u64) -> Option<Line> {
-        let (ts, offset) = self.start.take()?;
-        Some(Line {
+    /// Hands the line gathered, if any, to `done`, ended by `end_len` bytes.
+    fn take(&mut self, end_len: u64, done: &mut dyn FnMut(Line<'_>)) {
+        let Some((ts, offset)) = self.start.take() else {
+            return;
+        };
+        let text_len = std::mem::take(&mut self.text_len);
+        let redacted = std::mem::take(&mut self.redacted);
+        done(Line {
             ts,
             offset,
-            kept: std::mem::take(&mut self.kept),
-            text_len: std::mem::take(&mut self.text_len),
+            kept: &self.kept,
+            text_len,
             end_len,
-            redacted: std::mem::take(&mut self.redacted),
-        })
+            redacted,
+        });
+        self.kept.clear();
     }
 
     /// Adds the chunk `data` that starts at `offset` in the stream, at
@@ -86,7 +95,7 @@ impl Lines {
         data: &[u8],
         redacted: bool,
         max: usize,
-        done: &mut dyn FnMut(Line),
+        done: &mut dyn FnMut(Line<'_>),
     ) {
         let mut pos = 0;
         if std::mem::take(&mut self.after_cr) && data.first() == Some(&b'\n') {
@@ -107,17 +116,15 @@ impl Lines {
                 }
                 _ => 1,
             };
-            if let Some(line) = self.take(end) {
-                done(line);
-            }
+            self.take(end, done);
             pos += i + end as usize;
         }
     }
 
-    /// The channel ended: the line still open, if any.
-    pub fn flush(&mut self) -> Option<Line> {
+    /// The channel ended: the line still open, if any, goes to `done`.
+    pub fn flush(&mut self, done: &mut dyn FnMut(Line<'_>)) {
         self.after_cr = false;
-        self.take(0)
+        self.take(0, done)
     }
 }
 
@@ -129,21 +136,20 @@ mod tests {
         let mut l = Lines::default();
         let mut out = Vec::new();
         let mut offset = 0;
+        let mut owned = |x: Line<'_>| {
+            out.push((
+                x.ts,
+                x.offset,
+                String::from_utf8_lossy(x.kept).into_owned(),
+                x.end_len,
+            ))
+        };
         for (ts, data) in chunks {
-            l.push((*ts, offset), data, false, 8, &mut |x| out.push(x));
+            l.push((*ts, offset), data, false, 8, &mut owned);
             offset += data.len() as u64;
         }
-        out.extend(l.flush());
-        out.into_iter()
-            .map(|x| {
-                (
-                    x.ts,
-                    x.offset,
-                    String::from_utf8_lossy(&x.kept).into_owned(),
-                    x.end_len,
-                )
-            })
-            .collect()
+        l.flush(&mut owned);
+        out
     }
 
     #[test]
@@ -174,12 +180,10 @@ mod tests {
     fn a_long_line_keeps_its_first_bytes_and_counts_the_rest() {
         let mut l = Lines::default();
         let mut out = Vec::new();
-        l.push((7, 0), &[b'x'; 100], false, 8, &mut |x| out.push(x));
-        l.push((8, 100), b"y\n", false, 8, &mut |x| out.push(x));
+        let mut owned = |x: Line<'_>| out.push((x.ts, x.text_len, x.kept.len()));
+        l.push((7, 0), &[b'x'; 100], false, 8, &mut owned);
+        l.push((8, 100), b"y\n", false, 8, &mut owned);
         assert_eq!(out.len(), 1);
-        assert_eq!(
-            (out[0].ts, out[0].text_len, out[0].kept.len()),
-            (7, 101, 12)
-        );
+        assert_eq!(out[0], (7, 101, 12));
     }
 }

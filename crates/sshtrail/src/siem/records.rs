@@ -2,6 +2,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::io;
 use std::sync::Arc;
 
@@ -143,7 +144,9 @@ struct Draft {
     message: String,
     origin: Option<Direction>,
     request: Option<String>,
-    pty: Option<PtyInfo>,
+    /// The record shows the terminal in force at its time (filled in when
+    /// it goes out: the draft only needs to know that the channel has one).
+    terminal: bool,
     process: Option<ProcessInfo>,
     env: Option<(String, String)>,
     subsystem: Option<String>,
@@ -180,7 +183,7 @@ impl Draft {
             message,
             origin: None,
             request: None,
-            pty: None,
+            terminal: false,
             process: None,
             env: None,
             subsystem: None,
@@ -191,6 +194,17 @@ impl Draft {
             connection: None,
             file: None,
         }
+    }
+
+    /// A draft with nothing in it (what a box of one gone out holds).
+    fn empty() -> Draft {
+        Draft::new(
+            0,
+            String::new(),
+            String::new(),
+            Action::Input,
+            String::new(),
+        )
     }
 
     /// The record, numbered `seq`: every field the draft holds, of the
@@ -266,7 +280,7 @@ struct Held {
 }
 
 impl Held {
-    fn new(channel: Option<Arc<Context>>, draft: Draft) -> Held {
+    fn new(channel: Option<Arc<Context>>, draft: Box<Draft>) -> Held {
         let scope = match draft.action {
             Action::ConnectionStart => 0,
             Action::ConnectionEnd => 2,
@@ -275,7 +289,7 @@ impl Held {
         Held {
             order: (draft.ts, scope, draft.rank, draft.class, draft.idx),
             channel,
-            draft: Box::new(draft),
+            draft,
         }
     }
 
@@ -351,14 +365,14 @@ struct Chan {
 impl Chan {
     /// The terminal as it was at `ts`: its last size set at or before `ts`
     /// (the first known, for an earlier time).
-    fn size_at(&self, ts: Nanos) -> Option<PtyInfo> {
+    fn size_at(&self, ts: Nanos) -> Option<&PtyInfo> {
         self.sizes
             .iter()
             .rev()
             .find(|(t, _)| *t <= ts)
             .or(self.sizes.front())
-            .map(|(_, p)| p.clone())
-            .or_else(|| self.pty.clone())
+            .map(|(_, p)| p)
+            .or(self.pty.as_ref())
     }
 
     /// Forgets the sizes no record can need any more: those replaced at or
@@ -383,6 +397,14 @@ struct Waiting {
 /// records wait; past this many, the earliest goes out anyway, so memory
 /// stays bounded (and order is kept wherever the log's own order allows).
 const MAX_HELD: usize = 20_000;
+
+/// The most strings kept from records gone out: more than the strings of
+/// the records held at once in a steady stream of lines.
+const MAX_SPARE_STRINGS: usize = 1024;
+
+/// The longest string kept from a record gone out (a line's text, at the
+/// default `io_max_bytes`, fits): the spare strings stay a few MiB at most.
+const MAX_SPARE_CAPACITY: usize = 4200;
 
 /// Turns a connection's channel events into SIEM records, in time order.
 ///
@@ -413,6 +435,14 @@ pub struct RecordBuilder {
     conn_state: ConnState,
     /// The file operations and transfers of SFTP and SCP channels.
     transfers: TransferDecoder,
+    /// Strings of records gone out, emptied, for the next records' (at most
+    /// [`MAX_SPARE_STRINGS`]).
+    spare_strings: Vec<String>,
+    /// Boxes of drafts gone out, for the next drafts held (at most
+    /// [`MAX_SPARE_STRINGS`] too).
+    /// Boxed: the boxes are what is reused (a held record is boxed).
+    #[allow(clippy::vec_box)]
+    spare_drafts: Vec<Box<Draft>>,
 }
 
 type Emit<'e> = dyn FnMut(&SiemEvent) -> io::Result<()> + 'e;
@@ -433,6 +463,8 @@ impl RecordBuilder {
             clock: None,
             conn_state: ConnState::new(&ConnectionRef::default()),
             transfers: TransferDecoder::default(),
+            spare_strings: Vec::new(),
+            spare_drafts: Vec::new(),
         }
     }
 
@@ -524,7 +556,8 @@ impl RecordBuilder {
         let c = self.chan(ev.channel);
         {
             let chan = &mut self.chans[c];
-            chan.kind = ev.channel.kind.clone();
+            // In place: most events leave the type as it was.
+            chan.kind.clone_from(&ev.channel.kind);
             chan.kind_settled = ev.channel.kind_settled;
             if chan.exec.is_none() && ev.channel.exec.is_some() {
                 chan.exec = ev.channel.exec.clone();
@@ -720,13 +753,13 @@ impl RecordBuilder {
             RequestKind::Pty(p) => {
                 d.action = Action::Pty;
                 d.message = format!("terminal {} {}x{}", p.term, p.cols, p.rows);
-                d.pty = pty.clone();
+                d.terminal = interactive;
             }
             RequestKind::Shell => {
                 d.action = Action::Shell;
                 d.message = "shell".into();
                 d.process = Some(ProcessInfo::channel(prefix.clone(), interactive));
-                d.pty = pty.clone();
+                d.terminal = interactive;
             }
             RequestKind::Exec { command } => {
                 d.action = Action::Exec;
@@ -736,7 +769,7 @@ impl RecordBuilder {
                     d.severity = Severity::Low;
                 }
                 d.process = Some(p);
-                d.pty = pty.clone();
+                d.terminal = interactive;
             }
             RequestKind::Subsystem { name } => {
                 d.action = Action::Subsystem;
@@ -921,25 +954,44 @@ impl RecordBuilder {
 
     /// A data chunk: the lines it ends become records (see [`super::lines`]).
     fn io(&mut self, c: usize, stream: Stream, at: (Nanos, u64), data: &[u8], redacted: bool) {
-        let mut done = Vec::new();
-        self.chans[c].lines[stream as usize].push(
-            at,
-            data,
-            redacted,
-            self.opts.io_max_bytes,
-            &mut |l| done.push(l),
-        );
-        for line in done {
-            self.line(c, stream, line);
-        }
+        // Out of its channel while it lends its lines to `line`.
+        let mut lines = std::mem::take(&mut self.chans[c].lines[stream as usize]);
+        let max = self.opts.io_max_bytes;
+        lines.push(at, data, redacted, max, &mut |l| self.line(c, stream, l));
+        self.chans[c].lines[stream as usize] = lines;
     }
 
     /// The channel ended: the lines still open become records.
     fn flush_lines(&mut self, c: usize) {
         for stream in Stream::ALL {
-            if let Some(line) = self.chans[c].lines[stream as usize].flush() {
-                self.line(c, stream, line);
+            let mut lines = std::mem::take(&mut self.chans[c].lines[stream as usize]);
+            lines.flush(&mut |l| self.line(c, stream, l));
+            self.chans[c].lines[stream as usize] = lines;
+        }
+    }
+
+    /// An empty string, with room from a record gone out when there is one.
+    fn spare_string(&mut self) -> String {
+        self.spare_strings.pop().unwrap_or_default()
+    }
+
+    /// Keeps the strings of a record gone out for the next records (a few
+    /// a record, each allocated and freed, were a tenth of `--io`'s work).
+    fn recycle(&mut self, record: SiemEvent) {
+        let io_text = record.io.map(|io| io.text);
+        let term = record.pty.map(|p| p.term);
+        let strings = [record.ts_text, record.id, record.message]
+            .into_iter()
+            .chain(record.channel_id)
+            .chain(record.channel_type)
+            .chain(io_text)
+            .chain(term);
+        for mut s in strings {
+            if self.spare_strings.len() >= MAX_SPARE_STRINGS || s.capacity() > MAX_SPARE_CAPACITY {
+                continue;
             }
+            s.clear();
+            self.spare_strings.push(s);
         }
     }
 
@@ -1079,38 +1131,45 @@ impl RecordBuilder {
     }
 
     /// The record of a line of `stream`.
-    fn line(&mut self, c: usize, stream: Stream, line: Line) {
+    fn line(&mut self, c: usize, stream: Stream, line: Line<'_>) {
         let action = match stream {
             Stream::Stdin => Action::Input,
             Stream::Stdout => Action::Output,
             Stream::Stderr => Action::ErrorOutput,
         };
-        let kept = cut_at_char_boundary(&line.kept, self.opts.io_max_bytes);
+        let kept = cut_at_char_boundary(line.kept, self.opts.io_max_bytes);
+        let mut text = self.spare_string();
+        text.push_str(&String::from_utf8_lossy(&line.kept[..kept]));
         let io = IoChunk {
             stream,
             offset: line.offset,
             len: (line.text_len + line.end_len) as usize,
             kept,
-            text: String::from_utf8_lossy(&line.kept[..kept]).into_owned(),
+            text,
             truncated: (kept as u64) < line.text_len,
             line_end: line.end_len > 0,
             redacted: line.redacted,
         };
-        let chan = &self.chans[c];
-        let mut d = Draft::new(
-            line.ts,
-            format_rfc3339(line.ts),
-            format!("{}/{}@{}", chan.prefix, stream.name(), line.offset),
-            action,
-            format!(
-                "{} line of {} bytes at offset {}{}{}",
-                stream.name(),
-                io.len,
-                io.offset,
-                if io.truncated { " (truncated)" } else { "" },
-                if io.line_end { "" } else { " (no line end)" }
-            ),
+        // Written into spare strings: `format!` made each anew.
+        let (mut ts_text, mut id, mut message) = (
+            self.spare_string(),
+            self.spare_string(),
+            self.spare_string(),
         );
+        crate::time::write_rfc3339(line.ts, &mut ts_text);
+        let chan = &self.chans[c];
+        // Writing into a String cannot fail.
+        let _ = write!(id, "{}/{}@{}", chan.prefix, stream.name(), line.offset);
+        let _ = write!(
+            message,
+            "{} line of {} bytes at offset {}{}{}",
+            stream.name(),
+            io.len,
+            io.offset,
+            if io.truncated { " (truncated)" } else { "" },
+            if io.line_end { "" } else { " (no line end)" }
+        );
+        let mut d = Draft::new(line.ts, ts_text, id, action, message);
         d.class = match stream {
             Stream::Stdin => Class::Stdin,
             Stream::Stdout => Class::Stdout,
@@ -1119,7 +1178,7 @@ impl RecordBuilder {
         d.idx = line.offset;
         d.io = Some(io);
         // The size in force at the line's time is filled in when it goes out.
-        d.pty = chan.pty.clone();
+        d.terminal = chan.pty.is_some();
         self.hold(c, d);
     }
 
@@ -1189,8 +1248,16 @@ impl RecordBuilder {
     }
 
     fn hold(&mut self, c: usize, draft: Draft) {
+        // In a box of a record gone out when there is one.
+        let boxed = match self.spare_drafts.pop() {
+            Some(mut boxed) => {
+                *boxed = draft;
+                boxed
+            }
+            None => Box::new(draft),
+        };
         self.held
-            .push(Held::new(Some(self.chans[c].context.clone()), draft));
+            .push(Held::new(Some(self.chans[c].context.clone()), boxed));
     }
 
     /// The earliest time a record still to be made can have.
@@ -1278,8 +1345,12 @@ impl RecordBuilder {
         let Some(&c) = self.index.get(&*channel) else {
             return Ok(());
         };
+        let mut boxed = h.draft;
+        let mut d = std::mem::replace(&mut *boxed, Draft::empty());
+        if self.spare_drafts.len() < MAX_SPARE_STRINGS {
+            self.spare_drafts.push(boxed);
+        }
         let chan = &mut self.chans[c];
-        let mut d = *h.draft;
         // The first command that is the exec command has its exec record.
         if d.action == Action::Command
             && !chan.exec_listed
@@ -1296,19 +1367,34 @@ impl RecordBuilder {
             };
             d.message = format!("{before}{label}{}", d.message);
         }
+        let record_terminal = d.terminal || d.action == Action::Command;
         let seq = chan.seq;
         chan.seq += 1;
-        // The terminal's size in force at the record's time.
-        let pty = if d.pty.is_some() || d.action == Action::Command {
-            chan.size_at(d.ts)
-        } else {
-            None
-        };
         let mut record = d.into_event(seq, &self.conn, self.opts.product_version);
-        record.channel_id = Some(chan.context.channel_id.clone());
-        record.channel_type = chan.kind.clone();
-        record.pty = pty;
-        emit(&record)
+        // The channel's fields, copied into spare strings.
+        let mut channel_id = self.spare_strings.pop().unwrap_or_default();
+        channel_id.push_str(&chan.context.channel_id);
+        record.channel_id = Some(channel_id);
+        if let Some(kind) = &chan.kind {
+            let mut channel_type = self.spare_strings.pop().unwrap_or_default();
+            channel_type.push_str(kind);
+            record.channel_type = Some(channel_type);
+        }
+        // The terminal's size in force at the record's time.
+        if record_terminal {
+            if let Some(p) = chan.size_at(record.ts) {
+                let mut term = self.spare_strings.pop().unwrap_or_default();
+                term.push_str(&p.term);
+                record.pty = Some(PtyInfo {
+                    term,
+                    cols: p.cols,
+                    rows: p.rows,
+                });
+            }
+        }
+        let sent = emit(&record);
+        self.recycle(record);
+        sent
     }
 }
 
@@ -1484,7 +1570,7 @@ impl RecordBuilder {
             status: None,
             channels: None,
         });
-        self.held.push(Held::new(None, d));
+        self.held.push(Held::new(None, Box::new(d)));
     }
 
     /// The connection's end record, once its events are over.
@@ -1546,7 +1632,7 @@ impl RecordBuilder {
         );
         d.outcome = EventOutcome::Success;
         d.connection = Some(facts);
-        self.held.push(Held::new(None, d));
+        self.held.push(Held::new(None, Box::new(d)));
     }
 
     /// `<connection>/`, or nothing without a connection id.
