@@ -66,6 +66,11 @@ const DEFAULT_PROMPTS: [&str; 3] = [
 const ALT_ON: [&str; 3] = ["\x1b[?1049h", "\x1b[?47h", "\x1b[?1047h"];
 const ALT_OFF: [&str; 3] = ["\x1b[?1049l", "\x1b[?47l", "\x1b[?1047l"];
 
+/// The start every [`ALT_ON`] and [`ALT_OFF`] sequence shares, looked for
+/// in every output event: its searcher is built once, not once an event.
+static PRIVATE_MODE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+    std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"\x1b[?"));
+
 /// Input and output held while a channel's keys wait for their echo; past
 /// this many bytes the keys are judged not echoed.
 const MAX_HELD: usize = 64 << 10;
@@ -416,7 +421,7 @@ fn follow_output(watch: &mut Watch, data: &[u8]) {
         joined = b;
         &joined
     };
-    for i in memchr::memmem::find_iter(bytes, b"\x1b[?") {
+    for i in PRIVATE_MODE.find_iter(bytes) {
         let seq = &bytes[i..];
         if ALT_ON.iter().any(|s| seq.starts_with(s.as_bytes())) {
             watch.alt = true;

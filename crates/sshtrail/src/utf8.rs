@@ -28,27 +28,85 @@ pub struct Utf8Joiner {
 impl Utf8Joiner {
     /// Appends the text of `bytes` to `out`.
     pub fn push(&mut self, bytes: &[u8], out: &mut String) {
-        let joined;
-        let mut rest: &[u8] = if self.pending.is_empty() {
-            bytes
-        } else {
-            self.pending.extend_from_slice(bytes);
-            joined = std::mem::take(&mut self.pending);
-            &joined
-        };
+        self.push_pieces(bytes, |piece| out.push_str(piece));
+    }
+
+    /// Hands the text of `bytes` to `piece`, in pieces of whole characters
+    /// (a byte that is not UTF-8 is a piece of its own, U+FFFD): what
+    /// transforms text as it goes (an escaper) takes it without a copy.
+    pub fn push_pieces(&mut self, bytes: &[u8], mut piece: impl FnMut(&str)) {
+        let mut bytes = bytes;
+        if !self.pending.is_empty() {
+            // The held bytes begin a character: the first bytes of the
+            // chunk end it (or show it broken), and the rest of the chunk
+            // goes on without a copy.
+            let width = utf8_width(self.pending[0]);
+            let take = width.saturating_sub(self.pending.len()).min(bytes.len());
+            let held = self.pending.len();
+            self.pending.extend_from_slice(&bytes[..take]);
+            match std::str::from_utf8(&self.pending) {
+                Ok(c) => {
+                    piece(c);
+                    self.pending.clear();
+                    bytes = &bytes[take..];
+                }
+                Err(e) if e.valid_up_to() == 0 => match e.error_len() {
+                    // Still not whole: the chunk was all of it.
+                    None => return,
+                    Some(n) if n >= held => {
+                        piece("\u{fffd}");
+                        self.replaced += n as u64;
+                        self.pending.clear();
+                        bytes = &bytes[n - held..];
+                    }
+                    Some(_) => return self.push_joined(bytes, take, piece),
+                },
+                Err(_) => return self.push_joined(bytes, take, piece),
+            }
+        }
+        // A chunk cut inside its last character: the whole characters
+        // before the cut are checked once, the cut ones held.
+        let cut = incomplete_tail_start(bytes);
+        if cut < bytes.len() {
+            let (body, tail) = bytes.split_at(cut);
+            let tail_incomplete = matches!(std::str::from_utf8(tail), Err(e) if e.valid_up_to() == 0 && e.error_len().is_none());
+            if tail_incomplete {
+                if let Ok(text) = std::str::from_utf8(body) {
+                    piece(text);
+                    self.pending.extend_from_slice(tail);
+                    return;
+                }
+            }
+        }
+        self.push_checked(bytes, &mut piece);
+    }
+
+    /// The way every chunk was once joined: the held bytes (of which
+    /// `taken` came from `bytes`) and all of `bytes` in one buffer; only
+    /// for held bytes that a chunk breaks in a way the direct path does
+    /// not follow.
+    fn push_joined(&mut self, bytes: &[u8], taken: usize, mut piece: impl FnMut(&str)) {
+        self.pending.extend_from_slice(&bytes[taken..]);
+        let joined = std::mem::take(&mut self.pending);
+        self.push_checked(&joined, &mut piece);
+    }
+
+    /// Hands the text of `rest` (nothing held before it) to `piece`:
+    /// bytes that are not UTF-8 become U+FFFD, an incomplete end is held.
+    fn push_checked(&mut self, mut rest: &[u8], piece: &mut impl FnMut(&str)) {
         loop {
             match std::str::from_utf8(rest) {
                 Ok(s) => {
-                    out.push_str(s);
+                    piece(s);
                     return;
                 }
                 Err(e) => {
                     let (good, bad) = rest.split_at(e.valid_up_to());
                     // The prefix was just checked: it is valid UTF-8.
-                    out.push_str(std::str::from_utf8(good).unwrap_or_default());
+                    piece(std::str::from_utf8(good).unwrap_or_default());
                     match e.error_len() {
                         Some(n) => {
-                            out.push('\u{fffd}');
+                            piece("\u{fffd}");
                             self.replaced += n as u64;
                             rest = &bad[n..];
                         }
@@ -99,6 +157,37 @@ impl Utf8Joiner {
     }
 }
 
+/// How many bytes the character a lead byte starts takes (1 for a byte
+/// that starts none).
+fn utf8_width(lead: u8) -> usize {
+    match lead {
+        0xf0..=0xff => 4,
+        0xe0..=0xef => 3,
+        0xc0..=0xdf => 2,
+        _ => 1,
+    }
+}
+
+/// Where the last character of `bytes` starts if it is cut short by the
+/// end (its lead byte wants more bytes than follow), else `bytes.len()`.
+fn incomplete_tail_start(bytes: &[u8]) -> usize {
+    let len = bytes.len();
+    for back in 1..=len.min(3) {
+        let b = bytes[len - back];
+        if b < 0x80 {
+            break;
+        }
+        if b >= 0xc0 {
+            return if utf8_width(b) > back {
+                len - back
+            } else {
+                len
+            };
+        }
+    }
+    len
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +206,73 @@ mod tests {
                 j.finish(&mut out);
                 assert_eq!(out, text, "cuts {cut1} {cut2}");
                 assert_eq!(j.replaced(), 0);
+            }
+        }
+    }
+
+    /// The joining as it was before held bytes were completed in place:
+    /// the held bytes and the whole chunk in one buffer, checked whole.
+    fn joined_whole(chunks: &[&[u8]]) -> (String, u64) {
+        let (mut pending, mut replaced, mut out) = (Vec::new(), 0u64, String::new());
+        for chunk in chunks {
+            pending.extend_from_slice(chunk);
+            let joined = std::mem::take(&mut pending);
+            let mut rest: &[u8] = &joined;
+            loop {
+                match std::str::from_utf8(rest) {
+                    Ok(s) => {
+                        out.push_str(s);
+                        break;
+                    }
+                    Err(e) => {
+                        let (good, bad) = rest.split_at(e.valid_up_to());
+                        out.push_str(std::str::from_utf8(good).unwrap());
+                        match e.error_len() {
+                            Some(n) => {
+                                out.push('\u{fffd}');
+                                replaced += n as u64;
+                                rest = &bad[n..];
+                            }
+                            None => {
+                                pending.extend_from_slice(bad);
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        if !pending.is_empty() {
+            replaced += pending.len() as u64;
+            out.push('\u{fffd}');
+        }
+        (out, replaced)
+    }
+
+    #[test]
+    fn pieces_join_as_whole_chunks_did_at_every_split() {
+        let samples: [&[u8]; 4] = [
+            "a\u{e9}\u{2713}\u{1f37a}z".as_bytes(),
+            b"\xe2\x9c\xe2\x9c\x93\xff\xf0\x9f\x8d\xba\xf0\x9f\x8d!",
+            b"\xc3\xe0\x80\xed\xa0\x80\xf4\x90\x80\x80\xc3\xa9\xe2",
+            b"\xf0\x9f\xe2\x9c\x93\xc3",
+        ];
+        for bytes in samples {
+            for cut1 in 0..=bytes.len() {
+                for cut2 in cut1..=bytes.len() {
+                    let chunks = [&bytes[..cut1], &bytes[cut1..cut2], &bytes[cut2..]];
+                    let mut j = Utf8Joiner::default();
+                    let mut out = String::new();
+                    for chunk in chunks {
+                        j.push_pieces(chunk, |piece| out.push_str(piece));
+                    }
+                    j.finish(&mut out);
+                    assert_eq!(
+                        (out, j.replaced()),
+                        joined_whole(&chunks),
+                        "{bytes:x?} cuts {cut1} {cut2}"
+                    );
+                }
             }
         }
     }

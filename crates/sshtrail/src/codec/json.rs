@@ -298,10 +298,25 @@ fn escape_mask(word: u64) -> u64 {
 /// terminal text is mostly plain runs between escape sequences and line
 /// ends, so runs are skipped eight bytes at a time and copied whole.
 fn push_escaped(out: &mut Vec<u8>, s: &str, short_b_f: bool) {
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    push_escaped_contents(out, s, short_b_f);
+    out.push(b'"');
+}
+
+/// Appends the inside of [`push_serde_json_str`]'s string, without the
+/// quotes: a string written in pieces (each whole characters) is escaped
+/// as the pieces joined would be, with no copy of them joined.
+pub(crate) fn push_serde_json_str_contents(out: &mut Vec<u8>, s: &str) {
+    push_escaped_contents(out, s, true);
+}
+
+/// [`push_escaped`] without the quotes.
+#[inline]
+fn push_escaped_contents(out: &mut Vec<u8>, s: &str, short_b_f: bool) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes = s.as_bytes();
-    out.reserve(bytes.len() + 2);
-    out.push(b'"');
+    out.reserve(bytes.len());
     let (mut start, mut i) = (0, 0);
     while i < bytes.len() {
         if let Some(chunk) = bytes[i..].first_chunk::<8>() {
@@ -345,7 +360,6 @@ fn push_escaped(out: &mut Vec<u8>, s: &str, short_b_f: bool) {
         start = i;
     }
     out.extend_from_slice(&bytes[start..]);
-    out.push(b'"');
 }
 
 #[cfg(test)]

@@ -5,13 +5,13 @@
 //! previous event, computed from whole microseconds of absolute time so that
 //! rounding never accumulates.
 
-use std::io::{self, Write};
+use std::io;
 
 use serde_json::{json, Map, Value};
 
 use super::{ChannelPart, Note, Output, PartKey, PerChannel, WriterOptions};
 use crate::channel::{ChannelEvent, ChannelEventKind, ChannelState, RequestKind, Stream};
-use crate::codec::json::push_serde_json_str;
+use crate::codec::json::{push_serde_json_str, push_serde_json_str_contents};
 use crate::connection::Context;
 use crate::time::{Nanos, NANOS_PER_SEC};
 use crate::utf8::Utf8Joiner;
@@ -32,14 +32,43 @@ fn micros(ns: Nanos) -> i128 {
     (ns + 500).div_euclid(1000)
 }
 
-/// Writes `us` microseconds as seconds with six decimals.
-fn write_seconds(out: &mut Vec<u8>, us: i128) -> io::Result<()> {
-    write!(
-        out,
-        "{}.{:06}",
-        us.div_euclid(1_000_000),
-        us.rem_euclid(1_000_000)
-    )
+/// Appends `us` microseconds as seconds with six decimals.
+fn push_seconds(out: &mut Vec<u8>, us: i128) {
+    let whole = us.div_euclid(1_000_000);
+    let fraction = us.rem_euclid(1_000_000) as u32;
+    match i64::try_from(whole) {
+        Ok(whole) => out.extend_from_slice(itoa_i64(whole, &mut [0; 20])),
+        // Beyond any clock: the slow way.
+        Err(_) => out.extend_from_slice(whole.to_string().as_bytes()),
+    }
+    out.push(b'.');
+    let mut digits = [b'0'; 6];
+    let mut rest = fraction;
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend_from_slice(&digits);
+}
+
+/// The decimal digits of `n` (a sign first when negative), written at the
+/// end of `buf`.
+fn itoa_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    let mut rest = n.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    if n < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    &buf[at..]
 }
 
 /// Writes each channel as an asciicast recording.
@@ -90,13 +119,16 @@ struct CastChannel {
     /// Time of the last event written, in microseconds since the start.
     last_us: i128,
     joiners: [Utf8Joiner; 3],
-    /// Output waiting to be written: its time and code, its text in
-    /// `pending_text`, merged while the next piece has the same time.
+    /// Output waiting to be written: its time and code, its text escaped
+    /// into `line` as it comes, merged while the next piece has the same
+    /// time.
     pending: Option<(i128, char)>,
-    pending_text: String,
     /// The event line being written, reused: one write a line, no
-    /// allocation a line.
+    /// allocation a line. While output is pending, its line so far.
     line: Vec<u8>,
+    /// Where the pending output's text starts in `line`: none yet when it
+    /// ends there (an event with no text is not written).
+    pending_text_at: usize,
     replaced: u64,
 }
 
@@ -113,8 +145,8 @@ impl ChannelPart for CastChannel {
             last_us: 0,
             joiners: Default::default(),
             pending: None,
-            pending_text: String::new(),
             line: Vec::new(),
+            pending_text_at: 0,
             replaced: 0,
         }
     }
@@ -136,10 +168,12 @@ impl ChannelPart for CastChannel {
                     Some((t, c)) if t == us && c == code => {}
                     _ => {
                         self.flush(ev.channel, out)?;
-                        self.pending = Some((us, code));
+                        self.start_pending(us, code);
                     }
                 }
-                self.joiners[stream as usize].push(data, &mut self.pending_text);
+                let line = &mut self.line;
+                self.joiners[stream as usize]
+                    .push_pieces(data, |text| push_serde_json_str_contents(line, text));
             }
             ChannelEventKind::Request(r) => match &r.kind {
                 RequestKind::WindowChange { cols, rows } => {
@@ -241,16 +275,48 @@ impl CastChannel {
         writeln!(w, "{header}")
     }
 
+    /// Begins the line of output at `us` (microseconds since the start):
+    /// its time and code now, its text as it comes. Nothing else is
+    /// written before it is flushed, so the time written is the time it
+    /// would have when flushed.
+    fn start_pending(&mut self, us: i128, code: char) {
+        self.pending = Some((us, code));
+        self.begin_line(us, code);
+        self.line.push(b'"');
+        self.pending_text_at = self.line.len();
+    }
+
+    /// Writes the pending output's line, if it has text.
     fn flush(&mut self, ch: &ChannelState, out: &mut dyn Output) -> io::Result<()> {
-        if let Some((t, c)) = self.pending.take() {
-            let text = std::mem::take(&mut self.pending_text);
-            let written = self.write(ch, out, t, c, &text);
-            // The text's buffer is kept for the next pending output.
-            self.pending_text = text;
-            self.pending_text.clear();
-            written?;
+        if let Some((us, _)) = self.pending.take() {
+            if self.line.len() == self.pending_text_at {
+                return Ok(());
+            }
+            self.last_us = us.max(self.last_us);
+            self.line.extend_from_slice(b"\"]\n");
+            out.part(&PartKey::main(&ch.context, "cast"))?
+                .write_all(&self.line)?;
         }
         Ok(())
+    }
+
+    /// Starts `line` afresh with an event's time and code, up to its data:
+    /// `[time, "code", `.
+    fn begin_line(&mut self, us: i128, code: char) {
+        let us = us.max(self.last_us);
+        let line = &mut self.line;
+        line.clear();
+        line.push(b'[');
+        let seconds = match self.settings.version {
+            CastVersion::V2 => us,
+            // The interval between rounded absolute times: no drift.
+            CastVersion::V3 => us - self.last_us,
+        };
+        push_seconds(line, seconds);
+        line.extend_from_slice(b", \"");
+        let mut code_utf8 = [0; 4];
+        line.extend_from_slice(code.encode_utf8(&mut code_utf8).as_bytes());
+        line.extend_from_slice(b"\", ");
     }
 
     fn write(
@@ -264,17 +330,9 @@ impl CastChannel {
         if data.is_empty() {
             return Ok(());
         }
-        let us = us.max(self.last_us);
+        self.begin_line(us, code);
+        self.last_us = us.max(self.last_us);
         let line = &mut self.line;
-        line.clear();
-        line.push(b'[');
-        match self.settings.version {
-            CastVersion::V2 => write_seconds(line, us)?,
-            // The interval between rounded absolute times: no drift.
-            CastVersion::V3 => write_seconds(line, us - self.last_us)?,
-        }
-        self.last_us = us;
-        write!(line, ", \"{code}\", ")?;
         push_serde_json_str(line, data);
         line.extend_from_slice(b"]\n");
         out.part(&PartKey::main(&ch.context, "cast"))?
@@ -298,10 +356,10 @@ impl CastChannel {
                     Some((_, c)) if c == code => {}
                     _ => {
                         self.flush(ch, out)?;
-                        self.pending = Some((t, code));
+                        self.start_pending(t, code);
                     }
                 }
-                self.pending_text.push_str(&tail);
+                push_serde_json_str_contents(&mut self.line, &tail);
             }
             tail.clear();
         }
