@@ -85,15 +85,8 @@ impl SiemWriter {
                 self.options,
                 self.redact.as_ref(),
                 &mut |r| {
-                    buf.clear();
-                    writer.write(r, buf);
-                    let key = PartKey {
-                        connection: r.conn.connection_id.as_deref(),
-                        channel: r.channel_id.as_deref(),
-                        ext,
-                        name: super::PartName::Main,
-                    };
-                    if let Err(e) = out.part(&key).and_then(|part| part.write_all(buf)) {
+                    let ids = (r.conn.connection_id.as_deref(), None);
+                    if let Err(e) = write_record(writer, ext, ids, buf, out, r) {
                         failed.set(Some(e));
                     }
                 },
