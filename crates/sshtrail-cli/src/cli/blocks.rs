@@ -373,25 +373,19 @@ fn read<R>(
                 r.done = true;
                 return Some((index, Err(Made::TooLong { offset })));
             }
-            Ok(Cut::Rest { start }) => {
-                let rest = file.try_clone().and_then(|mut f| {
-                    f.seek(SeekFrom::Start(start))?;
-                    Ok(f)
-                });
-                match rest {
-                    Ok(f) => {
-                        let rest = FileStream::resumed(f, r.len, start);
-                        r.stream = Some((
-                            RecordBlocks::new(rest, r.split.block, r.split.max_record),
-                            start,
-                        ));
-                    }
-                    Err(error) => {
-                        r.done = true;
-                        return Some((index, Err(Made::Failed(error))));
-                    }
+            Ok(Cut::Rest { start }) => match opened_at(file, start) {
+                Ok(f) => {
+                    let rest = FileStream::resumed(f, r.len, start);
+                    r.stream = Some((
+                        RecordBlocks::new(rest, r.split.block, r.split.max_record),
+                        start,
+                    ));
                 }
-            }
+                Err(error) => {
+                    r.done = true;
+                    return Some((index, Err(Made::Failed(error))));
+                }
+            },
             Err(error) => {
                 r.done = true;
                 return Some((index, Err(Made::Failed(error))));
@@ -399,6 +393,13 @@ fn read<R>(
         }
     }
     read_stream(&mut r, file, index, bytes)
+}
+
+/// `file` again, read from byte `offset` on (the stream parts of the log).
+fn opened_at(file: &File, offset: u64) -> io::Result<File> {
+    let mut f = file.try_clone()?;
+    f.seek(SeekFrom::Start(offset))?;
+    Ok(f)
 }
 
 /// Reads the next block of the stream part of the log under the lock: the
@@ -412,11 +413,7 @@ fn read_stream<R>(
 ) -> Option<(usize, Result<(ReaderState, bool), Made<R>>)> {
     if r.stream.is_none() {
         // The first block: read from the start of the log.
-        let first = file.try_clone().and_then(|mut f| {
-            f.seek(SeekFrom::Start(0))?;
-            Ok(f)
-        });
-        match first {
+        match opened_at(file, 0) {
             Ok(f) => {
                 r.stream = Some((
                     RecordBlocks::new(FileStream::new(f, r.len), r.split.block, r.split.max_record),
