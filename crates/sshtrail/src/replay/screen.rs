@@ -721,10 +721,19 @@ impl Screen {
     /// the terminal is one logical line over several rows.
     pub fn cursor_logical_line(&self) -> (String, usize) {
         let cursor = self.vt.cursor();
-        let cols = self.vt.size().0;
-        let (first, last) = self
-            .row_span(cursor.row)
-            .unwrap_or((cursor.row, cursor.row));
+        let (cols, rows) = self.vt.size();
+        // The rows the emulator marked as wrapping into the next one, read
+        // around the cursor only: this runs at every line typed, and
+        // joining the whole screen's rows to find them was a third of
+        // recognising commands.
+        let mut first = cursor.row;
+        while first > 0 && is_wrapped(self.vt.line(first - 1)) {
+            first -= 1;
+        }
+        let mut last = cursor.row;
+        while last + 1 < rows && is_wrapped(self.vt.line(last)) {
+            last += 1;
+        }
         let text: String = self
             .vt
             .view()
@@ -733,42 +742,6 @@ impl Screen {
             .map(|l| l.text())
             .collect();
         (text, (cursor.row - first) * cols + cursor.col)
-    }
-
-    /// The rows (first, last) of the logical line holding `row`, found by
-    /// laying the screen's logical lines (wrapped rows joined, as the
-    /// emulator gives them) over its rows; `None` when they cannot be laid
-    /// out unambiguously (a wrapped row followed by a blank one).
-    fn row_span(&self, row: usize) -> Option<(usize, usize)> {
-        // A logical line spans the fewest rows whose joined text, trimmed,
-        // is that line: the joined text is the line, then whitespace only.
-        // The rows' characters are compared as they come, without joining
-        // them into a String (this runs at every line typed); once they
-        // differ, no more rows can make them match.
-        let mut rows = self.vt.view();
-        let logical = self.vt.text();
-        let mut r = 0;
-        for line in &logical {
-            let start = r;
-            let mut want = line.chars();
-            loop {
-                for c in rows.next()?.chars() {
-                    match want.next() {
-                        Some(w) if w == c => {}
-                        None if c.is_whitespace() => {}
-                        _ => return None,
-                    }
-                }
-                r += 1;
-                if want.as_str().is_empty() {
-                    break;
-                }
-            }
-            if (start..r).contains(&row) {
-                return Some((start, r - 1));
-            }
-        }
-        None
     }
 
     /// Whether a full-screen program switched to the alternate screen.
@@ -878,6 +851,13 @@ pub fn strip_ansi(text: &str, out: &mut String) {
     }
 }
 
+/// Whether the emulator marked `line` as wrapping into the row below.
+/// avt keeps that flag to itself; its text unwrapper shows it: it holds a
+/// wrapped row back, waiting for the rest of the line.
+fn is_wrapped(line: &avt::Line) -> bool {
+    avt::util::TextUnwrapper::new().push(line).is_none()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -965,6 +945,35 @@ mod tests {
         let mut s = Screen::new(10, 4);
         s.feed(b"$ 12345678");
         assert_eq!(s.cursor_logical_line().0, "$ 12345678");
+    }
+
+    #[test]
+    fn the_logical_line_is_read_from_the_rows_around_the_cursor() {
+        let mut s = Screen::new(10, 6);
+        // A line above, a wrapped line over three rows, a line below.
+        s.feed(b"above\r\n$ echo 0123456789abcdef\r\nbelow");
+        // Up two rows: the middle row of the wrapped line.
+        s.feed(b"\x1b[2A");
+        let (text, at) = s.cursor_logical_line();
+        assert_eq!(text.trim_end(), "$ echo 0123456789abcdef");
+        assert_eq!(text.len(), 30, "the three rows of the wrapped line only");
+        assert_eq!(at, 10 + 5, "the second row, column 5");
+        // Up one more: its first row, the same line.
+        s.feed(b"\x1b[A");
+        assert_eq!(s.cursor_logical_line().0, text);
+        // Up again: the line above, alone.
+        s.feed(b"\x1b[A");
+        assert_eq!(s.cursor_logical_line().0, "above     ");
+        // The line below, alone, though the row above it wrapped into it.
+        s.feed(b"\x1b[4B");
+        assert_eq!(s.cursor_logical_line().0, "below     ");
+        // A wrapped row whose continuation was erased: still one line.
+        let mut s = Screen::new(10, 4);
+        s.feed(b"0123456789ab\x1b[2K");
+        assert_eq!(
+            s.cursor_logical_line(),
+            (format!("0123456789{}", " ".repeat(10)), 12)
+        );
     }
 
     #[test]
