@@ -1182,6 +1182,13 @@ impl<'a> ConnectionReplay<'a> {
         // One log: read it straight through.
         let context = &self.source.logs[0].context;
         if let Some(mut reader) = self.logs[0].reader.take() {
+            // A file is read on a thread of its own while this one works:
+            // bytes in memory need no reading, and a pipe's reader could
+            // be left blocked after the replay.
+            let log = &self.source.logs[0];
+            if log.reopenable() && log.bytes.is_none() {
+                reader.read_ahead();
+            }
             let name = &self.logs[0].name;
             let mut tally = Tally {
                 counts: &mut self.counts,

@@ -4,10 +4,12 @@
 //! when a record continues past the window; [`SliceReader`] gives it a whole
 //! input held in memory, [`StreamReader`] a bounded buffer that it refills.
 
+mod ahead;
 mod blocks;
 pub(crate) mod hex;
 pub(crate) mod jsonl;
 
+pub use ahead::{ReadAhead, AHEAD_BUFFER, AHEAD_DEPTH};
 pub use blocks::{read_exact_at, record_boundary, Cut, ReaderState, RecordBlocks, RecordCuts};
 
 use std::io;
@@ -279,13 +281,41 @@ pub struct StreamReader<R> {
     seen_line_end: bool,
     /// Bytes of the input dropped from the front of `buf` so far: with
     /// `start`, where in the input the next record begins.
+    ///
+    /// Kept modulo 2^64: with [`StreamReader::read_ahead`], `buf` can start
+    /// with room before the first byte of the input. `discarded + start`,
+    /// always a real offset, is what is read.
     discarded: u64,
+    /// The thread reading the input ahead ([`StreamReader::read_ahead`]);
+    /// `inner` is then empty.
+    ahead: Option<ReadAhead>,
 }
 
 /// What a probe of the buffer found.
 enum Probe {
     Record(Option<crate::time::Nanos>),
     End,
+}
+
+impl StreamReader<Box<dyn io::Read + Send>> {
+    /// Reads the rest of the input on a thread of its own ([`ReadAhead`]),
+    /// so that the kernel's copy of the next bytes overlaps the work on
+    /// these. What was read already stays; records, errors and offsets are
+    /// the same.
+    pub fn read_ahead(&mut self) {
+        if self.ahead.is_none() {
+            let inner = std::mem::replace(&mut self.inner, Box::new(io::empty()));
+            self.ahead = Some(ReadAhead::new(inner));
+        }
+    }
+
+    /// [`StreamReader::read_ahead`] with buffers of `chunk` bytes and
+    /// `headroom` bytes of room before them (tests cut the input small).
+    #[cfg(test)]
+    fn read_ahead_in(&mut self, headroom: usize, chunk: usize) {
+        let inner = std::mem::replace(&mut self.inner, Box::new(io::empty()));
+        self.ahead = Some(ReadAhead::with_sizes(inner, headroom, chunk));
+    }
 }
 
 impl<R: io::Read> StreamReader<R> {
@@ -308,6 +338,7 @@ impl<R: io::Read> StreamReader<R> {
             pending_error: None,
             seen_line_end: false,
             discarded: 0,
+            ahead: None,
         }
     }
 
@@ -336,7 +367,7 @@ impl<R: io::Read> StreamReader<R> {
     /// Where the next record starts: the bytes of the input taken so far
     /// (records, blank lines and comments), from where this reader began.
     pub(crate) fn position(&self) -> u64 {
-        self.discarded + self.start as u64
+        self.discarded.wrapping_add(self.start as u64)
     }
 
     /// Sets the largest record (one event's lines) kept in memory; a longer
@@ -375,7 +406,7 @@ impl<R: io::Read> StreamReader<R> {
                 let window = &self.buf[self.start..self.end];
                 match self.parser.next(window, &mut pos, self.eof) {
                     Next::Record(r) => {
-                        let at = self.discarded + (self.start + pos) as u64;
+                        let at = self.discarded.wrapping_add((self.start + pos) as u64);
                         f(r, at, (self.parser.line, self.parser.seen_dump))?
                     }
                     Next::End => return Ok(()),
@@ -526,8 +557,11 @@ impl<R: io::Read> StreamReader<R> {
     /// Reads more input after compacting the buffer, growing it only when one
     /// record does not fit.
     fn fill(&mut self) -> io::Result<()> {
+        if self.ahead.is_some() {
+            return self.fill_ahead();
+        }
         if self.start > 0 {
-            self.discarded += self.start as u64;
+            self.discarded = self.discarded.wrapping_add(self.start as u64);
             self.buf.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
@@ -567,6 +601,64 @@ impl<R: io::Read> StreamReader<R> {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// [`StreamReader::fill`] from the reading thread's buffers: the
+    /// unfinished record held, when it fits in a buffer's headroom, is put
+    /// there and the buffer becomes this reader's, so the bytes read are
+    /// not copied again; a longer one gets the bytes read appended.
+    fn fill_ahead(&mut self) -> io::Result<()> {
+        let pending = self.end - self.start;
+        let mut got = 0;
+        while let Some(ahead) = self.ahead.as_mut() {
+            let (mut read, n) = match ahead.next_filled() {
+                Ok(Some(filled)) => filled,
+                Ok(None) => {
+                    self.eof = true;
+                    return Ok(());
+                }
+                // Hand over what did arrive first; the reading thread says
+                // the error again on the next fill.
+                Err(_) if got > 0 => return Ok(()),
+                Err(e) => return Err(e),
+            };
+            let head = ahead.headroom();
+            let held = self.end - self.start;
+            let new = if held <= head {
+                let at = head - held;
+                read[at..head].copy_from_slice(&self.buf[self.start..self.end]);
+                // buf[at] is the byte buf[start] was (see `discarded`).
+                self.discarded = self
+                    .discarded
+                    .wrapping_add(self.start as u64)
+                    .wrapping_sub(at as u64);
+                ahead.give_back(std::mem::replace(&mut self.buf, read));
+                self.start = at;
+                self.end = head + n;
+                head
+            } else {
+                self.discarded = self.discarded.wrapping_add(self.start as u64);
+                self.buf.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+                if self.buf.len() < self.end + n {
+                    self.buf.resize(self.end + n, 0);
+                }
+                self.buf[self.end..self.end + n].copy_from_slice(&read[head..head + n]);
+                ahead.give_back(read);
+                self.end += n;
+                self.end - n
+            };
+            let line_end = memchr::memchr(b'\n', &self.buf[new..self.end]).is_some();
+            self.seen_line_end |= line_end;
+            got += n;
+            // As `fill`: on until a line end or the unfinished record has
+            // doubled.
+            if line_end || got >= pending {
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 
     /// Drops input up to and including the next line end.
@@ -682,6 +774,148 @@ mod tests {
             &got[1][..80.min(got[1].len())]
         );
         assert_eq!(got[2], "3:stdout:[108]");
+    }
+
+    /// Gives at most `chunk` bytes a read.
+    struct Dribbled {
+        data: Vec<u8>,
+        at: usize,
+        chunk: usize,
+    }
+
+    impl io::Read for Dribbled {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = self.chunk.min(buf.len()).min(self.data.len() - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    /// Each record with where it starts and the parser's state there, and
+    /// how the reading ended: read straight `chunk` bytes at a time, or
+    /// ahead by a thread reading `chunk` bytes at a time into buffers with
+    /// `headroom` bytes of room before them.
+    fn collect_at(input: &[u8], max: usize, chunk: usize, headroom: Option<usize>) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut payload = Vec::new();
+        let boxed: Box<dyn io::Read + Send> = Box::new(Dribbled {
+            data: input.to_vec(),
+            at: 0,
+            chunk,
+        });
+        let mut r = StreamReader::new(boxed).max_record(max);
+        if let Some(headroom) = headroom {
+            r.read_ahead_in(headroom, chunk);
+        }
+        let ended = r.for_each_at(|record, at, (line, dump)| -> io::Result<()> {
+            out.push(format!("{at} {line} {dump} {}", show(record, &mut payload)));
+            Ok(())
+        });
+        out.push(format!("{ended:?} at {}", r.position()));
+        out
+    }
+
+    #[test]
+    fn reading_ahead_gives_the_records_offsets_and_errors_of_reading_straight() {
+        let long = format!(
+            "2023-06-07T17:32:28Z stdout 6c\n2023-06-07T17:32:29Z stdin {}\n2023-06-07T17:32:30Z stdout 6c\n",
+            "6c".repeat(3000)
+        );
+        let logs: [&[u8]; 8] = [
+            include_bytes!("../../../../testdata/session.jsonl"),
+            include_bytes!("../../../../testdata/variant.jsonl"),
+            include_bytes!("../../../../testdata/session.hexdump"),
+            include_bytes!("../../../../testdata/variant.hex"),
+            b"2023-06-07T17:32:29Z stdin 6c\nnot a record\n2023-06-07T17:32:30Z stdout 6c\n{\"type",
+            long.as_bytes(),
+            b"",
+            b"no line end at all",
+        ];
+        for log in logs {
+            for max in [1000, 64 << 10] {
+                // Reads of a byte, a few, a line's worth and the whole log;
+                // headroom smaller and larger than the records held.
+                for chunk in [1, 7, 64, 4096, 1 << 20] {
+                    let straight = collect_at(log, max, chunk, None);
+                    for headroom in [0, 5, 100, 10_000] {
+                        assert_eq!(
+                            collect_at(log, max, chunk, Some(headroom)),
+                            straight,
+                            "max {max}, headroom {headroom}, chunk {chunk}, {} bytes",
+                            log.len()
+                        );
+                    }
+                }
+            }
+        }
+        // The comparison sees records: the long one is refused, the rest
+        // read, and the end is where the log ends.
+        let got = collect_at(long.as_bytes(), 1000, 64, Some(5));
+        assert_eq!(got.len(), 4);
+        assert!(got[1].contains("at most 1000 bytes"), "{}", got[1]);
+        assert_eq!(got[3], format!("Ok(()) at {}", long.len()));
+    }
+
+    /// Gives `first` bytes, then fails once, then gives the rest.
+    struct FailsOnce {
+        data: Vec<u8>,
+        at: usize,
+        first: usize,
+        failed: bool,
+    }
+
+    impl io::Read for FailsOnce {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            if self.at == self.first && !self.failed {
+                self.failed = true;
+                return Err(io::Error::new(
+                    io::ErrorKind::BrokenPipe,
+                    "the disk went away",
+                ));
+            }
+            let end = if self.at < self.first {
+                self.first
+            } else {
+                self.data.len()
+            };
+            let n = buf.len().min(end - self.at);
+            buf[..n].copy_from_slice(&self.data[self.at..self.at + n]);
+            self.at += n;
+            Ok(n)
+        }
+    }
+
+    /// The records read before `session.jsonl` fails half-way through,
+    /// and the error, read straight or ahead.
+    fn read_until_failure(ahead: bool) -> (Vec<String>, String) {
+        let log = include_bytes!("../../../../testdata/session.jsonl");
+        let boxed: Box<dyn io::Read + Send> = Box::new(FailsOnce {
+            data: log.to_vec(),
+            at: 0,
+            first: log.len() / 2,
+            failed: false,
+        });
+        let mut r = StreamReader::new(boxed);
+        if ahead {
+            r.read_ahead_in(16, 100);
+        }
+        let (mut taken, mut payload) = (Vec::new(), Vec::new());
+        let e = r
+            .for_each(|record| -> io::Result<()> {
+                taken.push(show(record, &mut payload));
+                Ok(())
+            })
+            .unwrap_err();
+        (taken, e.to_string())
+    }
+
+    #[test]
+    fn reading_ahead_hands_over_what_came_before_an_error_then_stops_at_it() {
+        let straight = read_until_failure(false);
+        assert_eq!(straight.1, "the disk went away");
+        assert!(straight.0.len() > 3, "records came before the error");
+        assert_eq!(read_until_failure(true), straight);
     }
 
     fn collect_slice(input: &[u8]) -> Vec<String> {
