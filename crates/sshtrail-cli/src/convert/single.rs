@@ -28,10 +28,16 @@ fn count_channels(archive: &Archive, format: Option<sshtrail::Format>) -> usize 
         if log.path.as_os_str() == "-" {
             continue;
         }
-        let Ok(input) = log.open() else { continue };
         // No event names a channel without the key's bytes: looking for
         // them is several times faster than parsing the log.
-        if !mentions_channel_id(input) {
+        let mentioned = match file_mentions_channel_id(log) {
+            Some(mentioned) => mentioned,
+            None => {
+                let Ok(input) = log.open() else { continue };
+                mentions_channel_id(input)
+            }
+        };
+        if !mentioned {
             continue;
         }
         let Ok(input) = log.open() else { continue };
@@ -85,6 +91,75 @@ fn mentions_channel_id(mut input: impl io::Read) -> bool {
         kept = (KEY.len() - 1).min(end);
         buf.copy_within(end - kept..end, 0);
     }
+}
+
+/// A stored log at least this large is searched for the key by several
+/// threads at once.
+const SCAN_SPLIT_AT: u64 = 8 << 20;
+
+/// [`mentions_channel_id`] of a stored log that is not compressed, read by
+/// one thread a part (`pread`): the search reads the whole log before the
+/// conversion reads it again, and on one thread the kernel's copy of it
+/// was a tenth of an asciicast conversion. `None` when the log is not such
+/// a file, is small, or has no line end in its first read: then the
+/// straight search decides.
+fn file_mentions_channel_id(log: &sshtrail::archive::LogSource) -> Option<bool> {
+    const WINDOW: usize = 256 << 10;
+    log.size.filter(|&n| n >= SCAN_SPLIT_AT)?;
+    if !log.reopenable() || log.path.as_os_str() == "-" || !matches!(log.compression(), Ok(None)) {
+        return None;
+    }
+    let file = std::fs::File::open(&log.path).ok()?;
+    // Its size now, as a straight search would read it to its end.
+    let len = file.metadata().ok()?.len();
+    // A line end in the first window: the straight search's "no line end
+    // in the first record's worth" cannot apply.
+    let mut first = vec![0u8; WINDOW];
+    sshtrail::format::read_exact_at(&file, &mut first, 0, len).ok()?;
+    memchr::memchr(b'\n', &first)?;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, 8);
+    Some(parts_mention_channel_id(&file, len, threads as u64))
+}
+
+/// Whether the first `len` bytes of `file` hold the key, searched by
+/// `threads` threads, one part each; `true` when a part cannot be read.
+fn parts_mention_channel_id(file: &std::fs::File, len: u64, threads: u64) -> bool {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    const KEY_LEN: u64 = b"\"channel_id\"".len() as u64;
+    const WINDOW: usize = 256 << 10;
+    let part = len.div_ceil(threads.max(1));
+    let found = AtomicBool::new(false);
+    let finder = memchr::memmem::Finder::new(b"\"channel_id\"");
+    std::thread::scope(|scope| {
+        for t in 0..threads {
+            let (found, finder) = (&found, &finder);
+            scope.spawn(move || {
+                // A part's last window reaches a key's length past its end,
+                // so that a key across two parts is found by the first.
+                let (start, end) = (t * part, ((t + 1) * part + KEY_LEN - 1).min(len));
+                let mut buf = vec![0u8; WINDOW];
+                let mut at = start;
+                while at < end && !found.load(Ordering::Relaxed) {
+                    let n = (end - at).min(WINDOW as u64) as usize;
+                    // Unreadable (or shrunk): the parse decides.
+                    if sshtrail::format::read_exact_at(file, &mut buf[..n], at, len).is_err()
+                        || finder.find(&buf[..n]).is_some()
+                    {
+                        found.store(true, Ordering::Relaxed);
+                        return;
+                    }
+                    if at + n as u64 >= end {
+                        return;
+                    }
+                    // Windows overlap by a key's length less one byte.
+                    at += n as u64 - (KEY_LEN - 1);
+                }
+            });
+        }
+    });
+    found.into_inner()
 }
 
 /// Converts the one channel the paths name (one format); a log holding
@@ -395,6 +470,66 @@ mod tests {
             self.0 = &self.0[n..];
             Ok(n)
         }
+    }
+
+    /// The search of a stored log of `bytes`.
+    fn searched(bytes: &[u8]) -> (Option<bool>, bool) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trail.jsonl");
+        std::fs::write(&path, bytes).unwrap();
+        let archive = Archive::open(&[&path], &Default::default(), &mut |p| panic!("{p}"));
+        let log = &archive.connections[0].logs[0];
+        (
+            file_mentions_channel_id(log),
+            mentions_channel_id(std::fs::File::open(&path).unwrap()),
+        )
+    }
+
+    #[test]
+    fn a_large_log_is_searched_in_parts_as_it_would_be_straight() {
+        let line = br#"{"type":"stdin","ts":"2023-06-07T17:32:29Z","data":"bA=="}"#;
+        let mut log = Vec::new();
+        while log.len() < SCAN_SPLIT_AT as usize * 2 {
+            log.extend_from_slice(line);
+            log.push(b'\n');
+        }
+        assert_eq!(searched(&log), (Some(false), false));
+        let key = br#""channel_id""#;
+        // The key at the start, across a window's end, at the end: found
+        // as the straight search finds it.
+        for at in [0, (256 << 10) - 5, log.len() - key.len()] {
+            let mut with_key = log.clone();
+            with_key[at..at + key.len()].copy_from_slice(key);
+            assert_eq!(searched(&with_key), (Some(true), true), "the key at {at}");
+        }
+        // Across each byte where two threads' parts meet, for 2 to 4
+        // threads, and not found in a log without it.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trail.jsonl");
+        let len = log.len() as u64;
+        for threads in 1..=4u64 {
+            std::fs::write(&path, &log).unwrap();
+            let file = std::fs::File::open(&path).unwrap();
+            assert!(!parts_mention_channel_id(&file, len, threads));
+            let part = len.div_ceil(threads) as usize;
+            for meet in (1..threads as usize).map(|t| t * part) {
+                for at in meet + 1 - key.len()..meet {
+                    let mut with_key = log.clone();
+                    with_key[at..at + key.len()].copy_from_slice(key);
+                    std::fs::write(&path, &with_key).unwrap();
+                    let file = std::fs::File::open(&path).unwrap();
+                    assert!(
+                        parts_mention_channel_id(&file, len, threads),
+                        "{threads} threads, the key at {at}, parts meeting at {meet}"
+                    );
+                }
+            }
+        }
+        // Small, or no line end in the first window: the straight search.
+        assert_eq!(searched(&log[..1 << 20]).0, None);
+        let mut endless = vec![b'x'; log.len()];
+        endless[1 << 20] = b'\n';
+        assert_eq!(searched(&endless), (None, false));
     }
 
     #[test]
