@@ -561,6 +561,9 @@ pub(crate) struct EcsWriter {
     conn: Option<ConnFragments>,
     /// A time's text, reused.
     time: String,
+    /// The time `time` is the text of: the lines of one chunk of data
+    /// share their time, written once.
+    time_of: Option<crate::time::Nanos>,
 }
 
 impl EcsWriter {
@@ -582,8 +585,11 @@ impl EcsWriter {
         }
         let Some(frag) = &self.conn else { return };
         let time = &mut self.time;
-        time.clear();
-        crate::time::write_rfc3339(ev.ts, time);
+        if self.time_of != Some(ev.ts) {
+            time.clear();
+            crate::time::write_rfc3339(ev.ts, time);
+            self.time_of = Some(ev.ts);
+        }
 
         out.extend_from_slice(b"{\"@timestamp\":");
         push_serde_json_str(out, time);
