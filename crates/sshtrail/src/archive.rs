@@ -445,6 +445,10 @@ pub struct ReplayOptions {
     /// End the replay at the first error (`--on-error stop`): the
     /// connection's channels end there. Warnings go on.
     pub stop_at_error: bool,
+    /// Replay on the calling thread alone: no thread reads a log ahead
+    /// (what `-j 1` asks, and what a pool of replays already on every core
+    /// wants).
+    pub one_thread: bool,
 }
 
 impl ReplayOptions {
@@ -453,6 +457,15 @@ impl ReplayOptions {
         ReplayOptions {
             format,
             stop_at_error: false,
+            one_thread: false,
+        }
+    }
+
+    /// The same, on the calling thread alone ([`ReplayOptions::one_thread`]).
+    pub fn on_one_thread(self) -> Self {
+        ReplayOptions {
+            one_thread: true,
+            ..self
         }
     }
 
@@ -1048,6 +1061,8 @@ pub struct ConnectionReplay<'a> {
     counts: ReplayCounts,
     /// End at the first error ([`ReplayOptions::stop_at_error`]).
     stop_at_error: bool,
+    /// No thread reads ahead ([`ReplayOptions::one_thread`]).
+    one_thread: bool,
     /// An error ended the replay.
     halted: bool,
 }
@@ -1095,6 +1110,7 @@ impl<'a> ConnectionReplay<'a> {
             logs,
             counts,
             stop_at_error: options.stop_at_error,
+            one_thread: options.one_thread,
             halted: false,
         })
     }
@@ -1186,7 +1202,7 @@ impl<'a> ConnectionReplay<'a> {
             // bytes in memory need no reading, and a pipe's reader could
             // be left blocked after the replay.
             let log = &self.source.logs[0];
-            if log.reopenable() && log.bytes.is_none() {
+            if !self.one_thread && log.reopenable() && log.bytes.is_none() {
                 reader.read_ahead();
             }
             let name = &self.logs[0].name;

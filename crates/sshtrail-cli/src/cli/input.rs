@@ -55,10 +55,18 @@ pub fn replay(
     sink: &mut dyn ChannelSink,
     rep: &mut Reporter,
 ) -> io::Result<()> {
+    replay_with(archive, &ReplayOptions::with_format(format), sink, rep)
+}
+
+/// [`replay`] with `options`.
+pub fn replay_with(
+    archive: &Archive,
+    options: &ReplayOptions,
+    sink: &mut dyn ChannelSink,
+    rep: &mut Reporter,
+) -> io::Result<()> {
     archive
-        .replay_with(&ReplayOptions::with_format(format), sink, &mut |p| {
-            rep.problem(&p)
-        })
+        .replay_with(options, sink, &mut |p| rep.problem(&p))
         .map(|_| ())
 }
 

@@ -359,23 +359,18 @@ fn replay_into(
     rep: &mut Reporter,
     merge: bool,
 ) -> io::Result<()> {
+    // `-j 1`: the conversion keeps to one thread (no reading ahead).
+    let mut options = ReplayOptions::with_format(plan.input_format);
+    if plan.jobs == Some(1) {
+        options = options.on_one_thread();
+    }
     if let (true, Some(format)) = (merge, plan.formats[0].siem_format()) {
         let mut siem = SiemWriter::new(format, &plan.writer).redacting(plan.writer.redact.clone());
-        let merged = siem.write_merged(
-            archive,
-            &ReplayOptions::with_format(plan.input_format),
-            out,
-            &mut |p| rep.problem(&p),
-        );
+        let merged = siem.write_merged(archive, &options, out, &mut |p| rep.problem(&p));
         note_redactions(siem.redactions());
         return merged.map(|_| ());
     }
-    input::replay(
-        archive,
-        plan.input_format,
-        &mut Writing::new(writer, out),
-        rep,
-    )
+    input::replay_with(archive, &options, &mut Writing::new(writer, out), rep)
 }
 
 /// Writes the conversion of `selected` to standard output or the file

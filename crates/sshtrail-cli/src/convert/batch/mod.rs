@@ -647,7 +647,8 @@ impl Batch<'_> {
                 tally: &mut tally,
             };
             conn.replay(
-                &ReplayOptions::with_format(self.plan.input_format),
+                // The pool already has a job on every core: no reading ahead.
+                &ReplayOptions::with_format(self.plan.input_format).on_one_thread(),
                 &mut tee,
                 &mut |p| rep.problem(&p),
             )
@@ -664,7 +665,8 @@ impl Batch<'_> {
                     tally: &mut quiet,
                 };
                 whole.replay(
-                    &ReplayOptions::with_format(self.plan.input_format),
+                    // The pool already has a job on every core: no reading ahead.
+                    &ReplayOptions::with_format(self.plan.input_format).on_one_thread(),
                     &mut tee,
                     &mut |_| {},
                 )
