@@ -21,7 +21,8 @@ use crate::cli::report::{
 
 /// The channels of the logs: each log's own, and any other that its
 /// events name (a `channel_id` key). Standard input counts as one.
-fn count_channels(archive: &Archive, format: Option<sshtrail::Format>) -> usize {
+/// Large stored logs are searched by `threads` threads.
+fn count_channels(archive: &Archive, format: Option<sshtrail::Format>, threads: usize) -> usize {
     let mut channels: HashSet<Context> = HashSet::new();
     for log in archive.connections.iter().flat_map(|c| c.logs.iter()) {
         channels.insert(log.context.clone());
@@ -30,7 +31,7 @@ fn count_channels(archive: &Archive, format: Option<sshtrail::Format>) -> usize 
         }
         // No event names a channel without the key's bytes: looking for
         // them is several times faster than parsing the log.
-        let mentioned = match file_mentions_channel_id(log) {
+        let mentioned = match file_mentions_channel_id(log, threads) {
             Some(mentioned) => mentioned,
             None => {
                 let Ok(input) = log.open() else { continue };
@@ -101,10 +102,13 @@ const SCAN_SPLIT_AT: u64 = 8 << 20;
 /// one thread a part (`pread`): the search reads the whole log before the
 /// conversion reads it again, and on one thread the kernel's copy of it
 /// was a tenth of an asciicast conversion. `None` when the log is not such
-/// a file, is small, or has no line end in its first read: then the
-/// straight search decides.
-fn file_mentions_channel_id(log: &sshtrail::archive::LogSource) -> Option<bool> {
+/// a file, is small, or has no line end in its first read, or when
+/// `threads` (`-j`) is one: then the straight search decides.
+fn file_mentions_channel_id(log: &sshtrail::archive::LogSource, threads: usize) -> Option<bool> {
     const WINDOW: usize = 256 << 10;
+    if threads < 2 {
+        return None;
+    }
     log.size.filter(|&n| n >= SCAN_SPLIT_AT)?;
     if !log.reopenable() || log.path.as_os_str() == "-" || !matches!(log.compression(), Ok(None)) {
         return None;
@@ -117,10 +121,7 @@ fn file_mentions_channel_id(log: &sshtrail::archive::LogSource) -> Option<bool> 
     let mut first = vec![0u8; WINDOW];
     sshtrail::format::read_exact_at(&file, &mut first, 0, len).ok()?;
     memchr::memchr(b'\n', &first)?;
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .clamp(1, 8);
-    Some(parts_mention_channel_id(&file, len, threads as u64))
+    Some(parts_mention_channel_id(&file, len, threads.min(8) as u64))
 }
 
 /// Whether the first `len` bytes of `file` hold the key, searched by
@@ -190,7 +191,10 @@ pub fn channel(plan: &Plan) -> CommandResult {
     if let Some(done) = one_large_log(plan, &archive, &selected, &mut rep) {
         return done;
     }
-    let channels = count_channels(&selected, plan.input_format);
+    let threads = plan.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    let channels = count_channels(&selected, plan.input_format, threads);
     match &plan.target {
         Target::Stdout if channels > 1 => {
             return Err(usage(format!(
@@ -475,7 +479,7 @@ mod tests {
         let archive = Archive::open(&[&path], &Default::default(), &mut |p| panic!("{p}"));
         let log = &archive.connections[0].logs[0];
         (
-            file_mentions_channel_id(log),
+            file_mentions_channel_id(log, 2),
             mentions_channel_id(std::fs::File::open(&path).unwrap()),
         )
     }
@@ -520,7 +524,16 @@ mod tests {
                 }
             }
         }
-        // Small, or no line end in the first window: the straight search.
+        // One thread (`-j 1`), small, or no line end in the first window:
+        // the straight search.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("trail.jsonl");
+        std::fs::write(&path, &log).unwrap();
+        let archive = Archive::open(&[&path], &Default::default(), &mut |p| panic!("{p}"));
+        assert_eq!(
+            file_mentions_channel_id(&archive.connections[0].logs[0], 1),
+            None
+        );
         assert_eq!(searched(&log[..1 << 20]).0, None);
         let mut endless = vec![b'x'; log.len()];
         endless[1 << 20] = b'\n';
