@@ -7,6 +7,22 @@ pub(crate) mod base64;
 pub(crate) mod hex;
 pub(crate) mod json;
 
+/// The decimal digits of `n`, written at the end of `buf` (what `{n}`
+/// formats, without `fmt`: records write several numbers each).
+#[cfg(feature = "siem")]
+pub(crate) fn u64_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    &buf[at..]
+}
+
 /// A line of the buffer: content without the line end, the start of the next
 /// line, and whether a line end was there.
 pub(crate) fn line_at(buf: &[u8], pos: usize, eof: bool) -> Option<(&[u8], usize, bool)> {

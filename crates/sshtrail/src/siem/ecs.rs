@@ -712,18 +712,8 @@ fn line_of(ev: &SiemEvent) -> Option<&IoChunk> {
 }
 
 /// Appends `n` in decimal, as serde_json writes an unsigned number.
-fn push_u64(out: &mut Vec<u8>, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&digits[at..]);
+fn push_u64(out: &mut Vec<u8>, n: u64) {
+    out.extend_from_slice(crate::codec::u64_digits(n, &mut [0; 20]));
 }
 
 fn push_bool(out: &mut Vec<u8>, b: bool) {

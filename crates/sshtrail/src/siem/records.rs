@@ -69,19 +69,9 @@ fn outcome_of(o: &Outcome) -> (EventOutcome, Option<String>) {
 }
 
 /// Appends `n` in decimal (what `write!(s, "{n}")` writes).
-fn push_decimal(s: &mut String, mut n: u64) {
-    let mut digits = [0u8; 20];
-    let mut at = digits.len();
-    loop {
-        at -= 1;
-        digits[at] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
+fn push_decimal(s: &mut String, n: u64) {
     // ASCII digits: always UTF-8.
-    s.push_str(std::str::from_utf8(&digits[at..]).unwrap_or_default());
+    s.push_str(std::str::from_utf8(crate::codec::u64_digits(n, &mut [0; 20])).unwrap_or_default());
 }
 
 /// The action of a forward.
