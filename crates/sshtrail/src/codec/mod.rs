@@ -8,8 +8,8 @@ pub(crate) mod hex;
 pub(crate) mod json;
 
 /// The decimal digits of `n`, written at the end of `buf` (what `{n}`
-/// formats, without `fmt`: records write several numbers each).
-#[cfg(feature = "siem")]
+/// formats, without `fmt`: records and cast events write several numbers
+/// each).
 pub(crate) fn u64_digits(mut n: u64, buf: &mut [u8; 20]) -> &[u8] {
     let mut at = buf.len();
     loop {

@@ -54,21 +54,14 @@ fn push_seconds(out: &mut Vec<u8>, us: i128) {
 /// The decimal digits of `n` (a sign first when negative), written at the
 /// end of `buf`.
 fn itoa_i64(n: i64, buf: &mut [u8; 20]) -> &[u8] {
-    let mut at = buf.len();
-    let mut rest = n.unsigned_abs();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
-        }
-    }
+    // At most 19 digits: room for the sign before them.
+    let at = buf.len() - crate::codec::u64_digits(n.unsigned_abs(), buf).len();
     if n < 0 {
-        at -= 1;
-        buf[at] = b'-';
+        buf[at - 1] = b'-';
+        &buf[at - 1..]
+    } else {
+        &buf[at..]
     }
-    &buf[at..]
 }
 
 /// Writes each channel as an asciicast recording.
@@ -401,6 +394,30 @@ struct TermInfo {
 mod tests {
     use super::*;
     use crate::output::{convert_log, ChannelWriter};
+
+    #[test]
+    fn seconds_are_written_as_format_writes_them() {
+        for us in [
+            0,
+            1,
+            999_999,
+            1_000_000,
+            -1,
+            -1_000_001,
+            i128::from(i64::MAX) * 1_000_000 + 999_999,
+            i128::from(i64::MIN) * 1_000_000,
+            i128::from(i64::MAX) * 2_000_000,
+        ] {
+            let mut out = Vec::new();
+            push_seconds(&mut out, us);
+            let want = format!(
+                "{}.{:06}",
+                us.div_euclid(1_000_000),
+                us.rem_euclid(1_000_000)
+            );
+            assert_eq!(String::from_utf8(out).unwrap(), want, "{us}");
+        }
+    }
 
     /// The cast of `log` and the notes: whether the size is the default,
     /// how many bytes were replaced.
