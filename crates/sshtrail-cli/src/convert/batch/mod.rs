@@ -639,6 +639,8 @@ impl Batch<'_> {
             .filter(|f| **f != OutputFormat::Html)
             .map(|f| f.writer(&self.plan.writer))
             .collect();
+        // The pool already has a job on every core: no reading ahead.
+        let options = ReplayOptions::with_format(self.plan.input_format).on_one_thread();
         let mut tally = Tally::default();
         let replayed = {
             let mut tee = Tee {
@@ -646,12 +648,7 @@ impl Batch<'_> {
                 out: &mut out,
                 tally: &mut tally,
             };
-            conn.replay(
-                // The pool already has a job on every core: no reading ahead.
-                &ReplayOptions::with_format(self.plan.input_format).on_one_thread(),
-                &mut tee,
-                &mut |p| rep.problem(&p),
-            )
+            conn.replay(&options, &mut tee, &mut |p| rep.problem(&p))
         };
         // The evidence report: the job of a connection's first log writes
         // the page of all its logs (their own jobs report their problems).
@@ -664,12 +661,7 @@ impl Batch<'_> {
                     out: &mut out,
                     tally: &mut quiet,
                 };
-                whole.replay(
-                    // The pool already has a job on every core: no reading ahead.
-                    &ReplayOptions::with_format(self.plan.input_format).on_one_thread(),
-                    &mut tee,
-                    &mut |_| {},
-                )
+                whole.replay(&options, &mut tee, &mut |_| {})
             }
             _ => Ok(Default::default()),
         };
