@@ -3,6 +3,7 @@
 //! the keys typed at its prompt.
 
 mod commands;
+mod downward;
 pub mod index;
 mod screen;
 

@@ -2,6 +2,7 @@
 //! (avt, the one asciinema uses), as a transcript that keeps what scrolled
 //! away or was cleared, or as the screen at one moment.
 
+use super::downward::ParserTrack;
 use crate::time::Nanos;
 use crate::utf8::Utf8Joiner;
 
@@ -54,8 +55,6 @@ pub struct Screen {
     joiner: Utf8Joiner,
     alt: bool,
     text: String,
-    /// A row's text being rendered, reused ([`update_row`]).
-    line: String,
     /// Whether output arrived since the last clear (a clear of a screen
     /// with nothing new on it keeps nothing).
     dirty: bool,
@@ -81,6 +80,14 @@ pub struct Screen {
     /// Where the search for a scroll region stands at the end of the last
     /// chunk (a sequence can be split across chunks).
     region_scan: CsiScan,
+    /// Where the terminal's parser stands, followed for a screen keeping
+    /// times: output that only writes at the cursor and moves it down
+    /// leaves the rows above it as they were, moved up, and those are not
+    /// read again ([`ParserTrack::moves_only_down`]).
+    parser: ParserTrack,
+    /// Whether what the parser scan finds is used: false only in tests, for
+    /// the reference the shortcut is checked against.
+    follow_parser: bool,
     /// Rows at the top of the screen already in the transcript (the shell's
     /// lines kept before a full-screen program, shown again after it).
     emitted: usize,
@@ -165,16 +172,31 @@ fn push_line_text(line: &avt::Line, out: &mut String) {
     );
 }
 
+/// Whether `line` shows `text` (a right-trimmed row text, as
+/// [`push_line_text`] renders): its characters, then only whitespace. The
+/// cells are compared with the text where they lie, without rendering
+/// them: most rows an output touches show what they showed (after a
+/// scroll, every row is touched, and all but the new ones only moved).
+fn line_shows(line: &avt::Line, text: &str) -> bool {
+    let mut expected = text.chars();
+    for cell in line.cells().iter().filter(|c| c.width() != 0) {
+        match expected.next() {
+            Some(ch) if ch == cell.char() => {}
+            Some(_) => return false,
+            // The text is trimmed: the rest of the row must be blank.
+            None if cell.char().is_whitespace() => {}
+            None => return false,
+        }
+    }
+    expected.next().is_none()
+}
+
 /// Sets `row` to `line`'s text (right-trimmed) stamped `now`, unless the
-/// text is the same: most rows a chunk touches show what they showed, so
-/// the text is rendered into `buf` (reused) and the row's own String is
-/// reused when it changed, rather than two new Strings a row a chunk.
-fn update_row(row: &mut (String, Nanos), line: &avt::Line, buf: &mut String, now: Nanos) {
-    buf.clear();
-    push_line_text(line, buf);
-    if row.0 != *buf {
+/// row already shows that text: then it keeps its time.
+fn update_row(row: &mut (String, Nanos), line: &avt::Line, now: Nanos) {
+    if !line_shows(line, &row.0) {
         row.0.clear();
-        row.0.push_str(buf);
+        push_line_text(line, &mut row.0);
         row.1 = now;
     }
 }
@@ -209,11 +231,12 @@ enum CsiScan {
 /// sequence counts, and controls inside a sequence are passed over as the
 /// terminal executes them: a false alarm costs time, a miss a wrong line.
 fn sets_scroll_region(scan: &mut CsiScan, text: &[u8]) -> bool {
+    let mut found = false;
     let mut i = 0;
     while i < text.len() {
         match *scan {
             CsiScan::Ground => match memchr::memchr2(0x1b, 0x9b, &text[i..]) {
-                None => return false,
+                None => return found,
                 Some(at) => {
                     let at = i + at;
                     i = at + 1;
@@ -238,8 +261,10 @@ fn sets_scroll_region(scan: &mut CsiScan, text: &[u8]) -> bool {
                 i += 1;
                 match b {
                     b'r' => {
+                        // The rest is scanned too: it may end inside the
+                        // next sequence.
                         *scan = CsiScan::Ground;
-                        return true;
+                        found = true;
                     }
                     0x1b => *scan = CsiScan::Escape,
                     0x18 | 0x1a => *scan = CsiScan::Ground,
@@ -249,7 +274,7 @@ fn sets_scroll_region(scan: &mut CsiScan, text: &[u8]) -> bool {
             }
         }
     }
-    false
+    found
 }
 
 /// Whether `vt` has a scroll region narrower than its screen: its dump
@@ -286,7 +311,6 @@ impl Screen {
             joiner: Utf8Joiner::default(),
             alt: false,
             text: String::new(),
-            line: String::new(),
             dirty: false,
             now: 0,
             rows: Vec::new(),
@@ -294,6 +318,8 @@ impl Screen {
             stale: Vec::new(),
             scroll_region: false,
             region_scan: CsiScan::Ground,
+            parser: ParserTrack::NEW,
+            follow_parser: true,
             emitted: 0,
             program: None,
         }
@@ -331,6 +357,11 @@ impl Screen {
         if self.transcript.is_none() {
             self.transcript = Some(Vec::new());
             self.rows = vec![(String::new(), 0); self.vt.size().1];
+            if self.parser.is_lost() {
+                // Output came that nobody scanned: a scroll region it may
+                // have set is assumed, which costs only time.
+                self.scroll_region = true;
+            }
         }
     }
 
@@ -345,7 +376,8 @@ impl Screen {
         let mut text = std::mem::take(&mut self.text);
         text.clear();
         self.joiner.push(bytes, &mut text);
-        let region_seq = !self.timed && sets_scroll_region(&mut self.region_scan, text.as_bytes());
+        let region_seq =
+            self.transcript.is_some() && sets_scroll_region(&mut self.region_scan, text.as_bytes());
         if region_seq && !self.scroll_region {
             // Stale rows are rendered while the terminal still shows them
             // where `rows` has them.
@@ -394,6 +426,8 @@ impl Screen {
         self.dirty = true;
         if self.transcript.is_none() {
             self.vt.feed_str(s);
+            // Not followed without a transcript.
+            self.parser = ParserTrack::LOST;
             return;
         }
         if self.alt && self.program.is_some() {
@@ -424,51 +458,72 @@ impl Screen {
         if s.is_empty() {
             return;
         }
-        let (scrolled, changed): (Vec<String>, Vec<usize>) = {
-            let changes = self.vt.feed_str(s);
-            let scrolled = changes.scrollback.map(|l| line_text(&l)).collect();
-            (scrolled, changes.lines)
+        // The parser is followed through every piece, even one that could
+        // not use what it finds.
+        let only_down = self.timed && self.parser.moves_only_down(s.as_bytes());
+        // Output that writes only at the cursor, moving it down, leaves the
+        // rows above the cursor's row as they were, to be moved up by the
+        // scrolls: they need not be read again, neither when they scroll
+        // away nor where they land. Not on the alternate screen, whose
+        // scrolls `rows` does not follow, nor with a scroll region.
+        let kept_above = if only_down && self.follow_parser && !self.alt && !self.scroll_region {
+            self.vt.cursor().row
+        } else {
+            0
         };
-        if !scrolled.is_empty() && !self.alt {
-            // The rows move up: their times go with them.
-            let n = scrolled.len().min(self.rows.len());
-            let before: Vec<(String, Nanos)> = self.rows.drain(..n).collect();
-            if !self.timed {
-                self.stale.drain(..n.min(self.stale.len()));
-            }
-            // A row scrolled away as it stood keeps its time. One this very
-            // output wrote before scrolling it away takes the output's time,
-            // as do the lines past a screenful (a chunk of 1,000 lines on a
-            // 24-row screen keeps all 1,000).
-            let now = self.now;
-            let times: Vec<Nanos> = scrolled
-                .iter()
-                .enumerate()
-                .map(|(i, line)| match before.get(i) {
-                    Some((text, t)) if text == line => *t,
-                    _ => now,
-                })
-                .collect();
-            let mut taken = Vec::new();
-            for (line, t) in scrolled.into_iter().zip(times) {
+        // The lines that scrolled away, in order. The rows move up: their
+        // times go with them. A row scrolled away as it stood keeps its
+        // time, and its text, already rendered, is taken rather than
+        // rendered again. One this very output wrote before scrolling it
+        // away takes the output's time, as do the lines past a screenful
+        // (a chunk of 1,000 lines on a 24-row screen keeps all 1,000).
+        let (changed, scrolled) = {
+            let changes = self.vt.feed_str(s);
+            let mut scrolled = 0;
+            for line in changes.scrollback {
+                let at = scrolled;
+                scrolled += 1;
+                if self.alt {
+                    continue;
+                }
                 if self.emitted > 0 {
                     // Already in the transcript, before a full-screen program.
                     self.emitted -= 1;
                     continue;
                 }
-                taken.push((line, t));
+                let known = self.rows.get_mut(at).filter(|_| {
+                    // A stale row's text is not what it showed.
+                    self.timed || !self.stale.get(at).copied().unwrap_or(true)
+                });
+                let kept = match known {
+                    Some(row) if at < kept_above || line_shows(&line, &row.0) => {
+                        (std::mem::take(&mut row.0), row.1)
+                    }
+                    _ => (line_text(&line), self.now),
+                };
+                if let Some(t) = &mut self.transcript {
+                    t.push(kept);
+                }
             }
-            if let Some(t) = &mut self.transcript {
-                t.extend(taken);
+            (changes.lines, scrolled)
+        };
+        if scrolled > 0 && !self.alt {
+            let n = scrolled.min(self.rows.len());
+            self.rows.drain(..n);
+            if !self.timed {
+                self.stale.drain(..n.min(self.stale.len()));
             }
             let rows = self.vt.size().1;
             self.rows.resize(rows, (String::new(), self.now));
         }
-        self.sync_changed(&changed);
+        // The terminal marks every row after a scroll; those kept above
+        // now lie `scrolled` rows higher.
+        self.sync_changed(&changed, kept_above.saturating_sub(scrolled));
     }
 
-    /// Brings the rows `changed` up to date (all of them after a scroll).
-    fn sync_changed(&mut self, changed: &[usize]) {
+    /// Brings the rows `changed` up to date (all of them after a scroll),
+    /// but for the first `untouched`, known to be as they were.
+    fn sync_changed(&mut self, changed: &[usize], untouched: usize) {
         let rows = self.vt.size().1;
         self.rows.resize(rows, (String::new(), self.now));
         if !self.timed {
@@ -483,14 +538,12 @@ impl Screen {
             }
             return;
         }
-        let mut buf = std::mem::take(&mut self.line);
         for &i in changed {
-            if i >= rows {
+            if i >= rows || i < untouched {
                 continue;
             }
-            update_row(&mut self.rows[i], self.vt.line(i), &mut buf, self.now);
+            update_row(&mut self.rows[i], self.vt.line(i), self.now);
         }
-        self.line = buf;
     }
 
     /// Brings each row's text up to date, stamping rows whose text changed
@@ -509,11 +562,9 @@ impl Screen {
             }
             return;
         }
-        let mut buf = std::mem::take(&mut self.line);
         for (row, line) in self.rows.iter_mut().zip(self.vt.view()) {
-            update_row(row, line, &mut buf, self.now);
+            update_row(row, line, self.now);
         }
-        self.line = buf;
     }
 
     /// Renders the rows marked stale (a screen without times), so that
@@ -675,6 +726,9 @@ impl Screen {
         pending.truncate(MAX_PENDING_UTF8);
         screen.joiner = Utf8Joiner::resumed(pending, keyframe.replaced);
         screen.alt = keyframe.alt;
+        // The dump may end inside a sequence, and may set a region.
+        screen.parser = ParserTrack::LOST;
+        screen.scroll_region = scroll_region_set(&screen.vt);
         screen
     }
 
@@ -1006,6 +1060,149 @@ mod tests {
         assert_eq!(t[2].1, 2_000_000_000);
     }
 
+    /// A small random generator (xorshift), for tests that must give the
+    /// same cases on every run.
+    struct Rng(u64);
+    impl Rng {
+        fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            (self.0 % n as u64) as usize
+        }
+    }
+
+    /// Pieces of terminal output: text, wide characters, line ends, and
+    /// sequences that only act on the cursor's row, that move the cursor
+    /// anywhere, scroll, set regions, switch screens, and C1 controls, so
+    /// that random chunks of them (cut anywhere) exercise every path.
+    const PIECES: &[&str] = &[
+        "abc",
+        "a longer line of text that wraps",
+        "\u{4e2d}\u{6587}",
+        "caf\u{e9}",
+        "\r\n",
+        "\n",
+        "\r",
+        "\x08",
+        "\t",
+        "   ",
+        "l1\r\nl2\r\nl3\r\nl4\r\nl5\r\nl6\r\nl7\r\nl8\r\nl9\r\n",
+        "\x1b[31m",
+        "\x1b[0m",
+        "\x1b[K",
+        "\x1b[2P",
+        "\x1b[3@",
+        "\x1b[4G",
+        "\x1b[2D",
+        "\x1b[A",
+        "\x1b[2;3H",
+        "\x1b[H",
+        "\x1b[J",
+        "\x1b[2J",
+        "\x1b[L",
+        "\x1b[M",
+        "\x1b[S",
+        "\x1bM",
+        "\x1bD",
+        "\x1b7",
+        "\x1b8",
+        "\x1b#8",
+        "\x1b(0q\x1b(B",
+        "\x1b[2;4r",
+        "\x1b[r",
+        "\x1b]0;title\x07",
+        "\x1b]0;t[A\x1b\\",
+        "\x1b[?1049h",
+        "\x1b[?1049l",
+        "\x1b[?6h",
+        "\x1b[?6l",
+        "\u{8d}",
+        "\u{85}",
+        "\u{9b}2A",
+        "\x1b[",
+        "3",
+        "\x1b",
+        "$ ",
+        // Broken sequences, as damaged or cut output has them.
+        "\x1b\u{4e2d}",
+        "\x1bw",
+        "\x1b\x1b",
+        "\x1b(",
+        "\x1b[1\u{e9}",
+        "\x1b\u{85}",
+        "\x1bE",
+    ];
+
+    #[test]
+    fn rows_above_output_that_moves_only_down_are_not_read_again() {
+        for seed in 1..=1000u64 {
+            let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+            let cols = 8 + rng.below(12) as u32;
+            let rows = 2 + rng.below(5) as u32;
+            let mut fast = Screen::with_transcript(cols, rows);
+            let mut reference = Screen::with_transcript(cols, rows);
+            reference.follow_parser = false;
+            let mut output = Vec::new();
+            for _ in 0..60 {
+                for _ in 0..1 + rng.below(8) {
+                    output.extend_from_slice(PIECES[rng.below(PIECES.len())].as_bytes());
+                }
+            }
+            let mut at = 0;
+            let mut now = 0;
+            while at < output.len() {
+                let end = (at + 1 + rng.below(40)).min(output.len());
+                now += 1 + rng.below(3) as Nanos;
+                let resize = (rng.below(25) == 0).then(|| (8 + rng.below(12), 2 + rng.below(5)));
+                for s in [&mut fast, &mut reference] {
+                    s.set_time(now);
+                    if let Some((cols, rows)) = resize {
+                        s.resize(cols as u32, rows as u32);
+                    }
+                    s.feed(&output[at..end]);
+                }
+                assert_eq!(fast.rows, reference.rows, "seed {seed}, at {end}");
+                assert_eq!(
+                    fast.take_timed_transcript(),
+                    reference.take_timed_transcript(),
+                    "seed {seed}, at {end}"
+                );
+                at = end;
+            }
+            assert_eq!(
+                fast.into_timed_transcript(),
+                reference.into_timed_transcript()
+            );
+        }
+    }
+
+    #[test]
+    fn a_row_shows_its_text_exactly_when_it_renders_to_it() {
+        let mut rng = Rng(7);
+        for _ in 0..3000 {
+            let mut vt = avt::Vt::new(8, 1);
+            let mut text = String::new();
+            for _ in 0..rng.below(5) {
+                let piece = ["a", "b ", " ", "\u{4e2d}", "\t", "\x1b[2G", "\x1b[K"];
+                text.push_str(piece[rng.below(piece.len())]);
+            }
+            vt.feed_str(&text);
+            let line = vt.line(0);
+            let rendered = line_text(line);
+            assert!(line_shows(line, &rendered), "{text:?}");
+            let shorter = rendered.chars().count().saturating_sub(1);
+            let shorter: String = rendered.chars().take(shorter).collect();
+            for other in ["", "a", "b", "a b", "ab", "\u{4e2d}", "a\u{4e2d}", &shorter] {
+                assert_eq!(
+                    line_shows(line, other),
+                    rendered == other,
+                    "{text:?} against {other:?}"
+                );
+            }
+        }
+    }
+
     /// Feeds `chunks` to a screen with times and one without, and checks
     /// that both give the same transcript, as it is taken and at the end.
     fn same_untimed_transcript(cols: u32, rows: u32, chunks: &[&[u8]]) {
@@ -1068,6 +1265,9 @@ mod tests {
         assert!(!sets_scroll_region(&mut scan, b"\x1b[3"));
         assert!(sets_scroll_region(&mut scan, b";9r"));
         assert!(sets_scroll_region(&mut scan, "\u{9b}r".as_bytes()));
+        // A chunk with a region that ends inside the next sequence.
+        assert!(sets_scroll_region(&mut scan, b"\x1b[r\x1b[2J\x1b["));
+        assert!(sets_scroll_region(&mut scan, b"2;4r"));
         let mut s = Screen::new(10, 5);
         assert!(!scroll_region_set(&s.vt));
         s.feed(b"\x1b[2;4r");
