@@ -77,6 +77,10 @@ pub struct Screen {
     /// later. Meanwhile stale rows are rendered after each piece of output,
     /// as with times.
     scroll_region: bool,
+    /// The region's rows, from 0, when known: one from the top scrolls its
+    /// lines away and brings blank rows in at its bottom, above the rows
+    /// below it, which stay where they are.
+    region: Option<(usize, usize)>,
     /// Where the search for a scroll region stands at the end of the last
     /// chunk (a sequence can be split across chunks).
     region_scan: CsiScan,
@@ -277,10 +281,41 @@ fn sets_scroll_region(scan: &mut CsiScan, text: &[u8]) -> bool {
     found
 }
 
-/// Whether `vt` has a scroll region narrower than its screen: its dump
-/// sets one only then.
+/// Whether `vt` has a scroll region narrower than its screen (its dump
+/// sets one only then), and which rows it spans, from 0, if the dump says.
+fn scroll_region_of(vt: &avt::Vt) -> (bool, Option<(usize, usize)>) {
+    let dump = vt.dump();
+    let set = sets_scroll_region(&mut CsiScan::Ground, dump.as_bytes());
+    (set, set.then(|| region_in_dump(&dump)).flatten())
+}
+
+/// The rows (from 0) of the first `CSI top ; bottom r` in a dump: the
+/// terminal's region (cells hold no ESC, and a sequence the parser was
+/// in the middle of comes last).
+fn region_in_dump(dump: &str) -> Option<(usize, usize)> {
+    let bytes = dump.as_bytes();
+    let mut from = 0;
+    while let Some(at) = memchr::memmem::find(&bytes[from..], b"\x1b[") {
+        let start = from + at + 2;
+        let len = bytes[start..]
+            .iter()
+            .position(|b| !(b.is_ascii_digit() || *b == b';'))?;
+        let end = start + len;
+        if bytes[end] == b'r' {
+            let (top, bottom) = dump[start..end].split_once(';')?;
+            let top: usize = top.parse().ok()?;
+            let bottom: usize = bottom.parse().ok()?;
+            return Some((top.checked_sub(1)?, bottom.checked_sub(1)?));
+        }
+        from = end;
+    }
+    None
+}
+
+/// Whether `vt` has a scroll region narrower than its screen.
+#[cfg(test)]
 fn scroll_region_set(vt: &avt::Vt) -> bool {
-    sets_scroll_region(&mut CsiScan::Ground, vt.dump().as_bytes())
+    scroll_region_of(vt).0
 }
 
 /// `mm:ss.d` (tenths), for the markers around a full-screen program.
@@ -317,6 +352,7 @@ impl Screen {
             timed: true,
             stale: Vec::new(),
             scroll_region: false,
+            region: None,
             region_scan: CsiScan::Ground,
             parser: ParserTrack::NEW,
             follow_parser: true,
@@ -361,6 +397,7 @@ impl Screen {
                 // Output came that nobody scanned: a scroll region it may
                 // have set is assumed, which costs only time.
                 self.scroll_region = true;
+                self.region = scroll_region_of(&self.vt).1;
             }
         }
     }
@@ -415,7 +452,7 @@ impl Screen {
         self.feed_str(rest);
         self.text = text;
         if region_seq {
-            self.scroll_region = scroll_region_set(&self.vt);
+            (self.scroll_region, self.region) = scroll_region_of(&self.vt);
         }
     }
 
@@ -471,6 +508,12 @@ impl Screen {
         } else {
             0
         };
+        // The rows that scroll: all of them, or those of a region from the
+        // top (the rows below it stay).
+        let scrolling = match self.region {
+            Some((0, bottom)) if self.scroll_region => (bottom + 1).min(self.rows.len()),
+            _ => self.rows.len(),
+        };
         // The lines that scrolled away, in order. The rows move up: their
         // times go with them. A row scrolled away as it stood keeps its
         // time, and its text, already rendered, is taken rather than
@@ -492,8 +535,9 @@ impl Screen {
                     continue;
                 }
                 let known = self.rows.get_mut(at).filter(|_| {
-                    // A stale row's text is not what it showed.
-                    self.timed || !self.stale.get(at).copied().unwrap_or(true)
+                    // A stale row's text is not what it showed; rows below
+                    // a region do not scroll.
+                    at < scrolling && (self.timed || !self.stale.get(at).copied().unwrap_or(true))
                 });
                 let kept = match known {
                     Some(row) if at < kept_above || line_shows(&line, &row.0) => {
@@ -508,10 +552,19 @@ impl Screen {
             (changes.lines, scrolled)
         };
         if scrolled > 0 && !self.alt {
-            let n = scrolled.min(self.rows.len());
+            let n = scrolled.min(scrolling);
             self.rows.drain(..n);
+            // Blank rows come in at the bottom of the rows that scroll.
+            let blank_at = scrolling - n;
+            self.rows.splice(
+                blank_at..blank_at,
+                std::iter::repeat_n((String::new(), self.now), n),
+            );
             if !self.timed {
-                self.stale.drain(..n.min(self.stale.len()));
+                let n = n.min(self.stale.len());
+                self.stale.drain(..n);
+                let at = blank_at.min(self.stale.len());
+                self.stale.splice(at..at, std::iter::repeat_n(false, n));
             }
             let rows = self.vt.size().1;
             self.rows.resize(rows, (String::new(), self.now));
@@ -519,6 +572,25 @@ impl Screen {
         // The terminal marks every row after a scroll; those kept above
         // now lie `scrolled` rows higher.
         self.sync_changed(&changed, kept_above.saturating_sub(scrolled));
+        if self.scroll_region {
+            // Under a region, rows move in ways `rows` does not follow in
+            // every case (a reverse index or deleted lines at its edges, a
+            // region set and scrolled in one piece): every row is read.
+            self.read_every_row();
+        }
+    }
+
+    /// Brings every row up to date from the terminal (a row whose text is
+    /// the same keeps its time).
+    fn read_every_row(&mut self) {
+        if self.timed {
+            for (row, line) in self.rows.iter_mut().zip(self.vt.view()) {
+                update_row(row, line, self.now);
+            }
+        } else {
+            self.stale.iter_mut().for_each(|s| *s = true);
+            self.render_stale();
+        }
     }
 
     /// Brings the rows `changed` up to date (all of them after a scroll),
@@ -728,7 +800,7 @@ impl Screen {
         screen.alt = keyframe.alt;
         // The dump may end inside a sequence, and may set a region.
         screen.parser = ParserTrack::LOST;
-        screen.scroll_region = scroll_region_set(&screen.vt);
+        (screen.scroll_region, screen.region) = scroll_region_of(&screen.vt);
         screen
     }
 
@@ -748,7 +820,7 @@ impl Screen {
         self.sync_rows();
         if self.scroll_region {
             // A change of the number of rows resets the margins.
-            self.scroll_region = scroll_region_set(&self.vt);
+            (self.scroll_region, self.region) = scroll_region_of(&self.vt);
         }
     }
 
@@ -1163,6 +1235,12 @@ mod tests {
                     s.feed(&output[at..end]);
                 }
                 assert_eq!(fast.rows, reference.rows, "seed {seed}, at {end}");
+                let shown: Vec<String> = reference.vt.view().map(line_text).collect();
+                let kept: Vec<String> = reference.rows.iter().map(|r| r.0.clone()).collect();
+                assert_eq!(
+                    kept, shown,
+                    "rows against the terminal: seed {seed}, at {end}"
+                );
                 assert_eq!(
                     fast.take_timed_transcript(),
                     reference.take_timed_transcript(),
@@ -1218,6 +1296,53 @@ mod tests {
             );
         }
         assert_eq!(timed.into_transcript(), untimed.into_transcript());
+    }
+
+    #[test]
+    fn a_status_line_below_a_scroll_region_keeps_its_place_and_time() {
+        for timed in [true, false] {
+            let mut s = if timed {
+                Screen::with_transcript(20, 4)
+            } else {
+                Screen::with_untimed_transcript(20, 4)
+            };
+            s.set_time(1);
+            // A region over the top three rows, a status line below it.
+            s.feed(b"\x1b[1;3r\x1b[4;1Hstatus 10%\x1b[3;1H");
+            assert_eq!(s.region, Some((0, 2)));
+            // Lines that scroll the region, set and scrolled in one piece
+            // too, as a program starting does.
+            for (now, chunk) in [
+                (2, &b"a\r\nb\r\nc\r\nd\r\n"[..]),
+                (3, b"e\r\nf"),
+                (4, b"\x1b[1;2r\x1b[2;1Hg\r\nh\r\ni"),
+            ] {
+                s.set_time(now);
+                s.feed(chunk);
+                s.render_stale();
+                let shown: Vec<String> = s.vt.view().map(line_text).collect();
+                let kept: Vec<String> = s.rows.iter().map(|r| r.0.clone()).collect();
+                assert_eq!(kept, shown, "at {now}");
+                if timed {
+                    // Written once, at 1: the scrolls above never moved it.
+                    assert_eq!(s.rows[3], ("status 10%".to_string(), 1), "at {now}");
+                }
+            }
+            let t = s.into_timed_transcript();
+            let lines: Vec<&str> = t.iter().map(|(l, _)| l.as_str()).collect();
+            // The blank rows scrolled away first; `e` was written over by
+            // `g` before it could scroll.
+            assert_eq!(
+                lines,
+                ["", "", "a", "b", "c", "d", "g", "h", "i", "f", "status 10%"]
+            );
+            if timed {
+                assert_eq!(t.last(), Some(&("status 10%".to_string(), 1)));
+            }
+        }
+        assert_eq!(region_in_dump("x\x1b[0m\x1b[2;4r\x1b[1;9r"), Some((1, 3)));
+        assert_eq!(region_in_dump("\x1b[2;4"), None);
+        assert_eq!(region_in_dump("\x1b[0;4r"), None);
     }
 
     #[test]
