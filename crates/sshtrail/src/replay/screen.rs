@@ -998,16 +998,21 @@ mod tests {
         assert_eq!(out, "bin\n$ ls");
     }
 
+    /// A screen keeping a transcript, with or without times.
+    fn screen_keeping_transcript(timed: bool, cols: u32, rows: u32) -> Screen {
+        if timed {
+            Screen::with_transcript(cols, rows)
+        } else {
+            Screen::with_untimed_transcript(cols, rows)
+        }
+    }
+
     /// One output of more lines than the screen has rows: every line is in
     /// the transcript, in order, those written by that output at its time.
     #[test]
     fn an_output_scrolling_more_than_a_screenful_keeps_every_line() {
         for timed in [true, false] {
-            let mut s = if timed {
-                Screen::with_transcript(20, 4)
-            } else {
-                Screen::with_untimed_transcript(20, 4)
-            };
+            let mut s = screen_keeping_transcript(timed, 20, 4);
             s.set_time(1);
             s.feed(b"$ seq\r\n");
             s.set_time(2);
@@ -1301,11 +1306,7 @@ mod tests {
     #[test]
     fn a_status_line_below_a_scroll_region_keeps_its_place_and_time() {
         for timed in [true, false] {
-            let mut s = if timed {
-                Screen::with_transcript(20, 4)
-            } else {
-                Screen::with_untimed_transcript(20, 4)
-            };
+            let mut s = screen_keeping_transcript(timed, 20, 4);
             s.set_time(1);
             // A region over the top three rows, a status line below it.
             s.feed(b"\x1b[1;3r\x1b[4;1Hstatus 10%\x1b[3;1H");
