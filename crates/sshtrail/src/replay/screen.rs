@@ -495,8 +495,8 @@ impl Screen {
         if s.is_empty() {
             return;
         }
-        // The parser is followed through every piece, even one that could
-        // not use what it finds.
+        // With times, the parser is followed through every piece, even one
+        // that cannot use what it finds (a screen without times never asks).
         let only_down = self.timed && self.parser.moves_only_down(s.as_bytes());
         // Output that writes only at the cursor, moving it down, leaves the
         // rows above the cursor's row as they were, to be moved up by the
