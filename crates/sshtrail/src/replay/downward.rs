@@ -96,6 +96,12 @@ pub(super) enum Buffer {
 /// characters, erase characters, and graphic rendition (colours).
 const ROW_SEQUENCES: &[u8] = b"@CDGKPXm";
 
+/// Whether `text[at]` starts a C1 control (U+0080 to U+009F, in UTF-8
+/// `0xc2` then `0x80..=0x9f`).
+fn starts_c1(text: &[u8], at: usize) -> bool {
+    text[at] == 0xc2 && text.get(at + 1).is_some_and(|b| (0x80..=0x9f).contains(b))
+}
+
 /// The terminal's parser and screen buffer, followed through its output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct ParserTrack {
@@ -149,7 +155,7 @@ impl ParserTrack {
                     i = at + 1;
                     if text[at] == 0x1b {
                         self.state = Escape;
-                    } else if text.get(i).is_some_and(|b| (0x80..=0x9f).contains(b)) {
+                    } else if starts_c1(text, at) {
                         // A C1 control: index, reverse index, next line and
                         // the 8-bit introducers are not followed.
                         self.lose();
@@ -282,7 +288,7 @@ impl ParserTrack {
                     match b {
                         0x07 | 0x18 | 0x1a => self.state = Ground,
                         0x1b => self.state = Escape,
-                        0xc2 if text.get(i).is_some_and(|b| (0x80..=0x9f).contains(b)) => {
+                        0xc2 if starts_c1(text, i - 1) => {
                             self.lose();
                             down = false;
                         }
@@ -299,7 +305,7 @@ impl ParserTrack {
     /// to U+009F) is not followed. Any other ends the sequence as its final
     /// character, which avt knows as no sequence: nothing happens.
     fn past_ascii(&mut self, text: &[u8], at: usize, down: &mut bool) -> ParserState {
-        if text[at] == 0xc2 && text.get(at + 1).is_some_and(|b| (0x80..=0x9f).contains(b)) {
+        if starts_c1(text, at) {
             *down = false;
             self.lose();
             ParserState::Unknown

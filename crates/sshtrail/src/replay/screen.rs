@@ -312,12 +312,6 @@ fn region_in_dump(dump: &str) -> Option<(usize, usize)> {
     None
 }
 
-/// Whether `vt` has a scroll region narrower than its screen.
-#[cfg(test)]
-fn scroll_region_set(vt: &avt::Vt) -> bool {
-    scroll_region_of(vt).0
-}
-
 /// `mm:ss.d` (tenths), for the markers around a full-screen program.
 fn clock(ns: Nanos) -> String {
     let tenths = ns.max(0) / 100_000_000;
@@ -576,20 +570,7 @@ impl Screen {
             // Under a region, rows move in ways `rows` does not follow in
             // every case (a reverse index or deleted lines at its edges, a
             // region set and scrolled in one piece): every row is read.
-            self.read_every_row();
-        }
-    }
-
-    /// Brings every row up to date from the terminal (a row whose text is
-    /// the same keeps its time).
-    fn read_every_row(&mut self) {
-        if self.timed {
-            for (row, line) in self.rows.iter_mut().zip(self.vt.view()) {
-                update_row(row, line, self.now);
-            }
-        } else {
-            self.stale.iter_mut().for_each(|s| *s = true);
-            self.render_stale();
+            self.sync_rows();
         }
     }
 
@@ -1395,11 +1376,11 @@ mod tests {
         assert!(sets_scroll_region(&mut scan, b"\x1b[r\x1b[2J\x1b["));
         assert!(sets_scroll_region(&mut scan, b"2;4r"));
         let mut s = Screen::new(10, 5);
-        assert!(!scroll_region_set(&s.vt));
+        assert!(!scroll_region_of(&s.vt).0);
         s.feed(b"\x1b[2;4r");
-        assert!(scroll_region_set(&s.vt));
+        assert!(scroll_region_of(&s.vt).0);
         s.feed(b"\x1b[r");
-        assert!(!scroll_region_set(&s.vt));
+        assert!(!scroll_region_of(&s.vt).0);
     }
 
     #[test]
