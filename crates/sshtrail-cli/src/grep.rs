@@ -9,16 +9,16 @@ use serde_json::json;
 use sshtrail::channel::RequestKind;
 use sshtrail::channel::{ChannelEvent, ChannelEventKind, ChannelSink, ConnectionRef, Stream};
 use sshtrail::connection::Context;
+use sshtrail::encode::escape_controls;
 use sshtrail::replay::{strip_ansi, CommandRecognizer, Confidence, Screen};
-use sshtrail::time::{format_rfc3339, Nanos, NANOS_PER_SEC};
+use sshtrail::time::{format_rfc3339, write_rfc3339, Nanos, NANOS_PER_SEC};
 use sshtrail::Utf8Joiner;
 
 use crate::cli::args::{Inputs, Redaction};
 use crate::cli::input;
 use crate::cli::report::{usage, CommandResult, Reporter};
 use crate::cli::spool::{ByChannel, Spool};
-use crate::cli::text::person_line;
-use crate::cli::text::{label, offset_text};
+use crate::cli::text::{push_label, push_offset_text};
 use sshtrail::redact::SecretFilter;
 
 /// Arguments of `sshtrail grep`.
@@ -78,78 +78,78 @@ struct Searching {
 
 /// Searches each channel, writing its hits channel by channel.
 struct Searcher {
-    re: Regex,
-    json: bool,
+    finder: Finder,
     output: bool,
     commands: bool,
-    hits: u64,
     channels: HashMap<Context, Searching>,
     ended: ByChannel,
     out: io::BufWriter<io::StdoutLock<'static>>,
 }
 
-impl Searcher {
-    fn hit(&mut self, context: &Context, what: &str, ts: Nanos, text: &str) -> io::Result<()> {
+/// The pattern, and the hits as `grep` writes them: each line is built in
+/// one reused string (five strings formatted anew for each hit were a
+/// tenth of a search whose pattern most lines match).
+struct Finder {
+    re: Regex,
+    json: bool,
+    hits: u64,
+    line: String,
+    /// The text of the time `time_of`: the hits of one chunk share it.
+    time: String,
+    time_of: Option<Nanos>,
+}
+
+impl Finder {
+    /// Writes a hit in the channel `context` (which started at `start`)
+    /// into `out`: `what` (`output` or `command`) showed `text` at `ts`.
+    fn hit(
+        &mut self,
+        out: &mut Spool,
+        (context, start): (&Context, Nanos),
+        what: &str,
+        ts: Nanos,
+        text: &str,
+    ) -> io::Result<()> {
         self.hits += 1;
-        let Some(s) = self.channels.get_mut(context) else {
-            return Ok(());
-        };
-        let hit = Hit {
-            context,
-            start: s.start,
-            what,
-            ts,
-            text,
-        };
-        hit.write(&mut s.hits, self.json)
-    }
-}
-
-/// One match, as `grep` prints it.
-struct Hit<'a> {
-    context: &'a Context,
-    /// The channel's start: times are shown as offsets from it.
-    start: Nanos,
-    /// `output` or `command`.
-    what: &'a str,
-    ts: Nanos,
-    text: &'a str,
-}
-
-impl Hit<'_> {
-    fn write(&self, out: &mut Spool, json: bool) -> io::Result<()> {
-        let Hit {
-            context,
-            start,
-            what,
-            ts,
-            text,
-        } = *self;
-        if json {
+        if self.json {
             let v = json!({"connection_id": context.connection_id, "channel_id": context.channel_id, "ts": format_rfc3339(ts), "offset_s": (ts - start) as f64 / NANOS_PER_SEC as f64, "in": what, "text": text});
-            writeln!(out, "{v}")
-        } else {
-            person_line!(
-                out,
-                "{}  +{}  {}  {what}: {text}",
-                label(context),
-                offset_text(ts - start),
-                format_rfc3339(ts)
-            )
+            return writeln!(out, "{v}");
         }
+        if self.time_of != Some(ts) {
+            self.time.clear();
+            write_rfc3339(ts, &mut self.time);
+            self.time_of = Some(ts);
+        }
+        let line = &mut self.line;
+        line.clear();
+        push_label(context, line);
+        line.push_str("  +");
+        push_offset_text(ts - start, line);
+        line.push_str("  ");
+        line.push_str(&self.time);
+        line.push_str("  ");
+        line.push_str(what);
+        line.push_str(": ");
+        line.push_str(text);
+        // As `person_line!` writes a line: controls escaped.
+        out.write_all(escape_controls(line).as_bytes())?;
+        out.write_all(b"\n")
     }
-}
 
-impl Searcher {
     /// The hits among lines a screen showed (the markers around a
     /// full-screen program are not searched).
-    fn screen_hits(&mut self, context: &Context, lines: Vec<(String, Nanos)>) -> io::Result<()> {
+    fn screen_hits(
+        &mut self,
+        out: &mut Spool,
+        channel: (&Context, Nanos),
+        lines: Vec<(String, Nanos)>,
+    ) -> io::Result<()> {
         for (line, ts) in lines {
             if line.starts_with("\u{2500}\u{2500} ") && line.ends_with(" \u{2500}\u{2500}") {
                 continue;
             }
             if self.re.is_match(&line) {
-                self.hit(context, "output", ts, &line)?;
+                self.hit(out, channel, "output", ts, &line)?;
             }
         }
         Ok(())
@@ -159,15 +159,15 @@ impl Searcher {
 impl ChannelSink for Searcher {
     fn event(&mut self, ev: &ChannelEvent<'_>) -> io::Result<()> {
         let ch = ev.channel;
-        // The channel's key is copied only for its first event.
-        if !self.channels.contains_key(&ch.context) {
-            self.channels
-                .insert(ch.context.clone(), Searching::default());
-        }
-        let Some(s) = self.channels.get_mut(&ch.context) else {
-            return Ok(());
+        // One lookup for most events; the channel's key is copied only for
+        // its first.
+        let s = match self.channels.get_mut(&ch.context) {
+            Some(s) => s,
+            None => self.channels.entry(ch.context.clone()).or_default(),
         };
         s.start = ch.start();
+        let channel = (&ch.context, s.start);
+        let finder = &mut self.finder;
         // Searching both, what the terminal showed is the transcript of the
         // recognizer's screen: the emulator runs once, not twice.
         let shared = self.output && self.commands && !s.own_screen;
@@ -206,22 +206,14 @@ impl ChannelSink for Searcher {
             s.recognizer.event(ev);
             for c in s.recognizer.take() {
                 // Lines given up never ran: not searched as commands.
-                if c.confidence != Confidence::Abandoned && self.re.is_match(&c.command) {
-                    self.hits += 1;
-                    let hit = Hit {
-                        context: &ch.context,
-                        start: s.start,
-                        what: "command",
-                        ts: c.ts,
-                        text: &c.command,
-                    };
-                    hit.write(&mut s.command_hits, self.json)?;
+                if c.confidence != Confidence::Abandoned && finder.re.is_match(&c.command) {
+                    finder.hit(&mut s.command_hits, channel, "command", c.ts, &c.command)?;
                 }
             }
         }
         if from_recognizer {
             let lines = s.recognizer.screen_mut(ev).take_timed_transcript();
-            return self.screen_hits(&ch.context, lines);
+            return finder.screen_hits(&mut s.hits, channel, lines);
         }
         match ev.kind {
             // A terminal: what the screen showed, line by line, the
@@ -239,7 +231,7 @@ impl ChannelSink for Searcher {
                 screen.set_time(ts);
                 screen.feed(data);
                 let lines = screen.take_timed_transcript();
-                self.screen_hits(&ch.context, lines)?;
+                finder.screen_hits(&mut s.hits, channel, lines)?;
             }
             ChannelEventKind::Request(r) if self.output => {
                 if let (RequestKind::WindowChange { cols, rows }, Some(screen)) =
@@ -248,7 +240,7 @@ impl ChannelSink for Searcher {
                     screen.set_time(r.ts);
                     screen.resize(*cols, *rows);
                     let lines = screen.take_timed_transcript();
-                    self.screen_hits(&ch.context, lines)?;
+                    finder.screen_hits(&mut s.hits, channel, lines)?;
                 }
             }
             ChannelEventKind::Data {
@@ -262,7 +254,7 @@ impl ChannelSink for Searcher {
                 strip_ansi(&s.text, &mut s.line);
                 let mut found = Vec::new();
                 while let Some(nl) = s.line.find('\n') {
-                    if self.re.is_match(&s.line[..nl]) {
+                    if finder.re.is_match(&s.line[..nl]) {
                         found.push(s.line[..nl].to_string());
                     }
                     s.line.drain(..=nl);
@@ -271,13 +263,12 @@ impl ChannelSink for Searcher {
                     s.line.drain(..s.line.len() - (1 << 15));
                 }
                 for text in found {
-                    self.hit(&ch.context, "output", ts, &text)?;
+                    finder.hit(&mut s.hits, channel, "output", ts, &text)?;
                 }
             }
             ChannelEventKind::Ended { .. } => {
                 let ended = ch.ended.as_ref().map_or(s.start, |e| e.ts);
                 let rest = std::mem::take(&mut s.line);
-                let command_hits = std::mem::take(&mut s.command_hits);
                 let screen = if shared && s.shown {
                     s.recognizer.take_screen()
                 } else {
@@ -285,13 +276,13 @@ impl ChannelSink for Searcher {
                 };
                 if let Some(screen) = screen {
                     let lines = screen.into_timed_transcript();
-                    self.screen_hits(&ch.context, lines)?;
+                    finder.screen_hits(&mut s.hits, channel, lines)?;
                 }
-                if self.output && self.re.is_match(&rest) {
-                    self.hit(&ch.context, "output", ended, &rest)?;
+                if self.output && finder.re.is_match(&rest) {
+                    finder.hit(&mut s.hits, channel, "output", ended, &rest)?;
                 }
                 if let Some(mut s) = self.channels.remove(&ch.context) {
-                    command_hits.drain_into(&mut s.hits)?;
+                    std::mem::take(&mut s.command_hits).drain_into(&mut s.hits)?;
                     self.ended.ended(&ch.context, s.hits);
                 }
             }
@@ -314,11 +305,16 @@ pub fn run(args: GrepArgs) -> CommandResult {
         .map_err(|e| usage(format!("bad PATTERN: {e}")))?;
     let mut rep = Reporter::default();
     let mut searcher = Searcher {
-        re,
-        json: args.json,
+        finder: Finder {
+            re,
+            json: args.json,
+            hits: 0,
+            line: String::new(),
+            time: String::new(),
+            time_of: None,
+        },
         output: args.only != Some(GrepWhat::Commands),
         commands: args.only != Some(GrepWhat::Output),
-        hits: 0,
         channels: HashMap::new(),
         ended: ByChannel::default(),
         out: input::stdout(),
@@ -336,5 +332,5 @@ pub fn run(args: GrepArgs) -> CommandResult {
         return Ok(code);
     }
     // Like grep: 1 when nothing matched.
-    Ok(crate::cli::exit::code(u8::from(searcher.hits == 0)))
+    Ok(crate::cli::exit::code(u8::from(searcher.finder.hits == 0)))
 }

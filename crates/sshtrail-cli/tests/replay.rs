@@ -403,6 +403,41 @@ fn commands_follow_the_line_editor_and_the_screen() {
     assert_eq!(got, want);
 }
 
+/// Each hit's line names the connection and channel, the offset into the
+/// channel and the time, what was searched and the text, controls escaped.
+#[test]
+fn grep_lines_name_where_and_when_with_controls_escaped() {
+    let conn = testdata("conn/6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f");
+    let o = sshtrail(&["grep", "-i", "e", &conn]);
+    assert_eq!(o.status.code(), Some(0));
+    let text = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let id = "6f1c2b7e-0d3a-4c55-9e1f-2a3b4c5d6e7f";
+    assert_eq!(
+        lines.first().copied(),
+        Some(format!("{id}/0  +0m00.763s  2023-06-07T17:32:00.764500Z  output: alice@db-prod-01:~$ ls -l").as_str()),
+        "{text}"
+    );
+    // DEL is written as an escape, not as the byte.
+    let del = lines
+        .iter()
+        .find(|l| l.contains("output: 123456789:;<=>?@"))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(
+        del.starts_with(&format!(
+            "{id}/0  +0m01.785s  2023-06-07T17:32:01.786300Z  output: "
+        )),
+        "{del}"
+    );
+    assert!(del.contains("{|}~\\x7f"), "{del}");
+    assert!(!text.contains('\x7f'), "{text}");
+    assert_eq!(
+        lines.last().copied(),
+        Some(format!("{id}/1  +0m00.003s  2023-06-07T17:40:00.003000Z  command: sudo systemctl restart postgresql").as_str()),
+        "{text}"
+    );
+}
+
 #[test]
 fn screen_grep_and_play() {
     let session = testdata("session.jsonl");

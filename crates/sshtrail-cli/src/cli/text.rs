@@ -20,15 +20,32 @@ use sshtrail::time::Nanos;
 
 /// `1m05.250s`: an offset into a session, as `play --from` takes it.
 pub fn offset_text(ns: Nanos) -> String {
+    let mut text = String::new();
+    push_offset_text(ns, &mut text);
+    text
+}
+
+/// Appends [`offset_text`]'s text to `out`.
+pub fn push_offset_text(ns: Nanos, out: &mut String) {
+    use std::fmt::Write;
     let ms = ns.max(0) / 1_000_000;
     let s = ms / 1000;
-    format!("{}m{:02}.{:03}s", s / 60, s % 60, ms % 1000)
+    // Writing into a String cannot fail.
+    let _ = write!(out, "{}m{:02}.{:03}s", s / 60, s % 60, ms % 1000);
 }
 
 /// `connection/channel`, or the channel id alone.
 pub fn label(context: &Context) -> String {
-    match &context.connection_id {
-        Some(c) => format!("{c}/{}", context.channel_id),
-        None => context.channel_id.clone(),
+    let mut text = String::new();
+    push_label(context, &mut text);
+    text
+}
+
+/// Appends [`label`]'s text to `out`.
+pub fn push_label(context: &Context, out: &mut String) {
+    if let Some(c) = &context.connection_id {
+        out.push_str(c);
+        out.push('/');
     }
+    out.push_str(&context.channel_id);
 }
