@@ -107,7 +107,7 @@ impl ChannelSink for CommandLister {
         self.write(context)?;
         if let ChannelEventKind::Ended { .. } = ev.kind {
             if let Some(found) = self.channels.remove(context) {
-                self.ended.ended(context, found.lines);
+                self.ended.ended(context, found.lines)?;
             }
         }
         Ok(())

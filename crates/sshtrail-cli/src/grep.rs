@@ -283,7 +283,7 @@ impl ChannelSink for Searcher {
                 }
                 if let Some(mut s) = self.channels.remove(&ch.context) {
                     std::mem::take(&mut s.command_hits).drain_into(&mut s.hits)?;
-                    self.ended.ended(&ch.context, s.hits);
+                    self.ended.ended(&ch.context, s.hits)?;
                 }
             }
             _ => {}
