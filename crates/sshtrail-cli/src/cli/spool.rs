@@ -22,8 +22,9 @@ pub struct Spool {
 /// The temporary file of a spool past [`IN_MEMORY`].
 enum Spilled {
     /// Written by a thread of its own while the spool is being written:
-    /// the kernel's copy into the file was a twentieth of a `grep` whose
-    /// pattern most lines match, and overlaps the search this way.
+    /// the kernel's copy into the file was about 6% of the searching
+    /// thread of a `grep` whose pattern many lines match, and overlaps the
+    /// search this way.
     Behind(WriteBehind<File>),
     /// Every byte written (the spool's channel ended): no thread waits.
     Written(File),
