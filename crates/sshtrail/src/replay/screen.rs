@@ -231,10 +231,13 @@ enum CsiScan {
 
 /// Whether `text` (following a chunk that left `scan` where it stood)
 /// holds a control sequence ending in `r`, as the one setting a scroll
-/// region (DECSTBM) does; `scan` is left where the scan ends. Any such
+/// region (DECSTBM) does; with `resets`, also one ending in `p` (the soft
+/// reset, `CSI ! p`) or a full reset (`ESC c`), which put the margins back
+/// to the whole screen. `scan` is left where the scan ends. Any such
 /// sequence counts, and controls inside a sequence are passed over as the
-/// terminal executes them: a false alarm costs time, a miss a wrong line.
-fn sets_scroll_region(scan: &mut CsiScan, text: &[u8]) -> bool {
+/// terminal executes them: a false alarm costs time, a miss a wrong line
+/// (or, for a reset, rows timed as if a region still held them).
+fn sets_scroll_region(scan: &mut CsiScan, text: &[u8], resets: bool) -> bool {
     let mut found = false;
     let mut i = 0;
     while i < text.len() {
@@ -256,6 +259,10 @@ fn sets_scroll_region(scan: &mut CsiScan, text: &[u8]) -> bool {
                 *scan = match text[i] {
                     b'[' => CsiScan::Csi,
                     0x1b => CsiScan::Escape,
+                    b'c' => {
+                        found |= resets;
+                        CsiScan::Ground
+                    }
                     _ => CsiScan::Ground,
                 };
                 i += 1;
@@ -269,6 +276,10 @@ fn sets_scroll_region(scan: &mut CsiScan, text: &[u8]) -> bool {
                         // next sequence.
                         *scan = CsiScan::Ground;
                         found = true;
+                    }
+                    b'p' => {
+                        *scan = CsiScan::Ground;
+                        found |= resets;
                     }
                     0x1b => *scan = CsiScan::Escape,
                     0x18 | 0x1a => *scan = CsiScan::Ground,
@@ -285,7 +296,7 @@ fn sets_scroll_region(scan: &mut CsiScan, text: &[u8]) -> bool {
 /// sets one only then), and which rows it spans, from 0, if the dump says.
 fn scroll_region_of(vt: &avt::Vt) -> (bool, Option<(usize, usize)>) {
     let dump = vt.dump();
-    let set = sets_scroll_region(&mut CsiScan::Ground, dump.as_bytes());
+    let set = sets_scroll_region(&mut CsiScan::Ground, dump.as_bytes(), false);
     (set, set.then(|| region_in_dump(&dump)).flatten())
 }
 
@@ -407,8 +418,8 @@ impl Screen {
         let mut text = std::mem::take(&mut self.text);
         text.clear();
         self.joiner.push(bytes, &mut text);
-        let region_seq =
-            self.transcript.is_some() && sets_scroll_region(&mut self.region_scan, text.as_bytes());
+        let region_seq = self.transcript.is_some()
+            && sets_scroll_region(&mut self.region_scan, text.as_bytes(), true);
         if region_seq && !self.scroll_region {
             // Stale rows are rendered while the terminal still shows them
             // where `rows` has them.
@@ -1327,6 +1338,38 @@ mod tests {
         assert_eq!(region_in_dump("\x1b[0;4r"), None);
     }
 
+    /// A reset (full, or soft in a chunk of its own) forgets a region:
+    /// the rows and times are those of a screen that never had one.
+    #[test]
+    fn a_reset_forgets_the_scroll_region() {
+        for (reset, lines) in [
+            (&b"\x1bc"[..], &b"a\r\nb\r\nc\r\nd"[..]),
+            (b"\x1b[!p", b"a\r\nb\r\nc\r\nd"),
+            // The full reset and the lines in one chunk.
+            (b"\x1bca\r\nb\r\nc\r\nd", b""),
+        ] {
+            let run = |region: &[u8]| {
+                let mut s = Screen::with_transcript(20, 4);
+                s.set_time(1);
+                s.feed(region);
+                s.feed(b"\x1b[Hx");
+                s.set_time(2);
+                s.feed(reset);
+                s.set_time(3);
+                s.feed(lines);
+                s.set_time(4);
+                s.feed(b"\r\ne\r\nf\r\ng\r\nh");
+                (s.rows.clone(), s.into_timed_transcript())
+            };
+            let had_region = run(b"\x1b[1;3r");
+            assert_eq!(had_region, run(b""), "{reset:?}");
+        }
+        let mut scan = CsiScan::Ground;
+        assert!(!sets_scroll_region(&mut scan, b"\x1bc\x1b[!p", false));
+        assert!(sets_scroll_region(&mut scan, b"\x1bc", true));
+        assert!(sets_scroll_region(&mut scan, b"\x1b[!p", true));
+    }
+
     #[test]
     fn a_transcript_without_times_has_the_same_lines() {
         // Typing, scrolling, a clear, a full-screen program whose lines
@@ -1367,14 +1410,14 @@ mod tests {
     #[test]
     fn a_scroll_region_is_seen_in_the_output() {
         let mut scan = CsiScan::Ground;
-        assert!(sets_scroll_region(&mut scan, b"a\x1b[1;20rb"));
-        assert!(!sets_scroll_region(&mut scan, b"\x1b[0m\x1b[2J x r"));
-        assert!(!sets_scroll_region(&mut scan, b"\x1b[3"));
-        assert!(sets_scroll_region(&mut scan, b";9r"));
-        assert!(sets_scroll_region(&mut scan, "\u{9b}r".as_bytes()));
+        assert!(sets_scroll_region(&mut scan, b"a\x1b[1;20rb", false));
+        assert!(!sets_scroll_region(&mut scan, b"\x1b[0m\x1b[2J x r", false));
+        assert!(!sets_scroll_region(&mut scan, b"\x1b[3", false));
+        assert!(sets_scroll_region(&mut scan, b";9r", false));
+        assert!(sets_scroll_region(&mut scan, "\u{9b}r".as_bytes(), false));
         // A chunk with a region that ends inside the next sequence.
-        assert!(sets_scroll_region(&mut scan, b"\x1b[r\x1b[2J\x1b["));
-        assert!(sets_scroll_region(&mut scan, b"2;4r"));
+        assert!(sets_scroll_region(&mut scan, b"\x1b[r\x1b[2J\x1b[", false));
+        assert!(sets_scroll_region(&mut scan, b"2;4r", false));
         let mut s = Screen::new(10, 5);
         assert!(!scroll_region_of(&s.vt).0);
         s.feed(b"\x1b[2;4r");
